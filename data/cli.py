@@ -1,0 +1,40 @@
+"""What every Lookout command shares: --workspace, and expected failures without a traceback."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+
+from data.errors import LookoutError
+
+
+def command_parser(prog: str, description: str) -> tuple[argparse.ArgumentParser, argparse._SubParsersAction]:
+    parser = argparse.ArgumentParser(prog=prog, description=description)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    return parser, commands
+
+
+def add_workspace_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--workspace", metavar="DIR", help="workspace folder (default: $LOOKOUT_WORKSPACE or ./workspace)"
+    )
+
+
+def run(main: Callable[[Sequence[str] | None], int | None], argv: Sequence[str] | None = None) -> int:
+    """Run a command's main; a LookoutError is one line on stderr and exit status 2."""
+    try:
+        return main(argv) or 0
+    except LookoutError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+def print_progress(stage: str, done: int, total: int) -> None:
+    """A one-line progress counter on stderr for long work."""
+    if sys.stderr.isatty() or done == total:
+        end = "\n" if done == total else "\r"
+        print(f"{stage}: {done}/{total}", end=end, file=sys.stderr, flush=True)

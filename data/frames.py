@@ -1,0 +1,76 @@
+"""Frames stored by content: one file under frames/ and one row per distinct image."""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+
+from data.schema import now
+
+
+@dataclass(frozen=True)
+class NewFrame:
+    content: bytes
+    sha256: str
+    name: str  # preferred file name; made unique if another image has it
+    width: int
+    height: int
+    origin: str  # import | capture | monitor
+    video_id: int | None = None
+    timestamp_s: float | None = None
+    represents: int = 1
+    phash: str | None = None
+
+
+class FrameStore:
+    """Adds frames inside the caller's transaction; forgets its files if that transaction fails.
+
+    Use as a context manager around the transaction, so that an import that fails
+    halfway leaves frames/ as it was.
+    """
+
+    def __init__(self, conn: sqlite3.Connection, frames_dir: Path):
+        self.conn = conn
+        self.frames_dir = frames_dir
+        self._written: list[Path] = []
+
+    def __enter__(self) -> "FrameStore":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is not None:
+            for path in self._written:
+                path.unlink(missing_ok=True)
+
+    def find(self, sha256: str) -> sqlite3.Row | None:
+        return self.conn.execute("SELECT * FROM frames WHERE sha256 = ?", (sha256,)).fetchone()
+
+    def add(self, frame: NewFrame) -> tuple[int, bool]:
+        """The frame's id, and whether it is new (an image already stored is not added again)."""
+        existing = self.find(frame.sha256)
+        if existing is not None:
+            return existing["id"], False
+        name = self._free_name(frame.name, frame.sha256)
+        path = self.frames_dir / name
+        tmp = path.with_name(f".{name}.tmp")
+        tmp.write_bytes(frame.content)
+        tmp.replace(path)
+        self._written.append(path)
+        cur = self.conn.execute(
+            """INSERT INTO frames (sha256, file_name, width, height, size_bytes, origin, video_id,
+                                   timestamp_s, represents, phash, added_at)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+            (
+                frame.sha256, name, frame.width, frame.height, len(frame.content), frame.origin,
+                frame.video_id, frame.timestamp_s, frame.represents, frame.phash, now(),
+            ),
+        )
+        return cur.lastrowid, True
+
+    def _free_name(self, preferred: str, sha256: str) -> str:
+        taken = self.conn.execute("SELECT 1 FROM frames WHERE file_name = ?", (preferred,)).fetchone()
+        if not taken and not preferred.startswith("."):
+            return preferred
+        stem, dot, suffix = preferred.lstrip(".").rpartition(".")
+        return f"{stem or suffix}-{sha256[:10]}{dot}{suffix if stem else ''}"

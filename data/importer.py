@@ -1,0 +1,205 @@
+"""Import a folder of images and a tutorial-format mapping CSV into the workspace.
+
+Import runs in two steps: `plan_import` reads and checks everything and writes
+nothing; `apply_import` stores the frames and labels in one transaction. A CSV
+with any bad row refuses the whole import; an unreadable image is skipped and
+reported. Re-importing the same folder adds nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from data.errors import LookoutError
+from data.frames import FrameStore, NewFrame
+from data.images import IMAGE_SUFFIXES, CheckedImage, check_image
+from data.labels import record_labels, write_mapping_csv
+from data.mapping_csv import read_mapping_csv
+from data.schema import now, transaction
+from data.workspace import MAPPING_CSV, Workspace
+
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass
+class ImportReport:
+    folder: str
+    csv: str | None
+    rows: int = 0
+    image_files: int = 0
+    distinct_images: int = 0
+    new_frames: int = 0
+    labeled: dict[str, int] = field(default_factory=dict)  # class name -> distinct images
+    unlabeled_images: list[str] = field(default_factory=list)
+    duplicate_rows: list[str] = field(default_factory=list)
+    conflicting_rows: list[str] = field(default_factory=list)
+    missing_images: list[str] = field(default_factory=list)
+    same_content: list[list[str]] = field(default_factory=list)
+    unreadable: list[list[str]] = field(default_factory=list)  # [file, reason]
+    kept_existing_labels: list[str] = field(default_factory=list)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2)
+
+    def summary(self) -> str:
+        lines = [
+            f"Folder: {self.folder}",
+            f"Mapping CSV: {self.csv or '(none: every image imported unlabeled)'} ({self.rows} rows)",
+            f"Image files read: {self.image_files}, distinct images: {self.distinct_images}, "
+            f"new to the workspace: {self.new_frames}",
+            "Labeled: " + ", ".join(f"{name} {n}" for name, n in self.labeled.items()),
+        ]
+        problems = [
+            ("Repeated rows with the same label (merged)", self.duplicate_rows),
+            ("Repeated rows with different labels (left unlabeled, flagged for review)", self.conflicting_rows),
+            ("Rows whose image is missing", self.missing_images),
+            ("Images with no row (imported unlabeled)", self.unlabeled_images),
+            ("Files with the same content (stored once)", [" = ".join(g) for g in self.same_content]),
+            ("Unreadable or non-image files (skipped)", [f"{f}: {why}" for f, why in self.unreadable]),
+            ("Frames whose label you changed since; kept yours", self.kept_existing_labels),
+        ]
+        for title, items in problems:
+            lines.append(f"{title}: {len(items)}")
+            lines.extend(f"  - {item}" for item in items[:20])
+            if len(items) > 20:
+                lines.append(f"  ... and {len(items) - 20} more")
+        return "\n".join(lines)
+
+
+@dataclass
+class ImportPlan:
+    report: ImportReport
+    images: dict[str, tuple[Path, CheckedImage]]  # sha256 -> (first file, facts)
+    names: dict[str, list[str]]  # sha256 -> every file name with that content
+    labels: dict[str, int]  # sha256 -> label
+    conflicts: dict[str, str]  # sha256 -> what disagreed
+
+
+def natural_key(name: str) -> list:
+    """frame2.jpg before frame10.jpg: the tutorial numbers frames in capture order."""
+    return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", name)]
+
+
+def plan_import(
+    folder: Path, csv_path: Path | None = None, *, class_names: tuple[str, ...], progress: Progress | None = None
+) -> ImportPlan:
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise LookoutError(f"{folder} is not a folder; give the folder that holds the images.")
+    if csv_path is None and (folder / MAPPING_CSV).exists():
+        csv_path = folder / MAPPING_CSV
+    rows = read_mapping_csv(csv_path, class_names=class_names) if csv_path else []
+    report = ImportReport(folder=str(folder), csv=str(csv_path) if csv_path else None, rows=len(rows))
+
+    files = sorted(
+        (p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".") and p != csv_path),
+        key=lambda p: natural_key(p.name),
+    )
+    images: dict[str, tuple[Path, CheckedImage]] = {}
+    names: dict[str, list[str]] = defaultdict(list)
+    sha_of_name: dict[str, str] = {}
+    for i, path in enumerate(files, 1):
+        if progress:
+            progress("reading images", i, len(files))
+        if path.suffix.lower() not in IMAGE_SUFFIXES:
+            if path.suffix.lower() != ".csv":
+                report.unreadable.append([path.name, f"not an image file ({', '.join(IMAGE_SUFFIXES)})"])
+            continue
+        try:
+            checked = check_image(path)
+        except LookoutError as exc:
+            report.unreadable.append([path.name, str(exc).removeprefix(f"{path} ")])
+            continue
+        report.image_files += 1
+        images.setdefault(checked.sha256, (path, checked))
+        names[checked.sha256].append(path.name)
+        sha_of_name[path.name] = checked.sha256
+    report.distinct_images = len(images)
+    report.same_content = [group for group in names.values() if len(group) > 1]
+
+    labels_of_name: dict[str, list[int]] = defaultdict(list)
+    for row in rows:
+        labels_of_name[row.image_id].append(row.label)
+    labels_of_sha: dict[str, dict[str, set[int]]] = defaultdict(dict)
+    for image_id, found in labels_of_name.items():
+        if len(found) > 1 and len(set(found)) == 1:
+            report.duplicate_rows.append(image_id)
+        if image_id not in sha_of_name:
+            if not any(r[0] == image_id for r in report.unreadable):
+                report.missing_images.append(image_id)
+            continue
+        labels_of_sha[sha_of_name[image_id]][image_id] = set(found)
+
+    labels: dict[str, int] = {}
+    conflicts: dict[str, str] = {}
+    for sha, by_name in labels_of_sha.items():
+        distinct = set().union(*by_name.values())
+        if len(distinct) == 1:
+            labels[sha] = distinct.pop()
+        else:
+            conflicts[sha] = "; ".join(
+                f"{name}: {', '.join(class_names[c] for c in sorted(found))}" for name, found in sorted(by_name.items())
+            )
+            report.conflicting_rows.extend(sorted(by_name, key=natural_key))
+    report.unlabeled_images = [names[sha][0] for sha in images if sha not in labels_of_sha]
+    report.labeled = {name: sum(1 for v in labels.values() if v == i) for i, name in enumerate(class_names)}
+    return ImportPlan(report, images, dict(names), labels, conflicts)
+
+
+def apply_import(ws: Workspace, plan: ImportPlan, *, progress: Progress | None = None) -> ImportReport:
+    """Store the planned frames and labels in one transaction, then rewrite the mapping CSV."""
+    report = plan.report
+    with ws.write_lock():
+        with FrameStore(ws.db, ws.frames_dir) as store, transaction(ws.db):
+            new_labels: dict[int, int] = {}
+            for i, (sha, (path, checked)) in enumerate(plan.images.items(), 1):
+                if progress:
+                    progress("storing frames", i, len(plan.images))
+                content = path.read_bytes()
+                frame_id, is_new = store.add(
+                    NewFrame(content, sha, path.name, checked.width, checked.height, origin="import")
+                )
+                report.new_frames += is_new
+                for name in plan.names[sha]:
+                    ws.db.execute(
+                        "INSERT OR IGNORE INTO frame_names (frame_id, folder, name) VALUES (?, ?, ?)",
+                        (frame_id, str(Path(report.folder).resolve()), name),
+                    )
+                current = ws.db.execute("SELECT label FROM frames WHERE id = ?", (frame_id,)).fetchone()["label"]
+                if sha in plan.conflicts:
+                    ws.db.execute(
+                        """INSERT OR IGNORE INTO review_flags (frame_id, kind, detail, created_at)
+                           VALUES (?, 'conflicting_labels', ?, ?)""",
+                        (frame_id, plan.conflicts[sha], now()),
+                    )
+                elif sha in plan.labels:
+                    if current is None:
+                        new_labels[frame_id] = plan.labels[sha]
+                    elif current != plan.labels[sha]:
+                        report.kept_existing_labels.append(path.name)
+            if new_labels:
+                record_labels(ws.db, new_labels, source="import")
+            ws.db.execute(
+                "INSERT INTO imports (folder, csv_path, at, report_json) VALUES (?, ?, ?, ?)",
+                (report.folder, report.csv, now(), report.to_json()),
+            )
+        write_mapping_csv(ws)
+    return report
+
+
+def import_folder(
+    ws: Workspace, folder: Path, csv_path: Path | None = None, *, progress: Progress | None = None
+) -> ImportReport:
+    """Check, then store: a folder of images and its mapping CSV (Image_ID,Class)."""
+    plan = plan_import(folder, csv_path, class_names=ws.config.classes, progress=progress)
+    return apply_import(ws, plan, progress=progress)
+
+
+def last_import_report(ws: Workspace) -> ImportReport | None:
+    row = ws.db.execute("SELECT report_json FROM imports ORDER BY id DESC LIMIT 1").fetchone()
+    return ImportReport(**json.loads(row["report_json"])) if row else None

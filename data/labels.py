@@ -1,0 +1,139 @@
+"""Recording labels: append-only history in SQLite, mirrored to the mapping CSV atomically.
+
+Every change is one *action* (a key press, a bulk review decision, an import)
+holding one history row per frame. The database commit and the CSV rewrite happen
+under the workspace's write lock, so when a call returns the label is on disk in
+both, and a crash at any moment leaves the CSV parseable and complete up to the
+last returned call.
+"""
+
+from __future__ import annotations
+
+import getpass
+import sqlite3
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from data.atomic import write_atomically
+from data.errors import LookoutError
+from data.mapping_csv import format_mapping_csv
+from data.schema import now, transaction
+from data.workspace import Workspace
+
+SOURCES = ("import", "label", "review")
+
+
+@dataclass(frozen=True)
+class UndoneAction:
+    action_id: int
+    source: str
+    frames: int
+
+
+def set_label(ws: Workspace, frame_id: int, label: int | None, *, source: str = "label", who: str | None = None) -> int:
+    """Label one frame (None makes it unlabeled again); returns the action id."""
+    return set_labels(ws, {frame_id: label}, source=source, who=who)
+
+
+def set_labels(
+    ws: Workspace, labels: Mapping[int, int | None], *, source: str = "label", who: str | None = None
+) -> int:
+    """Label several frames as one action (undone together).
+
+    source: "label" (a person on the Label page), "review" (the review queue) or "import".
+    """
+    if source not in SOURCES:
+        raise LookoutError(f"Label source {source!r} is not one of {', '.join(SOURCES)}.")
+    n_classes = len(ws.config.classes)
+    for frame_id, label in labels.items():
+        if label is not None and not 0 <= label < n_classes:
+            raise LookoutError(f"Class {label} is not a class of this project (0 to {n_classes - 1}; see project.toml).")
+    with ws.write_lock():
+        with transaction(ws.db):
+            action_id = record_labels(ws.db, labels, source=source, who=who)
+        write_mapping_csv(ws)
+    return action_id
+
+
+def record_labels(
+    conn: sqlite3.Connection, labels: Mapping[int, int | None], *, source: str, who: str | None = None, undoes: int | None = None
+) -> int:
+    """Write one action and its history rows inside the caller's transaction."""
+    cur = conn.execute(
+        "INSERT INTO label_actions (source, who, at, undoes) VALUES (?, ?, ?, ?)",
+        (source, who or _current_user(), now(), undoes),
+    )
+    action_id = cur.lastrowid
+    for frame_id, label in labels.items():
+        row = conn.execute("SELECT label FROM frames WHERE id = ?", (frame_id,)).fetchone()
+        if row is None:
+            raise LookoutError(f"Frame {frame_id} is not in this workspace; re-open the page to refresh it.")
+        conn.execute(
+            "INSERT INTO label_history (action_id, frame_id, class, previous_class) VALUES (?, ?, ?, ?)",
+            (action_id, frame_id, label, row["label"]),
+        )
+        conn.execute("UPDATE frames SET label = ? WHERE id = ?", (label, frame_id))
+    return action_id
+
+
+def undo(ws: Workspace, *, steps: int = 1, who: str | None = None) -> list[UndoneAction]:
+    """Undo the last `steps` label or review actions (imports are not undone this way)."""
+    undone = []
+    with ws.write_lock():
+        with transaction(ws.db):
+            for _ in range(steps):
+                last = ws.db.execute(
+                    """SELECT a.id, a.source FROM label_actions a
+                       WHERE a.source IN ('label', 'review')
+                         AND NOT EXISTS (SELECT 1 FROM label_actions u WHERE u.undoes = a.id)
+                       ORDER BY a.id DESC LIMIT 1"""
+                ).fetchone()
+                if last is None:
+                    break
+                rows = ws.db.execute(
+                    "SELECT frame_id, previous_class FROM label_history WHERE action_id = ? ORDER BY id DESC",
+                    (last["id"],),
+                ).fetchall()
+                restore = {r["frame_id"]: r["previous_class"] for r in rows}
+                record_labels(ws.db, restore, source="undo", who=who, undoes=last["id"])
+                undone.append(UndoneAction(last["id"], last["source"], len(restore)))
+        write_mapping_csv(ws)
+    return undone
+
+
+def mapping_rows(conn: sqlite3.Connection) -> list[tuple[str, int]]:
+    return [
+        (r["file_name"], r["label"])
+        for r in conn.execute("SELECT file_name, label FROM frames WHERE label IS NOT NULL ORDER BY id")
+    ]
+
+
+def write_mapping_csv(ws: Workspace) -> None:
+    write_atomically(ws.mapping_csv, format_mapping_csv(mapping_rows(ws.db)))
+
+
+def sync_mapping_csv(ws: Workspace) -> None:
+    """Rewrite the CSV if it does not match the database (after a crash between the two)."""
+    with ws.write_lock():
+        expected = format_mapping_csv(mapping_rows(ws.db))
+        if not ws.mapping_csv.exists() or ws.mapping_csv.read_bytes() != expected:
+            write_atomically(ws.mapping_csv, expected)
+
+
+def label_counts(ws: Workspace) -> dict[str, int]:
+    """Frames per class name, plus "unlabeled"."""
+    counts = {name: 0 for name in ws.config.classes}
+    counts["unlabeled"] = 0
+    for r in ws.db.execute("SELECT label, COUNT(*) AS n FROM frames GROUP BY label"):
+        if r["label"] is None:
+            counts["unlabeled"] = r["n"]
+        elif r["label"] < len(ws.config.classes):
+            counts[ws.config.classes[r["label"]]] = r["n"]
+    return counts
+
+
+def _current_user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"

@@ -1,0 +1,84 @@
+"""The tutorial's label file: `Image_ID,Class`, one row per image file name."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from data.errors import LookoutError
+
+HEADER = ("Image_ID", "Class")
+_DRIVE = re.compile(r"^[A-Za-z]:")
+
+
+@dataclass(frozen=True)
+class MappingRow:
+    line: int
+    image_id: str
+    label: int
+
+
+def read_mapping_csv(path: Path, *, class_names: tuple[str, ...]) -> list[MappingRow]:
+    """Parse and validate the whole file; any bad row refuses the file, naming the line.
+
+    A UTF-8 byte-order mark, Windows line endings and blank lines are accepted, as
+    spreadsheet programs write them. Image_ID must be a bare file name, never a path.
+    """
+    path = Path(path)
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except FileNotFoundError:
+        raise LookoutError(f"{path} does not exist; give the mapping CSV with --csv.") from None
+    except UnicodeDecodeError:
+        raise LookoutError(f"{path} is not UTF-8 text; save it from your spreadsheet as CSV UTF-8.") from None
+    lines = csv.reader(io.StringIO(text, newline=""))
+    header = next((r for r in lines if any(cell.strip() for cell in r)), None)
+    if header is None:
+        raise LookoutError(f"{path} is empty; it needs a header line 'Image_ID,Class' and one row per image.")
+    columns = [cell.strip() for cell in header]
+    if not set(HEADER) <= set(columns):
+        raise LookoutError(
+            f"{path}: the first line must be the header 'Image_ID,Class' (found {','.join(columns)!r})."
+        )
+    id_col, class_col = columns.index("Image_ID"), columns.index("Class")
+    allowed = ", ".join(f"{i} = {name}" for i, name in enumerate(class_names))
+    rows = []
+    for row in lines:
+        line = lines.line_num
+        if not any(cell.strip() for cell in row):
+            continue
+        if len(row) <= max(id_col, class_col):
+            raise LookoutError(f"{path} line {line}: expected Image_ID and Class, found {','.join(row)!r}.")
+        image_id, raw_class = row[id_col].strip(), row[class_col].strip()
+        _check_image_id(image_id, path, line)
+        try:
+            label = int(raw_class)
+        except ValueError:
+            raise LookoutError(
+                f"{path} line {line}: Class {raw_class!r} is not a whole number; use one of {allowed}."
+            ) from None
+        if not 0 <= label < len(class_names):
+            raise LookoutError(f"{path} line {line}: Class {label} is not a class of this project; use one of {allowed}.")
+        rows.append(MappingRow(line, image_id, label))
+    return rows
+
+
+def _check_image_id(image_id: str, path: Path, line: int) -> None:
+    if not image_id:
+        raise LookoutError(f"{path} line {line}: Image_ID is empty; give the image's file name.")
+    if "/" in image_id or "\\" in image_id or _DRIVE.match(image_id) or image_id in (".", ".."):
+        raise LookoutError(
+            f"{path} line {line}: Image_ID {image_id!r} is a path; it must be a file name inside the image folder."
+        )
+
+
+def format_mapping_csv(rows: list[tuple[str, int]]) -> bytes:
+    """Rows of (Image_ID, Class) as the tutorial's notebook reads them with pd.read_csv."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(HEADER)
+    writer.writerows(rows)
+    return out.getvalue().encode("utf-8")

@@ -1,0 +1,168 @@
+"""The workspace database: ordered migrations, each applied in one transaction.
+
+A migration is a name and its statements; `migrate` applies the ones a database has
+not recorded yet, in order, each together with its record row, so a crash leaves
+the schema at a known version.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+
+M001_INITIAL = (
+    """CREATE TABLE videos (
+        id INTEGER PRIMARY KEY,
+        sha256 TEXT NOT NULL UNIQUE,
+        path TEXT NOT NULL,
+        url TEXT,
+        source TEXT,
+        author TEXT,
+        caption TEXT,
+        uploaded_at TEXT,
+        duration_s REAL,
+        info_json TEXT,
+        added_at TEXT NOT NULL
+    )""",
+    """CREATE TABLE frames (
+        id INTEGER PRIMARY KEY,
+        sha256 TEXT NOT NULL UNIQUE,
+        file_name TEXT NOT NULL UNIQUE,
+        width INTEGER NOT NULL,
+        height INTEGER NOT NULL,
+        size_bytes INTEGER NOT NULL,
+        origin TEXT NOT NULL CHECK (origin IN ('import', 'capture', 'monitor')),
+        video_id INTEGER REFERENCES videos(id),
+        timestamp_s REAL,
+        represents INTEGER NOT NULL DEFAULT 1,
+        phash TEXT,
+        label INTEGER,
+        added_at TEXT NOT NULL
+    )""",
+    "CREATE INDEX frames_by_video ON frames(video_id, timestamp_s)",
+    # Every name a frame was imported under (the same image may come under two names).
+    """CREATE TABLE frame_names (
+        frame_id INTEGER NOT NULL REFERENCES frames(id),
+        folder TEXT NOT NULL,
+        name TEXT NOT NULL,
+        PRIMARY KEY (folder, name)
+    )""",
+    # Label history is append-only: an undo is a new action that restores the previous classes.
+    """CREATE TABLE label_actions (
+        id INTEGER PRIMARY KEY,
+        source TEXT NOT NULL CHECK (source IN ('import', 'label', 'review', 'undo')),
+        who TEXT NOT NULL,
+        at TEXT NOT NULL,
+        undoes INTEGER UNIQUE REFERENCES label_actions(id)
+    )""",
+    """CREATE TABLE label_history (
+        id INTEGER PRIMARY KEY,
+        action_id INTEGER NOT NULL REFERENCES label_actions(id),
+        frame_id INTEGER NOT NULL REFERENCES frames(id),
+        class INTEGER,
+        previous_class INTEGER
+    )""",
+    "CREATE INDEX history_by_frame ON label_history(frame_id)",
+    # Things a person must decide, e.g. rows that gave one image two different labels.
+    """CREATE TABLE review_flags (
+        id INTEGER PRIMARY KEY,
+        frame_id INTEGER NOT NULL REFERENCES frames(id),
+        kind TEXT NOT NULL,
+        detail TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        resolved_at TEXT,
+        UNIQUE (frame_id, kind)
+    )""",
+    """CREATE TABLE imports (
+        id INTEGER PRIMARY KEY,
+        folder TEXT NOT NULL,
+        csv_path TEXT,
+        at TEXT NOT NULL,
+        report_json TEXT NOT NULL
+    )""",
+    """CREATE TABLE models (
+        version TEXT PRIMARY KEY,
+        path TEXT NOT NULL,
+        backbone TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        card_json TEXT NOT NULL
+    )""",
+    """CREATE TABLE predictions (
+        id INTEGER PRIMARY KEY,
+        video_id INTEGER NOT NULL REFERENCES videos(id),
+        model_version TEXT NOT NULL,
+        timestamp_s REAL NOT NULL,
+        represents INTEGER NOT NULL DEFAULT 1,
+        frame_id INTEGER REFERENCES frames(id),
+        probs_json TEXT NOT NULL,
+        UNIQUE (video_id, model_version, timestamp_s)
+    )""",
+    """CREATE TABLE alerts (
+        id INTEGER PRIMARY KEY,
+        video_id INTEGER NOT NULL REFERENCES videos(id),
+        target INTEGER NOT NULL,
+        model_version TEXT NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('pending', 'sent')),
+        attempts INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT,
+        created_at TEXT NOT NULL,
+        sent_at TEXT,
+        UNIQUE (video_id, target, model_version)
+    )""",
+)
+
+MIGRATIONS: tuple[tuple[str, tuple[str, ...]], ...] = (("m001_initial", M001_INITIAL),)
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+
+
+def connect(path: Path | str) -> sqlite3.Connection:
+    """Open (creating if needed) and migrate the database; transactions are explicit."""
+    conn = sqlite3.connect(path, isolation_level=None, timeout=30, check_same_thread=False)
+    conn.row_factory = sqlite3.Row
+    conn.execute("PRAGMA foreign_keys = ON")
+    if str(path) != ":memory:":
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = FULL")
+    migrate(conn)
+    return conn
+
+
+@contextmanager
+def transaction(conn: sqlite3.Connection):
+    """BEGIN IMMEDIATE ... COMMIT, rolled back on any exception."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield conn
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
+def applied_migrations(conn: sqlite3.Connection) -> list[str]:
+    conn.execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"
+    )
+    return [r[0] for r in conn.execute("SELECT name FROM schema_migrations ORDER BY name")]
+
+
+def migrate(conn: sqlite3.Connection, migrations=MIGRATIONS) -> list[str]:
+    """Apply the migrations not yet recorded; returns the names applied now."""
+    done = set(applied_migrations(conn))
+    applied = []
+    for name, statements in migrations:
+        if name in done:
+            continue
+        with transaction(conn):
+            if conn.execute("SELECT 1 FROM schema_migrations WHERE name = ?", (name,)).fetchone():
+                continue  # another process applied it while we waited for the lock
+            for statement in statements:
+                conn.execute(statement)
+            conn.execute("INSERT INTO schema_migrations VALUES (?, ?)", (name, now()))
+        applied.append(name)
+    return applied

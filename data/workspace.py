@@ -1,0 +1,80 @@
+"""The workspace folder: project.toml, mapping CSV, frames, videos, features, models, database."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from functools import cached_property
+from pathlib import Path
+
+from filelock import FileLock
+
+from data.config import ProjectConfig, load_config, save_config
+from data.errors import LookoutError
+from data.schema import connect
+
+DEFAULT_WORKSPACE = "workspace"
+WORKSPACE_ENV = "LOOKOUT_WORKSPACE"
+MAPPING_CSV = "mapping_trump.csv"
+
+
+def workspace_path(explicit: str | os.PathLike | None = None) -> Path:
+    """--workspace beats $LOOKOUT_WORKSPACE beats ./workspace."""
+    return Path(explicit or os.environ.get(WORKSPACE_ENV) or DEFAULT_WORKSPACE)
+
+
+class Workspace:
+    """One project on disk. Create it with `Workspace.open`."""
+
+    def __init__(self, root: Path):
+        self.root = Path(root)
+        self.config_path = self.root / "project.toml"
+        self.mapping_csv = self.root / MAPPING_CSV
+        self.frames_dir = self.root / "frames"
+        self.videos_dir = self.root / "videos"
+        self.features_dir = self.root / "features"
+        self.models_dir = self.root / "models"
+        self.db_path = self.root / "lookout.sqlite"
+
+    @classmethod
+    def open(cls, root: str | os.PathLike | None = None, *, config: ProjectConfig | None = None) -> "Workspace":
+        """Open the workspace, creating its folders, config and database on first use."""
+        ws = cls(workspace_path(root))
+        if ws.root.exists() and not ws.root.is_dir():
+            raise LookoutError(f"Workspace {ws.root} is a file, not a folder; choose another --workspace.")
+        for folder in (ws.root, ws.frames_dir, ws.videos_dir, ws.features_dir, ws.models_dir):
+            folder.mkdir(parents=True, exist_ok=True)
+        if config is not None or not ws.config_path.exists():
+            save_config(config or ProjectConfig(), ws.config_path)
+        ws.config  # validate now, not halfway through a command
+        from data.labels import sync_mapping_csv  # labels imports workspace
+
+        sync_mapping_csv(ws)
+        return ws
+
+    @cached_property
+    def config(self) -> ProjectConfig:
+        return load_config(self.config_path)
+
+    def save_config(self, config: ProjectConfig) -> None:
+        save_config(config, self.config_path)
+        self.__dict__["config"] = config
+
+    def reload_config(self) -> ProjectConfig:
+        self.__dict__.pop("config", None)
+        return self.config
+
+    @cached_property
+    def db(self) -> sqlite3.Connection:
+        return connect(self.db_path)
+
+    def write_lock(self) -> FileLock:
+        """Held while labels are committed and the mapping CSV rewritten, across processes."""
+        return FileLock(self.root / ".write.lock", timeout=60)
+
+    def close(self) -> None:
+        if "db" in self.__dict__:
+            self.__dict__.pop("db").close()
+
+    def __repr__(self) -> str:
+        return f"Workspace({str(self.root)!r})"

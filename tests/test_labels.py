@@ -1,0 +1,123 @@
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+
+import pandas as pd
+import pytest
+
+from data.errors import LookoutError
+from data.importer import import_folder
+from data.labels import set_label, set_labels, undo
+from tests.media import save_image
+
+
+@pytest.fixture
+def frames(tmp_path, workspace):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for i in range(4):
+        save_image(folder / f"frame{i}.jpg", i)
+    (folder / "mapping_trump.csv").write_text("Image_ID,Class\nframe0.jpg,0\n")
+    import_folder(workspace, folder)
+    return {r["file_name"]: r["id"] for r in workspace.db.execute("SELECT id, file_name FROM frames")}
+
+
+def csv_labels(ws):
+    mapping = pd.read_csv(ws.mapping_csv)
+    return dict(zip(mapping.Image_ID, mapping.Class))
+
+
+def test_a_label_is_in_history_and_in_the_csv_when_the_call_returns(workspace, frames):
+    set_label(workspace, frames["frame1.jpg"], 1, who="ana")
+    assert csv_labels(workspace) == {"frame0.jpg": 0, "frame1.jpg": 1}
+    row = workspace.db.execute(
+        """SELECT h.class, h.previous_class, a.source, a.who FROM label_history h
+           JOIN label_actions a ON a.id = h.action_id ORDER BY h.id DESC LIMIT 1"""
+    ).fetchone()
+    assert tuple(row) == (1, None, "label", "ana")
+
+
+def test_undo_restores_previous_labels_one_action_at_a_time(workspace, frames):
+    set_label(workspace, frames["frame0.jpg"], 1)  # relabel an imported frame
+    set_labels(workspace, {frames["frame2.jpg"]: 0, frames["frame3.jpg"]: 0}, source="review")
+    done = undo(workspace)
+    assert [(a.source, a.frames) for a in done] == [("review", 2)]
+    assert csv_labels(workspace) == {"frame0.jpg": 1}
+    undo(workspace)
+    assert csv_labels(workspace) == {"frame0.jpg": 0}
+    assert undo(workspace) == []  # the import itself is not undone by the label page's undo
+    kinds = [r[0] for r in workspace.db.execute("SELECT source FROM label_actions ORDER BY id")]
+    assert kinds == ["import", "label", "review", "undo", "undo"]  # history only grows
+
+
+def test_unknown_class_or_frame_is_refused(workspace, frames):
+    with pytest.raises(LookoutError, match="Class 2 is not a class"):
+        set_label(workspace, frames["frame1.jpg"], 2)
+    with pytest.raises(LookoutError, match="Frame 999 is not in this workspace"):
+        set_label(workspace, 999, 1)
+    assert csv_labels(workspace) == {"frame0.jpg": 0}
+
+
+def test_reimport_keeps_a_label_the_journalist_changed(tmp_path, workspace, frames):
+    set_label(workspace, frames["frame0.jpg"], 1)
+    report = import_folder(workspace, tmp_path / "in")
+    assert report.kept_existing_labels == ["frame0.jpg"]
+    assert csv_labels(workspace)["frame0.jpg"] == 1
+
+
+def test_conflicting_rows_leave_the_image_unlabeled_and_flagged(tmp_path, workspace):
+    folder = tmp_path / "conflict"
+    folder.mkdir()
+    save_image(folder / "a.jpg", 1)
+    save_image(folder / "b.jpg", 2)
+    (folder / "b_copy.jpg").write_bytes((folder / "b.jpg").read_bytes())
+    (folder / "mapping_trump.csv").write_text("Image_ID,Class\na.jpg,0\na.jpg,1\nb.jpg,0\nb_copy.jpg,1\n")
+    report = import_folder(workspace, folder)
+    assert report.conflicting_rows == ["a.jpg", "b.jpg", "b_copy.jpg"]
+    assert csv_labels(workspace) == {}
+    flags = workspace.db.execute("SELECT kind, detail FROM review_flags ORDER BY id").fetchall()
+    assert [f["kind"] for f in flags] == ["conflicting_labels"] * 2
+    assert "a.jpg: no target, Trump" in flags[0]["detail"]
+
+
+WRITER = """
+import sys
+from data.labels import set_label
+from data.workspace import Workspace
+ws = Workspace.open(sys.argv[1])
+ids = [r[0] for r in ws.db.execute("SELECT id FROM frames ORDER BY id")]
+i = int(sys.argv[2])
+while True:
+    frame = ids[i % len(ids)]
+    set_label(ws, frame, i % 2)
+    print(frame, i % 2, flush=True)
+    i += 1
+"""
+
+
+def test_labels_survive_sigkill_at_random_moments(tmp_path, workspace, frames):
+    """A process labels in a loop and is killed; every label it reported is in a parseable CSV."""
+    rng = random.Random(7)
+    written = {}
+    names = {v: k for k, v in frames.items()}
+    env = {**os.environ, "PYTHONPATH": os.getcwd()}
+    step = 0
+    for _ in range(25):
+        proc = subprocess.Popen(
+            [sys.executable, "-c", WRITER, str(workspace.root), str(step)], stdout=subprocess.PIPE, text=True, env=env
+        )
+        time.sleep(rng.uniform(0.3, 0.9))
+        os.kill(proc.pid, signal.SIGKILL)
+        out, _ = proc.communicate()
+        for line in out.splitlines():
+            if line.count(" ") == 1:
+                frame, label = map(int, line.split())
+                written[names[frame]] = label
+                step += 1
+        labels = csv_labels(workspace)  # parses after every kill
+        for name, label in written.items():
+            assert labels.get(name) == label, (name, label)
+    assert step > 25  # the writer really was labeling when it was killed

@@ -1,0 +1,1 @@
+"""The Streamlit pages; only app.py and this package import streamlit."""

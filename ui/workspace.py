@@ -1,0 +1,22 @@
+"""The workspace the app works on, shared by every page and session."""
+
+import streamlit as st
+
+from data import Workspace
+from data.labels import label_counts
+from data.workspace import workspace_path
+
+
+@st.cache_resource
+def _open(path: str) -> Workspace:
+    return Workspace.open(path)
+
+
+def current_workspace() -> Workspace:
+    return _open(str(workspace_path().resolve()))
+
+
+def sidebar(ws: Workspace) -> None:
+    st.sidebar.caption(f"Workspace: `{ws.root}`")
+    counts = label_counts(ws)
+    st.sidebar.write(" · ".join(f"{name}: **{n}**" for name, n in counts.items()))
