@@ -24,6 +24,7 @@ class CheckedImage:
     size_bytes: int
     width: int
     height: int
+    phash: int
 
 
 def sha256_bytes(content: bytes) -> str:
@@ -65,7 +66,7 @@ def check_image(path: Path) -> CheckedImage:
     """Read and fully decode a file; what import stores about it."""
     content = Path(path).read_bytes()
     image = decode_image(content, name=str(path))
-    return CheckedImage(sha256_bytes(content), len(content), image.width, image.height)
+    return CheckedImage(sha256_bytes(content), len(content), image.width, image.height, perceptual_hash(np.asarray(image)))
 
 
 def load_rgb(path: Path) -> np.ndarray:

@@ -162,7 +162,10 @@ def apply_import(ws: Workspace, plan: ImportPlan, *, progress: Progress | None =
                     progress("storing frames", i, len(plan.images))
                 content = path.read_bytes()
                 frame_id, is_new = store.add(
-                    NewFrame(content, sha, path.name, checked.width, checked.height, origin="import")
+                    NewFrame(
+                        content, sha, path.name, checked.width, checked.height,
+                        origin="import", phash=f"{checked.phash:016x}",
+                    )
                 )
                 report.new_frames += is_new
                 for name in plan.names[sha]:

@@ -27,3 +27,45 @@ def dataset() -> Path:
     if not (SHARED_DATASET / "Data_deeplearning" / "mapping_trump.csv").exists():
         pytest.skip(f"the shared dataset is not at {SHARED_DATASET} (set LOOKOUT_SHARED_DATASET to its folder)")
     return SHARED_DATASET
+
+
+@pytest.fixture(scope="session")
+def feature_cache(tmp_path_factory) -> Path:
+    """One feature cache for the whole run: the face backbone takes minutes on the full dataset."""
+    path = Path(os.environ.get("LOOKOUT_TEST_FEATURE_CACHE") or tmp_path_factory.mktemp("features"))
+    return path
+
+
+@pytest.fixture(scope="session")
+def random_vgg16():
+    """VGG16 with explicitly random weights: for pipeline tests, never for accuracy."""
+    from trainer.backbones import RANDOM, VGG16Backbone
+
+    return VGG16Backbone(RANDOM)
+
+
+@pytest.fixture(scope="session")
+def face_backbone():
+    from trainer.backbones import FaceBackbone
+
+    return FaceBackbone()
+
+
+@pytest.fixture(scope="session")
+def trained_face_workspace(tmp_path_factory, dataset, feature_cache, face_backbone):
+    """The shared dataset imported and a face model trained and activated on it (once per run)."""
+    from data.importer import import_folder
+    from trainer.registry import activate
+    from trainer.train import train_model
+
+    ws = Workspace.open(tmp_path_factory.mktemp("face") / "ws", config=ProjectConfig(name="Trump", classes=("no target", "Trump"), backbone="face"))
+    import_folder(ws, dataset / "Data_deeplearning")
+    mp = pytest.MonkeyPatch()
+    mp.setenv("LOOKOUT_FEATURE_CACHE", str(feature_cache))
+    try:
+        result = train_model(ws, backbone=face_backbone)
+    finally:
+        mp.undo()
+    activate(ws, result.version)
+    yield ws, result
+    ws.close()

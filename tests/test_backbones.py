@@ -1,0 +1,59 @@
+import keras
+import numpy as np
+import pytest
+
+from data.errors import LookoutError
+from data.images import load_rgb
+from trainer.backbones import VGG16_WEIGHTS_FILE, FaceBackbone, VGG16Backbone, load_backbone
+from tests.media import pattern
+
+
+def test_vgg16_gives_the_tutorials_feature_shape(random_vgg16):
+    images = [pattern(1, (96, 128)), pattern(2, (300, 200))]
+    features = random_vgg16.embed(images)
+    assert features.shape == (2, 7, 7, 512) and features.dtype == np.float32
+    assert random_vgg16.identity == "vgg16-random-0"
+    assert not np.allclose(features[0], features[1])
+
+
+def test_vgg16_without_weights_or_network_says_where_the_file_goes(tmp_path, monkeypatch):
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
+    monkeypatch.delenv("LOOKOUT_VGG16_WEIGHTS", raising=False)
+
+    def offline(*args, **kwargs):
+        raise OSError("network unreachable")
+
+    monkeypatch.setattr(keras.utils, "get_file", offline)
+    with pytest.raises(LookoutError) as err:
+        VGG16Backbone()
+    message = str(err.value)
+    assert str(tmp_path / "keras" / "models" / VGG16_WEIGHTS_FILE) in message
+    assert "LOOKOUT_VGG16_WEIGHTS" in message and "https://" in message
+
+
+def test_vgg16_weights_from_the_environment_are_used_and_identified(tmp_path, monkeypatch, random_vgg16):
+    weights = tmp_path / "random-vgg16.weights.h5"
+    random_vgg16.model.save_weights(weights)
+    monkeypatch.setenv("LOOKOUT_VGG16_WEIGHTS", str(weights))
+    loaded = load_backbone("vgg16")
+    assert loaded.identity.startswith("vgg16-") and loaded.identity != random_vgg16.identity
+    image = [pattern(3, (64, 64))]
+    assert np.allclose(loaded.embed(image), random_vgg16.embed(image), atol=1e-4)
+    monkeypatch.setenv("LOOKOUT_VGG16_WEIGHTS", str(tmp_path / "absent.h5"))
+    with pytest.raises(LookoutError, match="LOOKOUT_VGG16_WEIGHTS points to .*absent.h5"):
+        load_backbone("vgg16")
+
+
+def test_unknown_backbone_is_refused():
+    with pytest.raises(LookoutError, match="'resnet' is not one of vgg16, face"):
+        load_backbone("resnet")
+
+
+def test_face_backbone_finds_a_small_face_and_ignores_a_faceless_frame(face_backbone, dataset):
+    frame = load_rgb(dataset / "Data_deeplearning" / "frame73.jpg")  # Trump on a TV: a 37-pixel face
+    blank = np.full((512, 288, 3), 90, np.uint8)
+    features = face_backbone.embed([frame, blank])
+    assert features.shape == (2, FaceBackbone.max_faces, 129)
+    assert features[0, :, 128].sum() >= 1
+    assert np.abs(features[0, 0, :128]).sum() > 0
+    assert features[1].sum() == 0

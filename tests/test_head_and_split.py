@@ -1,0 +1,66 @@
+import numpy as np
+
+from trainer.evaluate import decide, evaluate
+from trainer.head import Head
+from trainer.split import FrameFacts, leakage_groups, split_train_validation
+
+
+def face_frames(rng, n, target_vector, with_target):
+    """Frames of up to 4 faces; positives hide the target's descriptor among strangers."""
+    X = np.zeros((n, 4, 129), "float32")
+    for i in range(n):
+        faces = rng.integers(1, 4)
+        X[i, :faces, :128] = rng.normal(0, 1, (faces, 128))
+        X[i, :faces, 128] = 1
+        if with_target[i]:
+            slot = rng.integers(0, faces)
+            X[i, slot, :128] = target_vector + rng.normal(0, 0.1, 128)
+    return X
+
+
+def test_face_head_calls_a_frame_positive_when_any_face_is_the_target():
+    rng = np.random.default_rng(0)
+    target = rng.normal(0, 1, 128)
+    y = np.arange(200) % 2
+    head = Head(n_classes=2, epochs=60, seed=0).fit(face_frames(rng, 200, target, y), y)
+    y_test = np.arange(60) % 2
+    X_test = face_frames(rng, 60, target, y_test)
+    X_test[:, 3] = 0  # padding rows must not matter
+    assert (head.predict(X_test) == y_test).mean() >= 0.95
+    no_faces = np.zeros((1, 4, 129), "float32")
+    assert head.predict_proba(no_faces)[0, 0] > 0.99  # no face, no target
+
+
+def test_vgg16_head_is_the_tutorials_architecture():
+    head = Head(n_classes=3, epochs=1).fit(np.random.rand(12, 7, 7, 512).astype("float32"), np.arange(12) % 3)
+    dense = [layer.units for layer in head.model_.layers if type(layer).__name__ == "Dense"]
+    dropout = [layer.rate for layer in head.model_.layers if type(layer).__name__ == "Dropout"]
+    assert dense == [1024, 512, 512, 256, 3] and dropout == [0.5] * 4
+    assert list(head.classes_) == [0, 1, 2]
+    assert np.allclose(head.predict_proba(np.zeros((2, 7, 7, 512), "float32")).sum(axis=1), 1, atol=1e-5)
+
+
+def test_frames_of_one_video_or_capture_run_never_straddle_the_split():
+    facts = (
+        [FrameFacts(f"clip_{i}.jpg", video_id=i % 6, phash=None) for i in range(60)]
+        + [FrameFacts(f"frame{i}.jpg", video_id=None, phash=None) for i in range(200)]
+        + [FrameFacts("a.jpg", None, "00000000000000ff"), FrameFacts("b.jpg", None, "00000000000000ff")]
+    )
+    groups = leakage_groups(facts)
+    labels = np.array([i % 2 for i in range(len(facts))])
+    train, val = split_train_validation(labels, groups)
+    assert not set(groups[train]) & set(groups[val])
+    assert len(set(groups[:60])) == 6  # one group per video
+    assert groups[60] == groups[84] and groups[60] != groups[85]  # frame0..frame24 is one block
+    assert groups[-1] == groups[-2]  # identical perceptual hashes
+    assert 0.1 < len(val) / len(facts) < 0.35
+
+
+def test_metrics_for_the_model_card():
+    probs = np.array([[0.9, 0.1], [0.2, 0.8], [0.6, 0.4], [0.3, 0.7]])
+    assert list(decide(probs, 0.5)) == [0, 1, 0, 1]
+    assert list(decide(probs, 0.75)) == [0, 1, 0, 0]
+    metrics = evaluate([0, 1, 1, 0], probs, class_names=("no target", "Trump"), threshold=0.5)
+    assert metrics["confusion_matrix"] == [[1, 1], [1, 1]]
+    assert metrics["per_class"]["Trump"] == {"precision": 0.5, "recall": 0.5, "f1": 0.5, "support": 2}
+    assert metrics["pr_curves"]["Trump"]["thresholds"]

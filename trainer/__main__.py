@@ -1,0 +1,112 @@
+"""python -m trainer train|evaluate|predict|activate|list: models from the command line."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from data.cli import add_workspace_flag, command_parser, print_progress, run
+from data.errors import LookoutError
+from data.images import load_rgb
+from data.mapping_csv import read_mapping_csv
+from data.workspace import Workspace
+from trainer.evaluate import evaluate, format_metrics
+from trainer.predict import backbone_for, predict_images
+from trainer.registry import activate, active_version, list_models, load_model
+from trainer.train import train_model
+
+
+def build_parser():
+    parser, commands = command_parser("python -m trainer", "Train, evaluate and activate Lookout's models.")
+    p = commands.add_parser("train", help="train a new model version on every labeled frame")
+    p.add_argument("--backbone", choices=("vgg16", "face"), help="default: backbone in project.toml")
+    p.add_argument("--epochs", type=int, default=50)
+    p.add_argument("--augment", type=int, metavar="N", help="augmented copies per training frame")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--activate", action="store_true", help="make the new model the one the monitor uses")
+    p = commands.add_parser("evaluate", help="print a model's validation metrics, or measure them on a labeled folder")
+    p.add_argument("model", metavar="MODEL", help="'active', a version, or a .h5 file")
+    p.add_argument("--csv", type=Path, help="mapping CSV (Image_ID,Class) to evaluate on")
+    p.add_argument("--images", type=Path, help="folder of the CSV's images (default: the CSV's folder)")
+    p.add_argument("--json", action="store_true")
+    p = commands.add_parser("predict", help="class and probability for each image")
+    p.add_argument("model", metavar="MODEL")
+    p.add_argument("images", type=Path, nargs="+", metavar="IMAGE")
+    p.add_argument("--json", action="store_true")
+    p = commands.add_parser("activate", help="make a model version the one the monitor uses")
+    p.add_argument("version")
+    commands.add_parser("list", help="model versions and their validation F1")
+    for sub in commands.choices.values():
+        add_workspace_flag(sub)
+        if sub.prog.split()[-1] in ("evaluate", "predict"):
+            sub.add_argument("--trust-code", action="store_true", help="load a model with Lambda layers (runs its code)")
+    return parser
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    ws = Workspace.open(args.workspace)
+    if args.command == "train":
+        result = train_model(
+            ws, backbone=args.backbone, epochs=args.epochs, augment_copies=args.augment, seed=args.seed,
+            progress=print_progress,
+        )
+        for name, reason in result.skipped:
+            print(f"skipped {name}: {reason}", file=sys.stderr)
+        print(f"Model {result.version} ({result.card['backbone']}), {result.features_computed} features computed")
+        print(format_metrics(result.card["validation"]))
+        if args.activate:
+            activate(ws, result.version)
+            print(f"{result.version} is now active")
+    elif args.command == "evaluate":
+        model = load_model(ws, args.model, trust_code=args.trust_code)
+        metrics = model.card.get("validation")
+        if args.csv:
+            metrics = evaluate_folder(ws, model, args.csv, args.images or args.csv.parent)
+        elif metrics is None:
+            raise LookoutError(f"{model.path} has no stored metrics; give --csv FILE --images DIR to measure them.")
+        print(json.dumps(metrics, indent=2) if args.json else format_metrics(metrics))
+    elif args.command == "predict":
+        model = load_model(ws, args.model, trust_code=args.trust_code)
+        probs = predict_images(model, backbone_for(ws, model), [load_rgb(p) for p in args.images])
+        rows = [
+            {"image": str(p), "class": model.classes[int(row.argmax())], "probability": round(float(row.max()), 4),
+             "probabilities": {c: round(float(v), 4) for c, v in zip(model.classes, row)}}
+            for p, row in zip(args.images, probs)
+        ]
+        if args.json:
+            print(json.dumps(rows, indent=2))
+        else:
+            for row in rows:
+                print(f"{row['image']}: {row['class']} ({row['probability']:.2f})")
+    elif args.command == "activate":
+        activate(ws, args.version)
+        print(f"{args.version} is now active")
+    elif args.command == "list":
+        active = active_version(ws)
+        for card in list_models(ws):
+            f1 = {name: m["f1"] for name, m in card["validation"]["per_class"].items() if name != card["classes"][0]}
+            mark = "*" if card["version"] == active else " "
+            print(f"{mark} {card['version']}  {card['backbone']:<6} F1 " + ", ".join(f"{k} {v:.3f}" for k, v in f1.items()))
+    return 0
+
+
+def evaluate_folder(ws: Workspace, model, csv: Path, images: Path) -> dict:
+    rows = read_mapping_csv(csv, class_names=model.classes)
+    backbone = backbone_for(ws, model)
+    kept, pictures = [], []
+    for row in rows:
+        try:
+            pictures.append(load_rgb(images / row.image_id))
+            kept.append(row.label)
+        except (LookoutError, FileNotFoundError) as exc:
+            print(f"skipped {row.image_id}: {exc}", file=sys.stderr)
+    probs = predict_images(model, backbone, pictures)
+    return evaluate(np.array(kept), probs, class_names=model.classes, threshold=model.card["threshold"])
+
+
+if __name__ == "__main__":
+    sys.exit(run(main))

@@ -1,0 +1,185 @@
+"""Backbones turn RGB frames into the features a head learns from.
+
+Both share one interface (name, identity, feature_shape, embed), so a third
+backbone is one new class registered in BACKBONES.
+
+- vgg16: the tutorial's ImageNet VGG16 without its top, 224x224 -> (7, 7, 512).
+- face: dlib's face detector and 128-d identity descriptors; a frame is up to
+  MAX_FACES faces, each row 128 numbers and a 1/0 "face present" mask.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+import socket
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from data.errors import LookoutError
+
+VGG16_WEIGHTS_ENV = "LOOKOUT_VGG16_WEIGHTS"
+VGG16_WEIGHTS_FILE = "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5"
+VGG16_WEIGHTS_URL = (
+    "https://storage.googleapis.com/tensorflow/keras-applications/vgg16/" + VGG16_WEIGHTS_FILE
+)
+RANDOM = "random"  # tests and benchmarks only: an explicitly untrained VGG16
+
+
+class Backbone:
+    name: str
+    identity: str  # changes whenever the features would change (weights, settings)
+    feature_shape: tuple[int, ...]
+    batch_size: int = 16
+
+    def embed(self, images: list[np.ndarray]) -> np.ndarray:
+        """RGB uint8 images of any size -> float32 features of shape (N, *feature_shape)."""
+        raise NotImplementedError
+
+
+def _file_digest(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()[:12]
+
+
+def keras_cache_file(name: str) -> Path:
+    return Path(os.environ.get("KERAS_HOME", Path.home() / ".keras")) / "models" / name
+
+
+def find_vgg16_weights(configured: str = "") -> Path | None:
+    """$LOOKOUT_VGG16_WEIGHTS, then project.toml's vgg16_weights, then Keras' cache."""
+    for source, value in ((VGG16_WEIGHTS_ENV, os.environ.get(VGG16_WEIGHTS_ENV, "")), ("vgg16_weights", configured)):
+        if value:
+            path = Path(value).expanduser()
+            if not path.is_file():
+                raise LookoutError(f"{source} points to {path}, which does not exist; fix the path or unset it.")
+            return path
+    cached = keras_cache_file(VGG16_WEIGHTS_FILE)
+    return cached if cached.is_file() else None
+
+
+def missing_weights_error(reason: str) -> LookoutError:
+    return LookoutError(
+        f"VGG16's ImageNet weights are not on this computer and could not be downloaded ({reason}). "
+        f"Download {VGG16_WEIGHTS_URL} on a machine with internet access and either put it at "
+        f"{keras_cache_file(VGG16_WEIGHTS_FILE)} or set {VGG16_WEIGHTS_ENV} (or vgg16_weights in project.toml) "
+        "to its path. The 'face' backbone needs no download."
+    )
+
+
+class VGG16Backbone(Backbone):
+    name = "vgg16"
+    feature_shape = (7, 7, 512)
+    input_size = 224
+
+    def __init__(self, weights: str | os.PathLike | None = None, *, configured: str = ""):
+        """weights: a weights file, RANDOM (tests only), or None to find or download ImageNet's."""
+        import keras
+
+        if weights == RANDOM:
+            keras.utils.set_random_seed(0)
+            self.model = keras.applications.VGG16(include_top=False, weights=None, input_shape=(224, 224, 3))
+            self.identity = "vgg16-random-0"
+            return
+        path = Path(weights) if weights else find_vgg16_weights(configured)
+        if path is None:
+            path = self._download()
+        try:
+            self.model = keras.applications.VGG16(include_top=False, weights=str(path), input_shape=(224, 224, 3))
+        except (OSError, ValueError) as exc:
+            raise LookoutError(f"{path} is not VGG16 no-top weights ({exc}); download {VGG16_WEIGHTS_URL} again.") from None
+        self.identity = f"vgg16-{_file_digest(path)}"
+
+    @staticmethod
+    def _download() -> Path:
+        import keras
+
+        previous = socket.getdefaulttimeout()
+        socket.setdefaulttimeout(30)
+        try:
+            return Path(keras.utils.get_file(VGG16_WEIGHTS_FILE, VGG16_WEIGHTS_URL, cache_subdir="models"))
+        except Exception as exc:  # any network failure means the same thing to the user
+            raise missing_weights_error(type(exc).__name__) from None
+        finally:
+            socket.setdefaulttimeout(previous)
+
+    def preprocess(self, images: list[np.ndarray]) -> np.ndarray:
+        from keras.applications.vgg16 import preprocess_input
+
+        size = (self.input_size, self.input_size)
+        batch = np.stack([cv2.resize(im, size, interpolation=cv2.INTER_AREA) for im in images]).astype("float32")
+        return preprocess_input(batch)  # caffe mode: RGB -> BGR, ImageNet means subtracted
+
+    def embed(self, images: list[np.ndarray]) -> np.ndarray:
+        out = [
+            np.asarray(self.model(self.preprocess(images[i : i + self.batch_size]), training=False))
+            for i in range(0, len(images), self.batch_size)
+        ]
+        return np.concatenate(out).astype("float32") if out else np.zeros((0, *self.feature_shape), "float32")
+
+
+def face_models_dir() -> Path:
+    spec = importlib.util.find_spec("face_recognition_models")
+    if spec is None or not spec.submodule_search_locations:
+        raise LookoutError("The face backbone needs the face_recognition_models package: pip install face-recognition-models")
+    return Path(list(spec.submodule_search_locations)[0]) / "models"
+
+
+class FaceBackbone(Backbone):
+    """dlib's HOG face detector, and its CNN detector for frames where HOG finds no face.
+
+    HOG (upsampled once) finds frontal faces down to about 40 px, as when TikTok
+    films a TV screen, in about 0.2 s a frame; the CNN finds the profile and tilted
+    faces HOG misses, at about 2 s a frame, so it only runs where HOG found none.
+    """
+
+    name = "face"
+    max_faces = 4
+    feature_shape = (max_faces, 129)  # 128-d descriptor + mask
+    batch_size = 8
+
+    def __init__(self, *, upsample: int = 1, cnn_fallback: bool = True):
+        try:
+            import dlib
+        except ImportError:
+            raise LookoutError("The face backbone needs dlib: pip install dlib-bin") from None
+        models = face_models_dir()
+        self.detector = dlib.get_frontal_face_detector()
+        self.cnn = dlib.cnn_face_detection_model_v1(str(models / "mmod_human_face_detector.dat")) if cnn_fallback else None
+        self.landmarks = dlib.shape_predictor(str(models / "shape_predictor_5_face_landmarks.dat"))
+        self.encoder = dlib.face_recognition_model_v1(str(models / "dlib_face_recognition_resnet_model_v1.dat"))
+        self.upsample = upsample
+        self.identity = f"face-dlib{dlib.__version__}-hog{upsample}{'-cnn' if cnn_fallback else ''}-k{self.max_faces}"
+
+    def detect(self, rgb: np.ndarray) -> list:
+        boxes = list(self.detector(rgb, self.upsample))
+        if not boxes and self.cnn is not None:
+            boxes = [d.rect for d in self.cnn(rgb, 0)]
+        return sorted(boxes, key=lambda b: b.area(), reverse=True)[: self.max_faces]
+
+    def embed_one(self, rgb: np.ndarray) -> np.ndarray:
+        rgb = np.ascontiguousarray(rgb)
+        out = np.zeros(self.feature_shape, "float32")
+        for i, box in enumerate(self.detect(rgb)):
+            shape = self.landmarks(rgb, box)
+            out[i, :128] = np.asarray(self.encoder.compute_face_descriptor(rgb, shape), dtype="float32")
+            out[i, 128] = 1.0
+        return out
+
+    def embed(self, images: list[np.ndarray]) -> np.ndarray:
+        return np.stack([self.embed_one(im) for im in images]) if images else np.zeros((0, *self.feature_shape), "float32")
+
+
+def load_backbone(name: str, *, vgg16_weights: str | os.PathLike | None = None, configured: str = "") -> Backbone:
+    """name: "vgg16" or "face"; vgg16_weights: a file, RANDOM, or None to find ImageNet's."""
+    if name == "vgg16":
+        return VGG16Backbone(vgg16_weights, configured=configured)
+    if name == "face":
+        return FaceBackbone()
+    raise LookoutError(f"Backbone {name!r} is not one of vgg16, face (backbone in project.toml).")

@@ -1,0 +1,113 @@
+"""Backbone features computed once per (backbone identity, image content, variant), kept on disk.
+
+Each entry is one .npy file with a CRC32 trailer, written atomically, under
+features/<backbone identity>/. A changed backbone or weights file has another
+identity, so stale features are never found; a damaged file fails its checksum
+or shape check and is recomputed.
+"""
+
+from __future__ import annotations
+
+import io
+import struct
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from data.atomic import write_atomically
+from data.errors import LookoutError
+from trainer.backbones import Backbone
+from trainer.progress import Cancelled, Progress
+
+ORIGINAL = "orig"
+_TRAILER = struct.Struct("<4sI")
+_MAGIC = b"LKF1"
+
+
+@dataclass(frozen=True)
+class FeatureRequest:
+    sha256: str
+    variant: str  # ORIGINAL or an augmentation key
+    load: Callable[[], np.ndarray]  # the RGB image for this variant, only called on a miss
+
+
+class FeatureCache:
+    def __init__(self, root: Path, backbone: Backbone):
+        self.backbone = backbone
+        self.dir = Path(root) / backbone.identity
+
+    def path(self, sha256: str, variant: str) -> Path:
+        return self.dir / sha256[:2] / f"{sha256}-{variant}.npy"
+
+    def get(self, sha256: str, variant: str = ORIGINAL) -> np.ndarray | None:
+        """The cached features, or None when missing or damaged."""
+        try:
+            blob = self.path(sha256, variant).read_bytes()
+        except FileNotFoundError:
+            return None
+        body, trailer = blob[: -_TRAILER.size], blob[-_TRAILER.size :]
+        if len(trailer) != _TRAILER.size:
+            return None
+        magic, crc = _TRAILER.unpack(trailer)
+        if magic != _MAGIC or zlib.crc32(body) != crc:
+            return None
+        try:
+            features = np.load(io.BytesIO(body), allow_pickle=False)
+        except (ValueError, OSError, EOFError):
+            return None
+        if features.shape != self.backbone.feature_shape or features.dtype != np.float32:
+            return None
+        return features
+
+    def put(self, sha256: str, variant: str, features: np.ndarray) -> None:
+        path = self.path(sha256, variant)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        buf = io.BytesIO()
+        np.save(buf, np.asarray(features, dtype=np.float32), allow_pickle=False)
+        body = buf.getvalue()
+        write_atomically(path, body + _TRAILER.pack(_MAGIC, zlib.crc32(body)), durable=False)
+
+    def ensure(
+        self,
+        requests: list[FeatureRequest],
+        *,
+        progress: Progress | None = None,
+        should_stop: Callable[[], bool] | None = None,
+    ) -> tuple[int, dict[str, str]]:
+        """Compute, in backbone-sized batches, whatever is missing.
+
+        Returns how many were computed, and {sha256: reason} for images that could not be read.
+        """
+        missing = [r for r in requests if self.get(r.sha256, r.variant) is None]
+        failed: dict[str, str] = {}
+        batch = self.backbone.batch_size
+        for start in range(0, len(missing), batch):
+            if should_stop and should_stop():
+                raise Cancelled()
+            loaded = []
+            for request in missing[start : start + batch]:
+                try:
+                    loaded.append((request, request.load()))
+                except (LookoutError, OSError) as exc:
+                    failed[request.sha256] = str(exc)
+            if loaded:
+                features = self.backbone.embed([image for _, image in loaded])
+                for (request, _), row in zip(loaded, features):
+                    self.put(request.sha256, request.variant, row)
+            if progress:
+                progress("features", min(start + batch, len(missing)), len(missing))
+        return len(missing) - len(failed), failed
+
+    def stack(self, keys: list[tuple[str, str]], out: Path) -> np.ndarray:
+        """Gather cached features into a memory-mapped array on disk (never all in memory at once)."""
+        array = np.lib.format.open_memmap(out, mode="w+", dtype=np.float32, shape=(len(keys), *self.backbone.feature_shape))
+        for i, (sha256, variant) in enumerate(keys):
+            features = self.get(sha256, variant)
+            if features is None:
+                raise RuntimeError(f"feature cache entry {sha256}-{variant} vanished during training")
+            array[i] = features
+        array.flush()
+        return array

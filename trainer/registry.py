@@ -1,0 +1,168 @@
+"""Model versions on disk: models/<version>/{model.h5, model.keras, model.json} and the ACTIVE marker.
+
+model.h5 is the head only (input: backbone features, output: softmax over the
+project's classes), which the monitor loads. model.json is the model card. A head
+in the tutorial's format (a .h5 with (7, 7, 512) input, 2 outputs, no card) loads
+as a vgg16 model with classes [no target, target].
+"""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import h5py
+import keras
+
+from data.atomic import write_atomically
+from data.errors import LookoutError
+from data.schema import now, transaction
+from data.workspace import Workspace
+from trainer.backbones import Backbone, VGG16Backbone
+from trainer.head import Head
+
+ACTIVE = "ACTIVE"
+TUTORIAL_CLASSES = ("no target", "target")
+
+
+@dataclass
+class Model:
+    head: Head
+    card: dict
+    path: Path
+
+    @property
+    def version(self) -> str:
+        return self.card["version"]
+
+    @property
+    def classes(self) -> tuple[str, ...]:
+        return tuple(self.card["classes"])
+
+    def check_backbone(self, backbone: Backbone) -> None:
+        if backbone.name != self.card["backbone"] or tuple(backbone.feature_shape) != tuple(self.card["input_shape"]):
+            raise LookoutError(
+                f"Model {self.version} was trained on {self.card['backbone']} features "
+                f"{tuple(self.card['input_shape'])}, not {backbone.name} {backbone.feature_shape}; "
+                "use the backbone it names or train a new model."
+            )
+        trained_on = self.card.get("backbone_identity")
+        if trained_on and trained_on != backbone.identity:
+            raise LookoutError(
+                f"Model {self.version} was trained with backbone weights {trained_on}, but these are "
+                f"{backbone.identity}; its scores would be meaningless. Retrain it with these weights."
+            )
+
+
+def new_version(ws: Workspace) -> str:
+    """A sortable version name: the UTC time, with a suffix if that second is taken."""
+    base = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    version, n = base, 1
+    while (ws.models_dir / version).exists():
+        n += 1
+        version = f"{base}-{n}"
+    return version
+
+
+def save_model(ws: Workspace, head: Head, card: dict) -> Path:
+    """Write models/<version>/ and record it; the version is card["version"]."""
+    folder = ws.models_dir / card["version"]
+    folder.mkdir(parents=True, exist_ok=False)
+    head.model_.save(folder / "model.h5")
+    head.model_.save(folder / "model.keras")
+    write_atomically(folder / "model.json", json.dumps(card, indent=2).encode())
+    with transaction(ws.db):
+        ws.db.execute(
+            "INSERT INTO models (version, path, backbone, created_at, card_json) VALUES (?, ?, ?, ?, ?)",
+            (card["version"], str(folder), card["backbone"], now(), json.dumps(card)),
+        )
+    return folder
+
+
+def activate(ws: Workspace, version: str) -> None:
+    """Make `version` the model the monitor uses (an atomic rename, so never half-switched)."""
+    if not (ws.models_dir / version / "model.h5").is_file():
+        raise LookoutError(f"No model {version!r} in {ws.models_dir}; see `python -m trainer list`.")
+    write_atomically(ws.models_dir / ACTIVE, version.encode())
+
+
+def active_version(ws: Workspace) -> str | None:
+    marker = ws.models_dir / ACTIVE
+    return marker.read_text().strip() if marker.exists() else None
+
+
+def list_models(ws: Workspace) -> list[dict]:
+    return [json.loads(r["card_json"]) for r in ws.db.execute("SELECT card_json FROM models ORDER BY version DESC")]
+
+
+def resolve_model_path(ws: Workspace, ref: str) -> Path:
+    """ref: "active", a version, a model folder, or a .h5/.keras file."""
+    if ref == "active":
+        version = active_version(ws)
+        if version is None:
+            raise LookoutError("No model is active yet; train one and activate it (python -m trainer activate VERSION).")
+        ref = version
+    if (ws.models_dir / ref / "model.h5").is_file():
+        return ws.models_dir / ref / "model.h5"
+    path = Path(ref)
+    if path.is_dir() and (path / "model.h5").is_file():
+        return path / "model.h5"
+    if path.is_file():
+        return path
+    raise LookoutError(f"No model {ref!r}: give 'active', a version in {ws.models_dir}, or a .h5 file.")
+
+
+def _has_code(path: Path) -> bool:
+    """Whether the saved model contains a Lambda layer, i.e. Python code that loading would run."""
+    if path.suffix == ".keras":
+        with zipfile.ZipFile(path) as archive:
+            config = archive.read("config.json").decode()
+    else:
+        with h5py.File(path, "r") as f:
+            config = f.attrs.get("model_config", "")
+            config = config.decode() if isinstance(config, bytes) else str(config)
+    return '"Lambda"' in config
+
+
+def load_model(ws: Workspace, ref: str, *, trust_code: bool = False) -> Model:
+    path = resolve_model_path(ws, ref)
+    try:
+        if _has_code(path) and not trust_code:
+            raise LookoutError(
+                f"{path} contains a Lambda layer, which runs code when loaded; load it only if you trust "
+                "where it came from (--trust-code)."
+            )
+        keras_model = keras.models.load_model(path, compile=False, safe_mode=not trust_code)
+    except LookoutError:
+        raise
+    except Exception as exc:
+        raise LookoutError(f"{path} is not a Keras model Lookout can load ({type(exc).__name__}: {exc}).") from None
+    card_path = path.parent / "model.json"
+    card = json.loads(card_path.read_text()) if card_path.is_file() else _tutorial_card(path, keras_model)
+    input_shape = tuple(keras_model.input_shape[1:])
+    if input_shape != tuple(card["input_shape"]):
+        raise LookoutError(f"{path} takes input {input_shape}, but its card says {tuple(card['input_shape'])}.")
+    return Model(Head.from_keras(keras_model), card, path)
+
+
+def _tutorial_card(path: Path, keras_model) -> dict:
+    input_shape = tuple(keras_model.input_shape[1:])
+    outputs = keras_model.output_shape[-1]
+    if input_shape != VGG16Backbone.feature_shape or outputs != 2:
+        raise LookoutError(
+            f"{path} has no model.json and is not a tutorial head ((7, 7, 512) input, 2 outputs); "
+            f"it takes {input_shape} and gives {outputs}."
+        )
+    return {
+        "version": path.stem,
+        "backbone": "vgg16",
+        "backbone_identity": None,
+        "input_shape": list(input_shape),
+        "classes": list(TUTORIAL_CLASSES),
+        "threshold": 0.5,
+        "origin": "tutorial format",
+    }
+
