@@ -113,7 +113,32 @@ M001_INITIAL = (
     )""",
 )
 
-MIGRATIONS: tuple[tuple[str, tuple[str, ...]], ...] = (("m001_initial", M001_INITIAL),)
+M002_MONITOR = (
+    # One row per (video, model version): a video is scored once per model unless asked again.
+    """CREATE TABLE video_scores (
+        video_id INTEGER NOT NULL REFERENCES videos(id),
+        model_version TEXT NOT NULL,
+        scored_at TEXT NOT NULL,
+        sampled_frames INTEGER NOT NULL,
+        verdicts_json TEXT NOT NULL,
+        PRIMARY KEY (video_id, model_version)
+    )""",
+    """CREATE TABLE source_health (
+        source TEXT PRIMARY KEY,
+        last_success TEXT,
+        last_failure TEXT,
+        consecutive_failures INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT,
+        operator_alerted INTEGER NOT NULL DEFAULT 0
+    )""",
+    "CREATE UNIQUE INDEX videos_by_url ON videos(url) WHERE url IS NOT NULL",
+    "ALTER TABLE alerts ADD COLUMN payload_json TEXT",
+)
+
+MIGRATIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("m001_initial", M001_INITIAL),
+    ("m002_monitor", M002_MONITOR),
+)
 
 
 def now() -> str:

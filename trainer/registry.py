@@ -9,6 +9,7 @@ as a vgg16 model with classes [no target, target].
 from __future__ import annotations
 
 import json
+import logging
 import zipfile
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -71,7 +72,13 @@ def save_model(ws: Workspace, head: Head, card: dict) -> Path:
     """Write models/<version>/ and record it; the version is card["version"]."""
     folder = ws.models_dir / card["version"]
     folder.mkdir(parents=True, exist_ok=False)
-    head.model_.save(folder / "model.h5")
+    absl = logging.getLogger("absl")
+    level = absl.level
+    absl.setLevel(logging.ERROR)  # .h5 is "legacy" to Keras, but it is the format the monitor and tutorial load
+    try:
+        head.model_.save(folder / "model.h5")
+    finally:
+        absl.setLevel(level)
     head.model_.save(folder / "model.keras")
     write_atomically(folder / "model.json", json.dumps(card, indent=2).encode())
     with transaction(ws.db):

@@ -1,0 +1,75 @@
+"""python -m monitor score|run-once|watch: watch TikTok for the project's targets."""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from pathlib import Path
+
+from data.cli import add_workspace_flag, command_parser, run
+from data.errors import LookoutError
+from data.workspace import Workspace
+from monitor.cycle import run_once, watch
+from monitor.scoring import score_video
+from trainer.predict import backbone_for
+from trainer.registry import load_model
+
+
+def parse_every(text: str) -> float:
+    """'90s', '10m', '1h' -> seconds."""
+    match = re.fullmatch(r"(\d+(?:\.\d+)?)([smh]?)", text.strip())
+    if not match:
+        raise LookoutError(f"--every {text!r}: give a duration like 30s, 10m or 1h.")
+    return float(match[1]) * {"": 1, "s": 1, "m": 60, "h": 3600}[match[2]]
+
+
+def build_parser():
+    parser, commands = command_parser("python -m monitor", "Score TikTok videos and alert when a target appears.")
+    p = commands.add_parser("score", help="score video files with the active model (or --model)")
+    p.add_argument("videos", type=Path, nargs="+", metavar="VIDEO")
+    p.add_argument("--model", default="active", help="'active', a version, or a .h5 file")
+    p.add_argument("--json", action="store_true", help="one JSON object per video")
+    p = commands.add_parser("run-once", help="one monitor cycle (for cron or a systemd timer)")
+    p.add_argument("--dry-run", action="store_true", help="print alerts instead of sending them")
+    p = commands.add_parser("watch", help="run cycles continuously")
+    p.add_argument("--every", default="10m", help="time between cycles, e.g. 10m (default)")
+    p.add_argument("--dry-run", action="store_true", help="print alerts instead of sending them")
+    for sub in commands.choices.values():
+        add_workspace_flag(sub)
+    return parser
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    ws = Workspace.open(args.workspace)
+    log = lambda line: print(line, flush=True)  # noqa: E731
+    if args.command == "score":
+        model = load_model(ws, args.model)
+        backbone = backbone_for(ws, model)
+        threshold = ws.config.frame_rule.threshold
+        for video in args.videos:
+            score = score_video(ws, model, backbone, video)
+            if args.json:
+                print(json.dumps(score.to_json()))
+                continue
+            print(f"{video}:")
+            for verdict in score.verdicts:
+                best_time = score.times[verdict.best_index] if verdict.best_index >= 0 else 0.0
+                print(score.frame_calls(verdict.target, threshold))
+                state = "is in this video" if verdict.positive else "is not in this video"
+                print(f"{verdict.name} {state}: {verdict.positive_frames} of {verdict.sampled_frames} frames "
+                      f"({verdict.ratio:.0%}); best frame at {best_time:.1f} s")
+    elif args.command == "run-once":
+        report = run_once(ws, dry_run=args.dry_run, log=log)
+        for source, errors in report.source_errors.items():
+            log(f"source {source} failed: {'; '.join(errors)}")
+        log(f"{report.scored} scored, {report.detections} detections, {report.alerts_sent} alerts sent, "
+            f"{report.alerts_pending} pending")
+    elif args.command == "watch":
+        watch(ws, every_s=parse_every(args.every), dry_run=args.dry_run, log=log)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run(main))

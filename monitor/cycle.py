@@ -1,0 +1,167 @@
+"""One monitor cycle: fetch from every source, score new videos with the active model,
+queue one alert per detection, deliver pending alerts, keep source health."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+
+from filelock import FileLock, Timeout
+
+from data.capture import record_video
+from data.errors import LookoutError
+from data.schema import now, transaction
+from data.workspace import Workspace
+from monitor.alerts import Alert, Notifier, detection_alert, queue_alert, send_pending
+from monitor.scoring import score_video
+from monitor.sources import build_sources
+from trainer.backbones import Backbone
+from trainer.predict import backbone_for
+from trainer.registry import load_model
+
+FAILURES_BEFORE_OPERATOR_ALERT = 3
+
+
+@dataclass
+class CycleReport:
+    model_version: str
+    scored: int = 0
+    skipped: int = 0
+    detections: int = 0
+    alerts_sent: int = 0
+    alerts_pending: int = 0
+    source_errors: dict[str, list[str]] = field(default_factory=dict)
+
+
+class BackboneCache:
+    """Keeps the loaded backbone between cycles; a newly activated model may need another."""
+
+    def __init__(self, vgg16_weights=None):
+        self.vgg16_weights = vgg16_weights
+        self.backbone: Backbone | None = None
+
+    def for_model(self, ws: Workspace, model) -> Backbone:
+        if self.backbone is None or self.backbone.name != model.card["backbone"]:
+            self.backbone = backbone_for(ws, model, vgg16_weights=self.vgg16_weights)
+        model.check_backbone(self.backbone)
+        return self.backbone
+
+
+def run_once(ws: Workspace, *, backbones: BackboneCache | None = None, dry_run: bool = False, log=print) -> CycleReport:
+    lock = FileLock(ws.root / ".monitor.lock")
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        raise LookoutError(f"Another monitor run is working on {ws.root}; this one stops (cron will try again).") from None
+    try:
+        return _cycle(ws, backbones or BackboneCache(), dry_run=dry_run, log=log)
+    finally:
+        lock.release()
+
+
+def _cycle(ws: Workspace, backbones: BackboneCache, *, dry_run: bool, log) -> CycleReport:
+    ws.reload_config()
+    model = load_model(ws, "active")  # read each cycle: a newly activated model is picked up
+    backbone = backbones.for_model(ws, model)
+    notifier = Notifier.for_workspace(ws)
+    report = CycleReport(model.version)
+    for source in build_sources(ws):
+        fetched = source.fetch()
+        if fetched.errors:
+            report.source_errors[source.name] = fetched.errors
+        _record_health(ws, source.name, fetched.errors)
+        for video in fetched.videos:
+            try:
+                video_id = record_video(
+                    ws, video.path, url=video.url, author=video.author, caption=video.caption,
+                    uploaded_at=video.uploaded_at, info_json=video.info_json, source=source.name,
+                )
+                if ws.db.execute(
+                    "SELECT 1 FROM video_scores WHERE video_id = ? AND model_version = ?", (video_id, model.version)
+                ).fetchone():
+                    report.skipped += 1
+                    continue
+                score = score_video(ws, model, backbone, video.path, video_id=video_id)
+            except LookoutError as exc:
+                report.source_errors.setdefault(source.name, []).append(str(exc))
+                log(f"{video.path.name}: not scored: {exc}")
+                continue
+            report.scored += 1
+            row = dict(ws.db.execute("SELECT * FROM videos WHERE id = ?", (video_id,)).fetchone())
+            calls = []
+            for verdict in score.verdicts:
+                calls.append(f"{verdict.name} {verdict.positive_frames}/{verdict.sampled_frames}" + (" DETECTED" if verdict.positive else ""))
+                if verdict.positive:
+                    report.detections += 1
+                    best = _best_frame(ws, video_id, model.version, verdict)
+                    queue_alert(ws, video_id, verdict.target, model.version, detection_alert(row, verdict, best))
+            log(f"{video.path.name}: {', '.join(calls)} (model {model.version})")
+    _operator_alerts(ws, notifier, dry_run=dry_run, log=log)
+    report.alerts_sent, report.alerts_pending = send_pending(ws, notifier, dry_run=dry_run, log=log)
+    return report
+
+
+def _best_frame(ws: Workspace, video_id: int, version: str, verdict):
+    rows = ws.db.execute(
+        """SELECT f.file_name, p.probs_json FROM predictions p JOIN frames f ON f.id = p.frame_id
+           WHERE p.video_id = ? AND p.model_version = ?""", (video_id, version),
+    ).fetchall()
+    if not rows:
+        return None
+    best = max(rows, key=lambda r: json.loads(r["probs_json"])[verdict.target])
+    return ws.frames_dir / best["file_name"]
+
+
+def _record_health(ws: Workspace, source: str, errors: list[str]) -> None:
+    with transaction(ws.db):
+        ws.db.execute("INSERT OR IGNORE INTO source_health (source) VALUES (?)", (source,))
+        if errors:
+            ws.db.execute(
+                """UPDATE source_health SET last_failure = ?, last_error = ?,
+                   consecutive_failures = consecutive_failures + 1 WHERE source = ?""",
+                (now(), "; ".join(errors)[:1000], source),
+            )
+        else:
+            ws.db.execute(
+                """UPDATE source_health SET last_success = ?, consecutive_failures = 0, operator_alerted = 0
+                   WHERE source = ?""", (now(), source),
+            )
+
+
+def _operator_alerts(ws: Workspace, notifier: Notifier, *, dry_run: bool, log) -> None:
+    """One message per failure streak: scrapers break when TikTok changes, someone must know."""
+    for row in ws.db.execute(
+        "SELECT * FROM source_health WHERE consecutive_failures >= ? AND operator_alerted = 0",
+        (FAILURES_BEFORE_OPERATOR_ALERT,),
+    ).fetchall():
+        alert = Alert(
+            title=f"Lookout: source {row['source']} is failing",
+            body=f"{row['consecutive_failures']} cycles in a row failed. Last error: {row['last_error']}",
+        )
+        if dry_run:
+            log(f"[dry run] operator alert: {alert.title}\n{alert.body}")
+            continue
+        error = notifier.send(alert)
+        if error is None:
+            with transaction(ws.db):
+                ws.db.execute("UPDATE source_health SET operator_alerted = 1 WHERE source = ?", (row["source"],))
+        else:
+            log(f"operator alert for {row['source']} not delivered: {error}")
+
+
+def watch(ws: Workspace, *, every_s: float, dry_run: bool = False, log=print, cycles: int | None = None) -> None:
+    """Run cycles forever (or `cycles` times), each at most every `every_s` seconds."""
+    backbones = BackboneCache()
+    done = 0
+    while cycles is None or done < cycles:
+        started = time.monotonic()
+        try:
+            report = run_once(ws, backbones=backbones, dry_run=dry_run, log=log)
+            log(f"cycle done: {report.scored} scored, {report.skipped} already scored, {report.detections} detections, "
+                f"{report.alerts_sent} alerts sent, {report.alerts_pending} pending")
+        except LookoutError as exc:
+            log(f"cycle failed: {exc}")
+        done += 1
+        if cycles is None or done < cycles:
+            time.sleep(max(0.0, every_s - (time.monotonic() - started)))

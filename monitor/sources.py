@@ -1,0 +1,179 @@
+"""Where videos come from. Each source checks its settings when built, puts a timeout on
+every network call or command, and returns what it fetched plus what went wrong,
+never raising into the monitor loop. A new source is one class in SOURCES.
+
+project.toml:
+    [[sources]]
+    kind = "folder"          # video files dropped in a folder (the tutorial's trend/)
+    path = "trend"
+    [[sources]]
+    kind = "urls"            # TikTok or any URL yt-dlp supports
+    urls = ["https://www.tiktok.com/@user/video/123"]
+    [[sources]]
+    kind = "accounts"        # newest videos of TikTok accounts
+    accounts = ["@user"]
+    newest = 5
+    [[sources]]
+    kind = "command"         # any downloader that writes video files into a folder
+    command = "tiktok-scraper trend -n 1 -d"
+    folder = "trend"
+    timeout_s = 300
+"""
+
+from __future__ import annotations
+
+import shlex
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from data.errors import LookoutError
+from data.workspace import Workspace
+from monitor.download import VIDEO_SUFFIXES, FetchedVideo, download
+
+@dataclass
+class FetchResult:
+    videos: list[FetchedVideo] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+
+class Source:
+    kind = ""
+
+    def __init__(self, settings: dict, ws: Workspace, *, index: int = 0):
+        self.settings, self.ws, self.where = settings, ws, f"sources[{index}] ({self.kind})"
+
+    @property
+    def name(self) -> str:
+        raise NotImplementedError
+
+    def fetch(self) -> FetchResult:
+        raise NotImplementedError
+
+    def setting(self, key: str, kind: type, default=None):
+        value = self.settings.get(key, default)
+        if value is None or not isinstance(value, kind) or isinstance(value, bool) and kind is not bool:
+            raise LookoutError(f"project.toml {self.where}: '{key}' must be {kind.__name__} (found {value!r}).")
+        return value
+
+    def workspace_path(self, value: str) -> Path:
+        path = Path(value).expanduser()
+        return path if path.is_absolute() else self.ws.root / path
+
+
+def scan_folder(folder: Path) -> list[FetchedVideo]:
+    if not folder.is_dir():
+        return []
+    return [FetchedVideo(p) for p in sorted(folder.iterdir()) if p.suffix.lower() in VIDEO_SUFFIXES and p.is_file()]
+
+
+class FolderSource(Source):
+    kind = "folder"
+
+    def __init__(self, settings, ws, *, index=0):
+        super().__init__(settings, ws, index=index)
+        self.folder = self.workspace_path(self.setting("path", str))
+
+    @property
+    def name(self) -> str:
+        return f"folder:{self.folder}"
+
+    def fetch(self) -> FetchResult:
+        if not self.folder.is_dir():
+            return FetchResult(errors=[f"folder {self.folder} does not exist"])
+        return FetchResult(scan_folder(self.folder))
+
+
+class UrlSource(Source):
+    kind = "urls"
+
+    def __init__(self, settings, ws, *, index=0):
+        super().__init__(settings, ws, index=index)
+        self.urls = self.setting("urls", list)
+        if not all(isinstance(u, str) and u.startswith(("http://", "https://")) for u in self.urls):
+            raise LookoutError(f"project.toml {self.where}: 'urls' must be a list of http(s) addresses.")
+        self.max_duration = self.setting("max_duration_s", int, 600)
+        self.timeout = self.setting("timeout_s", int, 30)
+
+    @property
+    def name(self) -> str:
+        return f"urls:{len(self.urls)}"
+
+    def targets(self) -> list[tuple[str, int | None]]:
+        return [(u, None) for u in self.urls]
+
+    def fetch(self) -> FetchResult:
+        result = FetchResult()
+        for url, newest in self.targets():
+            known = self.ws.db.execute("SELECT * FROM videos WHERE url = ?", (url,)).fetchone()
+            if newest is None and known and Path(known["path"]).is_file():
+                result.videos.append(FetchedVideo(Path(known["path"]), url, known["author"], known["caption"],
+                                                  known["uploaded_at"], known["info_json"]))
+                continue  # downloaded in an earlier cycle; the monitor skips it once scored
+            videos, error = download(
+                url, self.ws.videos_dir, max_duration_s=self.max_duration, timeout_s=self.timeout, newest=newest
+            )
+            result.videos.extend(videos)
+            if error:
+                result.errors.append(f"{url}: {error}")
+        return result
+
+
+class AccountSource(UrlSource):
+    kind = "accounts"
+
+    def __init__(self, settings, ws, *, index=0):
+        Source.__init__(self, settings, ws, index=index)
+        self.accounts = self.setting("accounts", list)
+        if not all(isinstance(a, str) and a.strip("@") for a in self.accounts):
+            raise LookoutError(f"project.toml {self.where}: 'accounts' must be a list like [\"@user\"].")
+        self.newest = self.setting("newest", int, 5)
+        self.max_duration = self.setting("max_duration_s", int, 600)
+        self.timeout = self.setting("timeout_s", int, 30)
+
+    @property
+    def name(self) -> str:
+        return "accounts:" + ",".join(self.accounts)
+
+    def targets(self) -> list[tuple[str, int | None]]:
+        return [(f"https://www.tiktok.com/@{a.lstrip('@')}", self.newest) for a in self.accounts]
+
+
+class CommandSource(Source):
+    kind = "command"
+
+    def __init__(self, settings, ws, *, index=0):
+        super().__init__(settings, ws, index=index)
+        self.command = shlex.split(self.setting("command", str))
+        if not self.command:
+            raise LookoutError(f"project.toml {self.where}: 'command' is empty.")
+        self.folder = self.workspace_path(self.setting("folder", str))
+        self.timeout = self.setting("timeout_s", int, 300)
+
+    @property
+    def name(self) -> str:
+        return f"command:{self.command[0]}"
+
+    def fetch(self) -> FetchResult:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        try:
+            done = subprocess.run(self.command, cwd=self.folder, capture_output=True, text=True, timeout=self.timeout)
+        except FileNotFoundError:
+            return FetchResult(errors=[f"command {self.command[0]!r} is not installed"])
+        except subprocess.TimeoutExpired:
+            return FetchResult(scan_folder(self.folder), [f"command timed out after {self.timeout} s"])
+        errors = [] if done.returncode == 0 else [f"command exited {done.returncode}: {done.stderr.strip()[-300:]}"]
+        return FetchResult(scan_folder(self.folder), errors)
+
+
+SOURCES = {cls.kind: cls for cls in (FolderSource, UrlSource, AccountSource, CommandSource)}
+
+
+def build_sources(ws: Workspace) -> list[Source]:
+    sources = []
+    for i, settings in enumerate(ws.config.sources):
+        cls = SOURCES.get(settings["kind"])
+        if cls is None:
+            raise LookoutError(f"project.toml sources[{i}]: kind {settings['kind']!r} is not one of {', '.join(SOURCES)}.")
+        sources.append(cls(settings, ws, index=i))
+    return sources

@@ -1,0 +1,99 @@
+"""Servers the tests start on 127.0.0.1 and stop after: videos over HTTP, and an alert webhook."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+
+class _QuietHTTPServer(ThreadingHTTPServer):
+    def handle_error(self, request, client_address):
+        pass  # clients that time out on purpose (the fault tests) hang up mid-answer
+
+
+class _Server:
+    def __init__(self, handler):
+        self.httpd = _QuietHTTPServer(("127.0.0.1", 0), handler)
+        self.httpd.daemon_threads = True
+        self.httpd.owner = self
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.httpd.server_address[1]}"
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+class VideoServer(_Server):
+    """Serves files by name; `faults` maps a name to "500", "hang" or raw bytes to send instead."""
+
+    def __init__(self, files: dict[str, Path]):
+        self.files, self.faults, self.requests = files, {}, []
+        super().__init__(_VideoHandler)
+
+
+class _VideoHandler(BaseHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+    def do_HEAD(self):
+        self.do_GET(body=False)
+
+    def do_GET(self, body=True):
+        server = self.server.owner
+        name = self.path.lstrip("/")
+        server.requests.append(name)
+        fault = server.faults.get(name)
+        if fault == "500":
+            self.send_error(500)
+            return
+        if fault == "hang":
+            time.sleep(30)
+            return
+        content = fault if isinstance(fault, bytes) else server.files[name].read_bytes() if name in server.files else None
+        if content is None:
+            self.send_error(404)
+            return
+        self.send_response(200)
+        self.send_header("Content-Type", "video/mp4")
+        self.send_header("Content-Length", str(len(content)))
+        self.end_headers()
+        if body:
+            self.wfile.write(content)
+
+
+class Webhook(_Server):
+    """Receives apprise json:// posts; answers 500 while `down`."""
+
+    def __init__(self):
+        self.received, self.down = [], False
+        super().__init__(_WebhookHandler)
+
+    @property
+    def apprise_url(self) -> str:
+        return self.url.replace("http://", "json://") + "/alerts"
+
+
+class _WebhookHandler(BaseHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+    def do_POST(self):
+        server = self.server.owner
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        if server.down:
+            self.send_error(500)
+            return
+        server.received.append(json.loads(body))
+        self.send_response(200)
+        self.end_headers()

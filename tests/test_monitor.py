@@ -1,0 +1,198 @@
+"""The monitor against real components: yt-dlp over HTTP, apprise to a local webhook, SQLite.
+
+The model is the face model trained on the shared dataset, so Trump.mp4 must
+alert and Biden.mp4 must not.
+"""
+
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from filelock import FileLock
+
+from data.config import ProjectConfig
+from data.errors import LookoutError
+from data.workspace import Workspace
+from monitor.cycle import BackboneCache, run_once
+from trainer.registry import activate, active_version
+from tests.servers import VideoServer, Webhook
+
+
+@pytest.fixture
+def clips(dataset):
+    return {"trump.mp4": dataset / "Trump.mp4", "biden.mp4": dataset / "Biden.mp4"}
+
+
+@pytest.fixture
+def make_workspace(tmp_path, trained_face_workspace):
+    """A fresh workspace using the trained face model, with the given sources and alert URL."""
+    trained, result = trained_face_workspace
+
+    def make(sources, alert_url, name="ws"):
+        config = ProjectConfig(name="Monitor", classes=("no target", "Trump"), backbone="face",
+                               sources=tuple(sources), alert_urls=(alert_url,))
+        ws = Workspace.open(tmp_path / name, config=config)
+        shutil.copytree(trained.models_dir / result.version, ws.models_dir / result.version)
+        activate(ws, result.version)
+        return ws
+
+    return make
+
+
+@pytest.fixture
+def backbones():
+    return BackboneCache()  # the face backbone loads once per test
+
+
+def quiet(line):
+    pass
+
+
+def test_trump_alerts_once_biden_never(clips, make_workspace, backbones):
+    with VideoServer(clips) as videos, Webhook() as hook:
+        ws = make_workspace([{"kind": "urls", "urls": [f"{videos.url}/trump.mp4", f"{videos.url}/biden.mp4"]}], hook.apprise_url)
+        report = run_once(ws, backbones=backbones, log=quiet)
+        assert (report.scored, report.detections, report.alerts_sent) == (2, 1, 1)
+        assert report.source_errors == {}
+        (alert,) = hook.received
+        assert alert["title"] == "Lookout: Trump detected"
+        assert f"{videos.url}/trump.mp4" in alert["message"] and "sampled frames" in alert["message"]
+        assert alert["attachments"] and alert["attachments"][0]["base64"]  # the best frame, attached
+
+        fetched = len(videos.requests)
+        again = run_once(ws, backbones=backbones, log=quiet)
+        assert (again.scored, again.alerts_sent) == (0, 0)
+        assert len(videos.requests) == fetched  # nothing downloaded twice
+        assert len(hook.received) == 1
+        kept = ws.db.execute("SELECT COUNT(*) FROM frames WHERE origin = 'monitor' AND label IS NULL").fetchone()[0]
+        assert kept > 0  # the positive video's frames wait in the review queue
+
+
+def test_faults_are_reported_and_the_alert_arrives_once_when_the_endpoint_returns(clips, make_workspace, backbones):
+    with VideoServer(clips) as videos, Webhook() as hook:
+        videos.faults = {"broken.mp4": "500", "slow.mp4": "hang", "corrupt.mp4": b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 4000}
+        urls = [f"{videos.url}/{name}" for name in ("broken.mp4", "slow.mp4", "corrupt.mp4", "trump.mp4")]
+        ws = make_workspace([{"kind": "urls", "urls": urls, "timeout_s": 2}], hook.apprise_url)
+        hook.down = True
+        first = run_once(ws, backbones=backbones, log=quiet)
+        assert first.detections == 1 and (first.alerts_sent, first.alerts_pending) == (0, 1)
+        errors = " ".join(next(iter(first.source_errors.values())))
+        assert "broken.mp4" in errors and "slow.mp4" in errors and "corrupt.mp4" in errors
+        health = ws.db.execute("SELECT consecutive_failures, last_error FROM source_health").fetchone()
+        assert health["consecutive_failures"] == 1 and "500" in health["last_error"]
+        assert hook.received == []
+
+        hook.down = False
+        second = run_once(ws, backbones=backbones, log=quiet)
+        assert (second.alerts_sent, second.alerts_pending) == (1, 0)
+        run_once(ws, backbones=backbones, log=quiet)  # third failing cycle: the operator hears of it
+        titles = [a["title"] for a in hook.received]
+        assert titles.count("Lookout: Trump detected") == 1
+        assert titles[1:] == [f"Lookout: source urls:4 is failing"]
+
+
+def test_a_failing_source_sends_one_operator_alert_per_streak(tmp_path, make_workspace, backbones):
+    with Webhook() as hook:
+        ws = make_workspace([{"kind": "folder", "path": str(tmp_path / "missing")}], hook.apprise_url)
+        for _ in range(4):
+            run_once(ws, backbones=backbones, log=quiet)
+        assert [a["title"] for a in hook.received] == [f"Lookout: source folder:{tmp_path / 'missing'} is failing"]
+        (tmp_path / "missing").mkdir()
+        run_once(ws, backbones=backbones, log=quiet)
+        row = ws.db.execute("SELECT consecutive_failures, operator_alerted, last_success FROM source_health").fetchone()
+        assert (row[0], row[1]) == (0, 0) and row[2]
+
+
+def test_folder_and_command_sources(tmp_path, clips, make_workspace, backbones):
+    trend = tmp_path / "trend"
+    trend.mkdir()
+    shutil.copy(clips["biden.mp4"], trend / "biden.mp4")
+    copy = f"{sys.executable} -c \"import shutil; shutil.copy(r'{clips['trump.mp4']}', 'trump.mp4')\""
+    with Webhook() as hook:
+        ws = make_workspace(
+            [{"kind": "folder", "path": str(trend)},
+             {"kind": "command", "command": copy, "folder": str(tmp_path / "scraped")},
+             {"kind": "command", "command": f"{sys.executable} -c \"import time; time.sleep(5)\"",
+              "folder": str(tmp_path / "slow"), "timeout_s": 1}],
+            hook.apprise_url,
+        )
+        report = run_once(ws, backbones=backbones, log=quiet)
+        assert report.scored == 2 and len(hook.received) == 1
+        assert any("timed out after 1 s" in e for errors in report.source_errors.values() for e in errors)
+
+
+def test_a_newly_activated_model_is_used_without_restart(clips, make_workspace, backbones, tmp_path):
+    with VideoServer(clips) as videos, Webhook() as hook:
+        ws = make_workspace([{"kind": "urls", "urls": [f"{videos.url}/trump.mp4"]}], hook.apprise_url)
+        first = run_once(ws, backbones=backbones, log=quiet)
+        newer = first.model_version + "-retrained"
+        shutil.copytree(ws.models_dir / first.model_version, ws.models_dir / newer)
+        card = json.loads((ws.models_dir / newer / "model.json").read_text())
+        (ws.models_dir / newer / "model.json").write_text(json.dumps({**card, "version": newer}))
+        activate(ws, newer)
+        # the video is already downloaded: a folder source sees it again, to be scored by the new model
+        ws.save_config(ProjectConfig(**{**ws.config.__dict__, "sources": ({"kind": "folder", "path": "videos"},)}))
+        second = run_once(ws, backbones=backbones, log=quiet)
+        assert second.model_version == newer and second.scored == 1
+        assert len(hook.received) == 2  # one alert per (video, target, model version)
+
+
+def test_dry_run_prints_alerts_and_keeps_them(clips, make_workspace, backbones):
+    lines = []
+    with VideoServer(clips) as videos, Webhook() as hook:
+        ws = make_workspace([{"kind": "urls", "urls": [f"{videos.url}/trump.mp4"]}], hook.apprise_url)
+        report = run_once(ws, backbones=backbones, dry_run=True, log=lines.append)
+        assert hook.received == [] and report.alerts_sent == 0
+        assert any(line.startswith("[dry run] alert: Lookout: Trump detected") for line in lines)
+        assert any("trump.mp4: Trump 17/18 DETECTED" in line for line in lines)
+        assert run_once(ws, backbones=backbones, log=quiet).alerts_sent == 1
+
+
+def test_overlapping_runs_are_refused(make_workspace, backbones):
+    ws = make_workspace([], "json://127.0.0.1:9/none")
+    with FileLock(ws.root / ".monitor.lock"):
+        with pytest.raises(LookoutError, match="Another monitor run"):
+            run_once(ws, backbones=backbones, log=quiet)
+
+
+def test_killed_runs_neither_duplicate_nor_miss_an_alert(clips, make_workspace):
+    with VideoServer(clips) as videos, Webhook() as hook:
+        ws = make_workspace([{"kind": "urls", "urls": [f"{videos.url}/trump.mp4", f"{videos.url}/biden.mp4"]}], hook.apprise_url)
+        env = {**os.environ, "PYTHONPATH": os.getcwd()}
+        command = [sys.executable, "-m", "monitor", "run-once", "--workspace", str(ws.root)]
+        rng = random.Random(3)
+        for _ in range(3):
+            proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            time.sleep(rng.uniform(4, 12))
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait()
+        done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, done.stderr
+        subprocess.run(command, env=env, capture_output=True, timeout=600)
+        assert [a["title"] for a in hook.received] == ["Lookout: Trump detected"]
+
+
+def test_score_command_prints_the_tutorials_frame_list_and_verdict(make_workspace, clips):
+    ws = make_workspace([], "json://127.0.0.1:9/none")
+    env = {**os.environ, "PYTHONPATH": os.getcwd()}
+    out = subprocess.run(
+        [sys.executable, "-m", "monitor", "score", str(clips["trump.mp4"]), "--workspace", str(ws.root)],
+        capture_output=True, text=True, env=env,
+    )
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    calls = json.loads(lines[1])
+    assert len(calls) == 18 and sum(calls) >= 6
+    assert lines[2].startswith(f"Trump is in this video: {sum(calls)} of 18 frames") and "best frame at" in lines[2]
+    as_json = subprocess.run(
+        [sys.executable, "-m", "monitor", "score", str(clips["biden.mp4"]), "--json", "--workspace", str(ws.root)],
+        capture_output=True, text=True, env=env,
+    )
+    result = json.loads(as_json.stdout)
+    assert result["verdicts"][0]["positive"] is False and sum(f["represents"] for f in result["frames"]) == 59
