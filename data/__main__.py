@@ -5,15 +5,19 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from data.atomic import write_atomically
 from data.capture import capture_frames
-from data.cli import add_workspace_flag, command_parser, print_progress, run
+from data.cli import (
+    add_workspace_flags,
+    command_parser,
+    parse_and_open,
+    print_progress,
+    run,
+)
 from data.errors import LookoutError
 from data.importer import import_folder, plan_import
-from data.labels import label_counts, set_label, undo
+from data.labels import label_counts, mapping_rows, set_label, undo
 from data.mapping_csv import format_mapping_csv
-from data.labels import mapping_rows
-from data.atomic import write_atomically
-from data.workspace import Workspace
 
 
 def build_parser():
@@ -32,14 +36,12 @@ def build_parser():
     p = commands.add_parser("export", help="write the mapping CSV (Image_ID,Class) of every labeled frame")
     p.add_argument("--out", type=Path, help="file to write (default: print to the screen)")
     commands.add_parser("check", help="report on the workspace as an import would")
-    for sub in commands.choices.values():
-        add_workspace_flag(sub)
+    add_workspace_flags(commands)
     return parser
 
 
 def main(argv=None) -> int:
-    args = build_parser().parse_args(argv)
-    ws = Workspace.open(args.workspace)
+    args, ws = parse_and_open(build_parser(), argv)
     if args.command == "import":
         report = import_folder(ws, args.folder, args.csv, progress=print_progress)
         print(report.summary())

@@ -15,10 +15,20 @@ def command_parser(prog: str, description: str) -> tuple[argparse.ArgumentParser
     return parser, commands
 
 
-def add_workspace_flag(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--workspace", metavar="DIR", help="workspace folder (default: $LOOKOUT_WORKSPACE or ./workspace)"
-    )
+def add_workspace_flags(commands: argparse._SubParsersAction) -> None:
+    """Every command takes --workspace."""
+    for sub in commands.choices.values():
+        sub.add_argument(
+            "--workspace", metavar="DIR", help="workspace folder (default: $LOOKOUT_WORKSPACE or ./workspace)"
+        )
+
+
+def parse_and_open(parser: argparse.ArgumentParser, argv: Sequence[str] | None):
+    """The parsed arguments and the workspace they name."""
+    from data.workspace import Workspace
+
+    args = parser.parse_args(argv)
+    return args, Workspace.open(args.workspace)
 
 
 def run(main: Callable[[Sequence[str] | None], int | None], argv: Sequence[str] | None = None) -> int:

@@ -30,17 +30,25 @@ class UndoneAction:
     frames: int
 
 
-def set_label(ws: Workspace, frame_id: int, label: int | None, *, source: str = "label", who: str | None = None) -> int:
+def set_label(
+    ws: Workspace, frame_id: int, label: int | None, *, source: str = "label", who: str | None = None, reason: str | None = None
+) -> int:
     """Label one frame (None makes it unlabeled again); returns the action id."""
-    return set_labels(ws, {frame_id: label}, source=source, who=who)
+    return set_labels(ws, {frame_id: label}, source=source, who=who, reason=reason)
 
 
 def set_labels(
-    ws: Workspace, labels: Mapping[int, int | None], *, source: str = "label", who: str | None = None
+    ws: Workspace,
+    labels: Mapping[int, int | None],
+    *,
+    source: str = "label",
+    who: str | None = None,
+    reason: str | None = None,
 ) -> int:
     """Label several frames as one action (undone together).
 
     source: "label" (a person on the Label page), "review" (the review queue) or "import".
+    reason: why the frame was shown, e.g. the review queue's strategy ("audit" for random audits).
     """
     if source not in SOURCES:
         raise LookoutError(f"Label source {source!r} is not one of {', '.join(SOURCES)}.")
@@ -50,18 +58,24 @@ def set_labels(
             raise LookoutError(f"Class {label} is not a class of this project (0 to {n_classes - 1}; see project.toml).")
     with ws.write_lock():
         with transaction(ws.db):
-            action_id = record_labels(ws.db, labels, source=source, who=who)
+            action_id = record_labels(ws.db, labels, source=source, who=who, reason=reason)
         write_mapping_csv(ws)
     return action_id
 
 
 def record_labels(
-    conn: sqlite3.Connection, labels: Mapping[int, int | None], *, source: str, who: str | None = None, undoes: int | None = None
+    conn: sqlite3.Connection,
+    labels: Mapping[int, int | None],
+    *,
+    source: str,
+    who: str | None = None,
+    undoes: int | None = None,
+    reason: str | None = None,
 ) -> int:
     """Write one action and its history rows inside the caller's transaction."""
     cur = conn.execute(
-        "INSERT INTO label_actions (source, who, at, undoes) VALUES (?, ?, ?, ?)",
-        (source, who or _current_user(), now(), undoes),
+        "INSERT INTO label_actions (source, who, at, undoes, reason) VALUES (?, ?, ?, ?, ?)",
+        (source, who or current_user(), now(), undoes, reason),
     )
     action_id = cur.lastrowid
     for frame_id, label in labels.items():
@@ -132,7 +146,7 @@ def label_counts(ws: Workspace) -> dict[str, int]:
     return counts
 
 
-def _current_user() -> str:
+def current_user() -> str:
     try:
         return getpass.getuser()
     except (KeyError, OSError):

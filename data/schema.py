@@ -135,9 +135,35 @@ M002_MONITOR = (
     "ALTER TABLE alerts ADD COLUMN payload_json TEXT",
 )
 
+M003_REVIEW = (
+    # Why a label was given: the queue strategy that showed the frame (random audits estimate precision).
+    "ALTER TABLE label_actions ADD COLUMN reason TEXT",
+    """CREATE TABLE video_judgements (
+        id INTEGER PRIMARY KEY,
+        video_id INTEGER NOT NULL REFERENCES videos(id),
+        target INTEGER NOT NULL,
+        present INTEGER NOT NULL,
+        who TEXT NOT NULL,
+        at TEXT NOT NULL
+    )""",
+    # The review queue as last built, so it stays put across app reruns until the model changes.
+    """CREATE TABLE review_queue (
+        position INTEGER PRIMARY KEY,
+        frame_id INTEGER NOT NULL REFERENCES frames(id),
+        strategy TEXT NOT NULL,
+        score REAL NOT NULL,
+        reason TEXT NOT NULL,
+        probability REAL,
+        duplicates_json TEXT NOT NULL,
+        model_version TEXT,
+        skipped INTEGER NOT NULL DEFAULT 0
+    )""",
+)
+
 MIGRATIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("m001_initial", M001_INITIAL),
     ("m002_monitor", M002_MONITOR),
+    ("m003_review", M003_REVIEW),
 )
 
 

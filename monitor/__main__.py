@@ -7,9 +7,8 @@ import re
 import sys
 from pathlib import Path
 
-from data.cli import add_workspace_flag, command_parser, run
+from data.cli import add_workspace_flags, command_parser, parse_and_open, run
 from data.errors import LookoutError
-from data.workspace import Workspace
 from monitor.cycle import run_once, watch
 from monitor.scoring import score_video
 from trainer.predict import backbone_for
@@ -35,14 +34,12 @@ def build_parser():
     p = commands.add_parser("watch", help="run cycles continuously")
     p.add_argument("--every", default="10m", help="time between cycles, e.g. 10m (default)")
     p.add_argument("--dry-run", action="store_true", help="print alerts instead of sending them")
-    for sub in commands.choices.values():
-        add_workspace_flag(sub)
+    add_workspace_flags(commands)
     return parser
 
 
 def main(argv=None) -> int:
-    args = build_parser().parse_args(argv)
-    ws = Workspace.open(args.workspace)
+    args, ws = parse_and_open(build_parser(), argv)
     log = lambda line: print(line, flush=True)  # noqa: E731
     if args.command == "score":
         model = load_model(ws, args.model)

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import yt_dlp
 
-
 VIDEO_SUFFIXES = (".mp4", ".mov", ".webm", ".mkv", ".m4v")
 
 

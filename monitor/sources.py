@@ -31,6 +31,7 @@ from data.errors import LookoutError
 from data.workspace import Workspace
 from monitor.download import VIDEO_SUFFIXES, FetchedVideo, download
 
+
 @dataclass
 class FetchResult:
     videos: list[FetchedVideo] = field(default_factory=list)

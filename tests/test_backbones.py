@@ -4,8 +4,13 @@ import pytest
 
 from data.errors import LookoutError
 from data.images import load_rgb
-from trainer.backbones import VGG16_WEIGHTS_FILE, FaceBackbone, VGG16Backbone, load_backbone
 from tests.media import pattern
+from trainer.backbones import (
+    VGG16_WEIGHTS_FILE,
+    FaceBackbone,
+    VGG16Backbone,
+    load_backbone,
+)
 
 
 def test_vgg16_gives_the_tutorials_feature_shape(random_vgg16):

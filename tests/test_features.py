@@ -1,11 +1,11 @@
 import numpy as np
 import pytest
 
+from tests.media import pattern
 from trainer.augment import Augmenter
 from trainer.backbones import Backbone
 from trainer.features import ORIGINAL, FeatureCache, FeatureRequest
 from trainer.progress import Cancelled
-from tests.media import pattern
 
 
 class CountingBackbone(Backbone):

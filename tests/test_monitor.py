@@ -20,8 +20,8 @@ from data.config import ProjectConfig
 from data.errors import LookoutError
 from data.workspace import Workspace
 from monitor.cycle import BackboneCache, run_once
-from trainer.registry import activate, active_version
 from tests.servers import VideoServer, Webhook
+from trainer.registry import activate
 
 
 @pytest.fixture
@@ -94,7 +94,7 @@ def test_faults_are_reported_and_the_alert_arrives_once_when_the_endpoint_return
         run_once(ws, backbones=backbones, log=quiet)  # third failing cycle: the operator hears of it
         titles = [a["title"] for a in hook.received]
         assert titles.count("Lookout: Trump detected") == 1
-        assert titles[1:] == [f"Lookout: source urls:4 is failing"]
+        assert titles[1:] == ["Lookout: source urls:4 is failing"]
 
 
 def test_a_failing_source_sends_one_operator_alert_per_streak(tmp_path, make_workspace, backbones):

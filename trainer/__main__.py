@@ -8,7 +8,13 @@ from pathlib import Path
 
 import numpy as np
 
-from data.cli import add_workspace_flag, command_parser, print_progress, run
+from data.cli import (
+    add_workspace_flags,
+    command_parser,
+    parse_and_open,
+    print_progress,
+    run,
+)
 from data.errors import LookoutError
 from data.images import load_rgb
 from data.mapping_csv import read_mapping_csv
@@ -23,7 +29,7 @@ def build_parser():
     parser, commands = command_parser("python -m trainer", "Train, evaluate and activate Lookout's models.")
     p = commands.add_parser("train", help="train a new model version on every labeled frame")
     p.add_argument("--backbone", choices=("vgg16", "face"), help="default: backbone in project.toml")
-    p.add_argument("--epochs", type=int, default=50)
+    p.add_argument("--epochs", type=int, help="at most this many (default: 10 for vgg16, 100 for face)")
     p.add_argument("--augment", type=int, metavar="N", help="augmented copies per training frame")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--activate", action="store_true", help="make the new model the one the monitor uses")
@@ -39,16 +45,16 @@ def build_parser():
     p = commands.add_parser("activate", help="make a model version the one the monitor uses")
     p.add_argument("version")
     commands.add_parser("list", help="model versions and their validation F1")
-    for sub in commands.choices.values():
-        add_workspace_flag(sub)
-        if sub.prog.split()[-1] in ("evaluate", "predict"):
-            sub.add_argument("--trust-code", action="store_true", help="load a model with Lambda layers (runs its code)")
+    add_workspace_flags(commands)
+    for name in ("evaluate", "predict"):
+        commands.choices[name].add_argument(
+            "--trust-code", action="store_true", help="load a model with Lambda layers (runs its code)"
+        )
     return parser
 
 
 def main(argv=None) -> int:
-    args = build_parser().parse_args(argv)
-    ws = Workspace.open(args.workspace)
+    args, ws = parse_and_open(build_parser(), argv)
     if args.command == "train":
         result = train_model(
             ws, backbone=args.backbone, epochs=args.epochs, augment_copies=args.augment, seed=args.seed,

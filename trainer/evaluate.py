@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
-from sklearn.metrics import confusion_matrix, precision_recall_curve, precision_recall_fscore_support
+from sklearn.metrics import (
+    confusion_matrix,
+    precision_recall_curve,
+    precision_recall_fscore_support,
+)
 
 
 def decide(probs: np.ndarray, threshold: float) -> np.ndarray:

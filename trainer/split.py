@@ -16,7 +16,6 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.model_selection import StratifiedGroupKFold
 
-
 CAPTURE_BLOCK = 25  # frame numbers per block for imported frames
 NEAR_DUPLICATE_BITS = 0  # of 64: chains of merely similar frames grow into one giant group
 

@@ -24,7 +24,9 @@ from trainer.split import GROUPING, FrameFacts, leakage_groups, split_train_vali
 
 MIN_PER_CLASS = 5
 # Face descriptors are built to ignore brightness and mirroring, so copies add cost, not information.
-DEFAULT_AUGMENT_COPIES = {"vgg16": 2, "face": 0}
+DEFAULT_AUGMENT_COPIES = {"vgg16": 1, "face": 0}
+# The tutorial's vgg16 head has 25M weights and an epoch costs about a second; the face head is tiny.
+DEFAULT_EPOCHS = {"vgg16": (10, 3), "face": (100, 10)}  # (at most, patience)
 
 
 @dataclass
@@ -63,7 +65,7 @@ def train_model(
     ws: Workspace,
     *,
     backbone: Backbone | str | None = None,
-    epochs: int = 50,
+    epochs: int | None = None,
     augment_copies: int | None = None,
     seed: int = 0,
     head: Head | None = None,
@@ -73,7 +75,9 @@ def train_model(
     """Train a head on every labeled frame and export it as a new version (not yet active).
 
     backbone: a Backbone, "vgg16", "face", or None for the project's setting.
-    augment_copies: augmented copies per training frame (None: 2 for vgg16, 0 for face);
+    epochs: at most this many, stopping early when validation loss stops improving
+    (None: 10 for vgg16, whose epochs cost a second each, 100 for face).
+    augment_copies: augmented copies per training frame (None: 1 for vgg16, 0 for face);
     validation frames are never augmented.
     """
     config = ws.config
@@ -109,7 +113,8 @@ def train_model(
     more, _ = cache.ensure(requests, progress=progress, should_stop=should_stop)
     computed += more
 
-    head = head or Head(n_classes=len(config.classes), epochs=epochs, seed=seed)
+    most, patience = DEFAULT_EPOCHS.get(backbone.name, (50, 10))
+    head = head or Head(n_classes=len(config.classes), epochs=epochs or most, patience=patience, seed=seed)
     with tempfile.TemporaryDirectory(dir=ws.features_dir, prefix=".train-") as tmp:
         X_train = cache.stack([(r.sha256, r.variant) for r in requests[: len(train_keys)]], Path(tmp) / "train.npy")
         X_val = cache.stack([(r.sha256, r.variant) for r in requests[len(train_keys) :]], Path(tmp) / "val.npy")

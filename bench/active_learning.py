@@ -1,0 +1,100 @@
+"""Does the uncertainty queue beat labeling at random? A simulation on the shared dataset.
+
+Face backbone (offline). Start from 20 labels, add 20 per round chosen (a) by the
+uncertainty strategy and (b) at random, retrain the head each round, and measure
+F1 for Trump on a fixed leakage-aware held-out split. Reports how many labels each
+needs to reach 95% of the F1 that all labels give, their ratio (target <= 0.6),
+and saves the learning curves as bench/out/active_learning.png.
+Run: python -m bench.active_learning   (set LOOKOUT_FEATURE_CACHE to reuse features)
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import cv2
+import numpy as np
+from sklearn.metrics import f1_score
+
+from bench.common import OUT, require_dataset
+from data.config import ProjectConfig
+from data.importer import import_folder
+from data.workspace import Workspace
+from labeler.scores import frame_features
+from labeler.strategies import random_sampling, uncertainty_sampling
+from trainer.backbones import FaceBackbone
+from trainer.head import Head
+from trainer.split import FrameFacts, leakage_groups, split_train_validation
+
+START, STEP = 20, 20
+
+
+def fit(X, y):
+    return Head(n_classes=2, epochs=100, patience=10, seed=0).fit(X, y)
+
+
+def run(X_pool, y_pool, X_test, y_test, choose, seed=0) -> list[tuple[int, float]]:
+    rng = np.random.default_rng(seed)
+    labeled = list(rng.choice(np.flatnonzero(y_pool == 1), 2, replace=False)) + list(
+        rng.choice(np.flatnonzero(y_pool == 0), START - 2, replace=False))
+    curve = []
+    while True:
+        model = fit(X_pool[labeled], y_pool[labeled])
+        curve.append((len(labeled), f1_score(y_test, model.predict(X_test))))
+        rest = np.setdiff1d(np.arange(len(X_pool)), labeled)
+        if len(rest) == 0:
+            return curve
+        picks = choose(model, X_pool[rest], min(STEP, len(rest)), len(labeled))
+        labeled += list(rest[picks])
+
+
+def labels_to_reach(curve, goal) -> int:
+    return next((n for n, f1 in curve if f1 >= goal), curve[-1][0])
+
+
+def plot(curves: dict, goal: float, path: Path) -> None:
+    w, h, pad = 800, 500, 60
+    image = np.full((h, w, 3), 255, np.uint8)
+    most = max(n for c in curves.values() for n, _ in c)
+    to_xy = lambda n, f: (int(pad + (w - 2 * pad) * n / most), int(h - pad - (h - 2 * pad) * f))  # noqa: E731
+    cv2.line(image, to_xy(0, goal), to_xy(most, goal), (160, 160, 160), 1)
+    for (name, curve), colour in zip(curves.items(), [(200, 80, 0), (0, 0, 200)]):
+        points = np.array([to_xy(n, f) for n, f in curve], np.int32)
+        cv2.polylines(image, [points], False, colour, 2)
+        cv2.putText(image, name, (points[-1][0] - 120, points[-1][1] - 10), cv2.FONT_HERSHEY_SIMPLEX, 0.6, colour, 2)
+    cv2.rectangle(image, (pad, pad), (w - pad, h - pad), (0, 0, 0), 1)
+    cv2.putText(image, "F1 (Trump) vs labels; grey: 95% of all-label F1", (pad, 35), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (0, 0, 0), 1)
+    cv2.putText(image, f"0 .. {most} labels", (w // 2 - 60, h - 20), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 1)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    cv2.imwrite(str(path), image)
+
+
+def main() -> None:
+    dataset = require_dataset()
+    with tempfile.TemporaryDirectory() as tmp:
+        ws = Workspace.open(Path(tmp) / "ws", config=ProjectConfig(classes=("no target", "Trump"), backbone="face"))
+        import_folder(ws, dataset / "Data_deeplearning")
+        rows = ws.db.execute("SELECT * FROM frames WHERE label IS NOT NULL ORDER BY id").fetchall()
+        X, rows = frame_features(ws, FaceBackbone(), rows)
+    y = np.array([r["label"] for r in rows])
+    groups = leakage_groups([FrameFacts(r["file_name"], r["video_id"], r["phash"]) for r in rows])
+    pool, test = split_train_validation(y, groups, seed=0)
+    X_pool, y_pool, X_test, y_test = X[pool], y[pool], X[test], y[test]
+    full = f1_score(y_test, fit(X_pool, y_pool).predict(X_test))
+    goal = 0.95 * full
+    curves = {
+        "uncertainty": run(X_pool, y_pool, X_test, y_test, lambda m, Xr, n, k: uncertainty_sampling(m, Xr, n=n)),
+        "random": run(X_pool, y_pool, X_test, y_test, lambda m, Xr, n, k: random_sampling(m, Xr, n=n, seed=k)),
+    }
+    needed = {name: labels_to_reach(curve, goal) for name, curve in curves.items()}
+    print(f"all {len(pool)} pool labels: F1 {full:.3f}; goal (95%): {goal:.3f}; held out: {len(test)} frames")
+    for name, curve in curves.items():
+        print(f"{name:<12} reaches the goal at {needed[name]} labels; curve: " + " ".join(f"{n}:{f:.2f}" for n, f in curve))
+    print(f"uncertainty needs {needed['uncertainty'] / needed['random']:.2f} of random's labels (target <= 0.6)")
+    plot(curves, goal, OUT / "active_learning.png")
+    print(f"learning curves: {OUT / 'active_learning.png'}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,57 @@
+"""python -m labeler queue|judge: the review queue from the command line."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from data.cli import add_workspace_flags, command_parser, parse_and_open, run
+from data.workspace import Workspace
+from labeler.judgements import find_video, judge_video
+from labeler.queue import STRATEGIES, build_queue
+
+
+def build_parser():
+    parser, commands = command_parser("python -m labeler", "What to label next, and whole-video judgements.")
+    p = commands.add_parser("queue", help="the frames most worth a look, with the reason for each")
+    p.add_argument("--strategy", default="mixed", choices=("mixed", *STRATEGIES))
+    p.add_argument("--limit", type=int, default=20)
+    p.add_argument("--json", action="store_true")
+    p = commands.add_parser("judge", help="mark a whole video: the target is present or absent")
+    p.add_argument("video", help="video id, URL or file")
+    p.add_argument("verdict", choices=("absent", "present"))
+    p.add_argument("--target", type=int, default=1, help="target class number (default 1)")
+    add_workspace_flags(commands)
+    return parser
+
+
+def active_model_and_backbone(ws: Workspace):
+    """The active model and its backbone, or (None, None) before any model is active."""
+    from trainer.predict import backbone_for
+    from trainer.registry import active_version, load_model
+
+    if active_version(ws) is None:
+        return None, None
+    model = load_model(ws, "active")
+    return model, backbone_for(ws, model)
+
+
+def main(argv=None) -> int:
+    args, ws = parse_and_open(build_parser(), argv)
+    if args.command == "queue":
+        model, backbone = active_model_and_backbone(ws)
+        items = build_queue(ws, strategy=args.strategy, limit=args.limit, model=model, backbone=backbone)
+        if args.json:
+            print(json.dumps([item.to_json() for item in items], indent=2))
+        for item in [] if args.json else items:
+            more = f" (+{len(item.duplicates)} near-identical)" if item.duplicates else ""
+            print(f"{item.file_name}{more}  [{item.strategy}]  {item.reason}")
+    elif args.command == "judge":
+        video_id = find_video(ws, args.video)
+        labeled = judge_video(ws, video_id, present=args.verdict == "present", target=args.target)
+        print(f"video {video_id}: target {args.verdict}" + (f"; {labeled} frames labeled {ws.config.classes[0]}" if labeled else ""))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run(main))

@@ -1,0 +1,222 @@
+"""The review queue: which frames a journalist sees next, each with the reason in words.
+
+Strategies (labeler.strategies) are mixed by shares into one queue, stored in the
+database so it stays put across app reruns, and rebuilt when the active model
+changes. Near-identical frames from one video come as one item with their count.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from data.errors import LookoutError
+from data.images import hash_distance
+from data.schema import transaction
+from data.workspace import Workspace
+from labeler.scores import frame_features, out_of_fold_probabilities
+from labeler.strategies import (
+    confident_positive_sampling,
+    label_issue_sampling,
+    random_sampling,
+    representative_sampling,
+    uncertainty_sampling,
+)
+
+STRATEGIES = ("uncertain", "false_positive", "mislabeled", "audit", "cold_start")
+DEFAULT_SHARES = {"uncertain": 0.5, "false_positive": 0.2, "mislabeled": 0.1, "audit": 0.2}
+DUPLICATE_BITS = 4
+
+
+@dataclass
+class QueueItem:
+    frame_id: int
+    file_name: str
+    strategy: str
+    score: float
+    reason: str
+    probability: float | None = None  # the model's probability for the most likely target
+    duplicates: list[int] = field(default_factory=list)  # near-identical frames this item stands for
+    video_id: int | None = None
+    timestamp_s: float | None = None
+
+    def to_json(self) -> dict:
+        return self.__dict__.copy()
+
+
+def collapse_duplicates(rows: list) -> list[tuple[object, list[int]]]:
+    """(representative row, ids of its near-identical frames from the same video)."""
+    clusters: list[tuple[object, list[int]]] = []
+    last_by_video: dict[int, tuple[object, list[int]]] = {}
+    for row in rows:
+        video, phash = row["video_id"], row["phash"]
+        previous = last_by_video.get(video) if video is not None else None
+        if previous and phash and previous[0]["phash"] and hash_distance(int(phash, 16), int(previous[0]["phash"], 16)) <= DUPLICATE_BITS:
+            previous[1].append(row["id"])
+            continue
+        cluster = (row, [])
+        clusters.append(cluster)
+        if video is not None:
+            last_by_video[video] = cluster
+    return clusters
+
+
+def _interleave(ranked: dict[str, list[QueueItem]], shares: dict[str, float], limit: int) -> list[QueueItem]:
+    """Deterministic weighted round-robin: each place goes to the strategy furthest behind its share."""
+    taken = {name: 0 for name in ranked}
+    cursors = {name: 0 for name in ranked}
+    seen: set[int] = set()
+    out: list[QueueItem] = []
+    while len(out) < limit:
+        open_ = [n for n in ranked if cursors[n] < len(ranked[n]) and shares.get(n, 0) > 0]
+        if not open_:
+            break
+        name = max(open_, key=lambda n: shares[n] * (len(out) + 1) - taken[n])
+        item = ranked[name][cursors[name]]
+        cursors[name] += 1
+        if item.frame_id in seen:
+            continue
+        seen.add(item.frame_id)
+        taken[name] += 1
+        out.append(item)
+    return out
+
+
+def build_queue(
+    ws: Workspace, *, strategy: str = "mixed", limit: int = 50, model=None, backbone=None,
+    shares: dict[str, float] | None = None,
+) -> list[QueueItem]:
+    """Rank frames for review. strategy: "mixed" or one of STRATEGIES.
+
+    model/backbone: the active model and its backbone (None: no model yet, so cold start).
+    """
+    if strategy != "mixed" and strategy not in STRATEGIES:
+        raise LookoutError(f"Queue strategy {strategy!r} is not one of mixed, {', '.join(STRATEGIES)}.")
+    classes = ws.config.classes
+    unlabeled = ws.db.execute(
+        "SELECT * FROM frames WHERE label IS NULL ORDER BY video_id, timestamp_s, id"
+    ).fetchall()
+    clusters = collapse_duplicates(unlabeled)
+    ranked: dict[str, list[QueueItem]] = {}
+    if model is None:
+        from trainer.backbones import load_backbone
+
+        backbone = backbone or load_backbone(ws.config.backbone, configured=ws.config.vgg16_weights)
+        X, kept = frame_features(ws, backbone, [row for row, _ in clusters])
+        dup = {row["id"]: d for row, d in clusters}
+        picks = representative_sampling(None, X, n=min(limit, len(X))) if len(X) else []
+        ranked["cold_start"] = [
+            _item(kept[i], "cold_start", 1.0, "a typical frame of a group of similar ones (no model yet)", None, dup)
+            for i in picks
+        ]
+        return ranked["cold_start"][:limit]
+
+    X, kept = frame_features(ws, backbone, [row for row, _ in clusters])
+    dup = {row["id"]: d for row, d in clusters}
+    probs = model.head.predict_proba(X) if len(X) else np.zeros((0, len(classes)))
+    threshold = ws.config.frame_rule.threshold
+    best = probs[:, 1:].max(axis=1) if len(probs) else np.zeros(0)
+    best_name = [classes[int(i) + 1] for i in probs[:, 1:].argmax(axis=1)] if len(probs) else []
+
+    if strategy in ("mixed", "uncertain") and len(X):
+        order = uncertainty_sampling(None, X, n=len(X), probs=probs)
+        ranked["uncertain"] = [
+            _item(kept[i], "uncertain", float(1 - abs(best[i] - threshold)),
+                  f"model {best[i]:.2f} sure it is {best_name[i]}: near the boundary", float(best[i]), dup)
+            for i in order if abs(best[i] - threshold) < 0.35
+        ]
+    if strategy in ("mixed", "false_positive") and len(X):
+        order = confident_positive_sampling(None, X, n=len(X), probs=probs)
+        ranked["false_positive"] = [
+            _item(kept[i], "false_positive", float(best[i]),
+                  f"model says {best_name[i]} ({best[i]:.2f}): confirm before it triggers alerts", float(best[i]), dup)
+            for i in order if best[i] >= threshold
+        ]
+    if strategy in ("mixed", "audit") and len(X):
+        monitor = [i for i, r in enumerate(kept) if r["origin"] == "monitor"]
+        order = random_sampling(None, monitor, n=len(monitor), seed=len(kept))
+        ranked["audit"] = [
+            _item(kept[monitor[j]], "audit", 0.0, "random audit of the monitor's frames (keeps the accuracy estimate honest)",
+                  float(best[monitor[j]]), dup)
+            for j in order
+        ]
+    if strategy in ("mixed", "mislabeled"):
+        ranked["mislabeled"] = _mislabeled(ws, model, backbone, limit)
+    if strategy == "cold_start":
+        picks = representative_sampling(None, X, n=min(limit, len(X))) if len(X) else []
+        ranked["cold_start"] = [_item(kept[i], "cold_start", 1.0, "a typical frame of a group of similar ones", None, dup) for i in picks]
+    if strategy != "mixed":
+        return ranked.get(strategy, [])[:limit]
+    return _interleave(ranked, shares or DEFAULT_SHARES, limit)
+
+
+def _mislabeled(ws: Workspace, model, backbone, limit: int) -> list[QueueItem]:
+    classes = ws.config.classes
+    rows = ws.db.execute("SELECT * FROM frames WHERE label IS NOT NULL ORDER BY id").fetchall()
+    X, kept = frame_features(ws, backbone, rows)
+    labels = np.array([r["label"] for r in kept], dtype=int)
+    if len(kept) < 20 or len(set(labels)) < 2 or min(np.bincount(labels)[np.bincount(labels) > 0]) < 4:
+        return []
+    oof = out_of_fold_probabilities(X, labels, kept, n_classes=len(classes))
+    items = []
+    for i in label_issue_sampling(oof, labels, n=limit):
+        guess = int(oof[i].argmax())
+        items.append(_item(
+            kept[i], "mislabeled", float(oof[i, guess]),
+            f"labeled {classes[labels[i]]}, but a model that never saw it says {classes[guess]} ({oof[i, guess]:.2f})",
+            float(oof[i, 1:].max()), {},
+        ))
+    return items
+
+
+def _item(row, strategy, score, reason, probability, duplicates) -> QueueItem:
+    return QueueItem(row["id"], row["file_name"], strategy, score, reason, probability,
+                     list(duplicates.get(row["id"], [])), row["video_id"], row["timestamp_s"])
+
+
+def save_queue(ws: Workspace, items: list[QueueItem], model_version: str | None) -> None:
+    with transaction(ws.db):
+        ws.db.execute("DELETE FROM review_queue")
+        for position, item in enumerate(items):
+            ws.db.execute(
+                """INSERT INTO review_queue (position, frame_id, strategy, score, reason, probability,
+                                             duplicates_json, model_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
+                (position, item.frame_id, item.strategy, item.score, item.reason, item.probability,
+                 json.dumps(item.duplicates), model_version),
+            )
+
+
+def stored_queue(ws: Workspace) -> tuple[str | None, list[QueueItem]]:
+    """(model version it was built with, items still to review: unlabeled, skipped ones last)."""
+    rows = ws.db.execute(
+        """SELECT q.*, f.file_name, f.video_id, f.timestamp_s, f.label, q.model_version FROM review_queue q
+           JOIN frames f ON f.id = q.frame_id ORDER BY q.skipped, q.position"""
+    ).fetchall()
+    version = rows[0]["model_version"] if rows else None
+    items = [
+        QueueItem(r["frame_id"], r["file_name"], r["strategy"], r["score"], r["reason"], r["probability"],
+                  json.loads(r["duplicates_json"]), r["video_id"], r["timestamp_s"])
+        for r in rows if r["label"] is None or r["strategy"] == "mislabeled"
+    ]
+    return version, items
+
+
+def skip(ws: Workspace, frame_id: int) -> None:
+    """Move an item to the end; skipped items come back after the rest."""
+    with transaction(ws.db):
+        ws.db.execute(
+            "UPDATE review_queue SET skipped = skipped + 1, position = (SELECT MAX(position) + 1 FROM review_queue) WHERE frame_id = ?",
+            (frame_id,),
+        )
+
+
+def wilson_interval(successes: int, total: int, z: float = 1.96) -> tuple[float, float]:
+    if total == 0:
+        return 0.0, 1.0
+    p = successes / total
+    centre = (p + z * z / (2 * total)) / (1 + z * z / total)
+    half = z * math.sqrt(p * (1 - p) / total + z * z / (4 * total * total)) / (1 + z * z / total)
+    return max(0.0, centre - half), min(1.0, centre + half)

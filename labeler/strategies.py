@@ -1,0 +1,79 @@
+"""What to label next: small functions over a model and a feature matrix.
+
+Each `*_sampling(model, X, n=...)` returns the indices of the n rows most worth a
+person's look, best first. `model` is anything with predict_proba (the trainer's
+Head, or a scikit-learn classifier); with no model yet, uncertainty falls back to
+representative sampling. Array maths lives in the private helpers.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.cluster import KMeans
+
+
+def _margin(probs: np.ndarray) -> np.ndarray:
+    """1 - (top probability - second): 1 is a coin toss, 0 is certain."""
+    top2 = np.sort(probs, axis=1)[:, -2:]
+    return 1.0 - (top2[:, 1] - top2[:, 0])
+
+
+def _entropy(probs: np.ndarray) -> np.ndarray:
+    p = np.clip(probs, 1e-12, 1.0)
+    return -(p * np.log(p)).sum(axis=1) / np.log(probs.shape[1])
+
+
+def _flatten(X) -> np.ndarray:
+    X = np.asarray(X, dtype="float32")
+    return X.reshape(len(X), -1)
+
+
+def uncertainty_sampling(model, X, *, n: int = 20, measure: str = "margin", probs: np.ndarray | None = None) -> np.ndarray:
+    """Rows the model is least sure about. measure: "margin" or "entropy".
+
+    probs: the model's probabilities for X, when already known (then X is not scored again).
+    """
+    if measure not in ("margin", "entropy"):
+        raise ValueError(f"measure must be 'margin' or 'entropy', not {measure!r}")
+    if model is None and probs is None:
+        return representative_sampling(None, X, n=n)
+    probs = model.predict_proba(X) if probs is None else np.asarray(probs)
+    score = _margin(probs) if measure == "margin" else _entropy(probs)
+    return np.argsort(-score, kind="stable")[:n]
+
+
+def confident_positive_sampling(model, X, *, n: int = 20, probs: np.ndarray | None = None) -> np.ndarray:
+    """Rows most confidently called a target: check them before they trigger alerts."""
+    probs = model.predict_proba(X) if probs is None else np.asarray(probs)
+    score = probs[:, 1:].max(axis=1)
+    return np.argsort(-score, kind="stable")[:n]
+
+
+def random_sampling(model, X, *, n: int = 20, seed: int = 0) -> np.ndarray:
+    """A uniform sample: unbiased, so precision and recall can be estimated from it."""
+    rng = np.random.default_rng(seed)
+    return rng.permutation(len(X))[:n]
+
+
+def representative_sampling(model, X, *, n: int = 20, seed: int = 0) -> np.ndarray:
+    """Cold start: the row nearest each of n cluster centres of the features."""
+    flat = _flatten(X)
+    if len(flat) <= n:
+        return np.arange(len(flat))
+    distances = KMeans(n_clusters=n, n_init=3, random_state=seed).fit(flat).transform(flat).T  # (n, rows)
+    chosen: list[int] = []
+    for row in distances:  # nearest unused row to each centre
+        for index in np.argsort(row):
+            if index not in chosen:
+                chosen.append(int(index))
+                break
+    return np.array(chosen)
+
+
+def label_issue_sampling(pred_probs: np.ndarray, labels: np.ndarray, *, n: int = 20) -> np.ndarray:
+    """Labeled rows whose label disagrees with out-of-fold predictions (cleanlab), most suspicious first."""
+    from cleanlab.filter import find_label_issues
+
+    return find_label_issues(
+        labels=np.asarray(labels), pred_probs=np.asarray(pred_probs), return_indices_ranked_by="self_confidence"
+    )[:n]

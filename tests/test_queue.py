@@ -1,0 +1,146 @@
+"""The review queue on real frames: the Biden clip as the model case of a false positive."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from data.capture import capture_frames
+from data.config import ProjectConfig
+from data.importer import import_folder
+from data.labels import set_labels, undo
+from data.workspace import Workspace
+from labeler.judgements import find_video, judge_video
+from labeler.queue import (
+    QueueItem,
+    _interleave,
+    build_queue,
+    collapse_duplicates,
+    save_queue,
+    skip,
+    stored_queue,
+    wilson_interval,
+)
+from tests.media import save_image
+from trainer.registry import activate, load_model
+from trainer.train import train_model
+
+
+@pytest.fixture
+def dataset_workspace(tmp_path, dataset, feature_cache, monkeypatch):
+    monkeypatch.setenv("LOOKOUT_FEATURE_CACHE", str(feature_cache))
+    ws = Workspace.open(tmp_path / "ws", config=ProjectConfig(classes=("no target", "Trump"), backbone="face"))
+    import_folder(ws, dataset / "Data_deeplearning")
+    return ws
+
+
+def test_biden_false_positives_are_queued_then_judged_away(dataset_workspace, dataset, face_backbone):
+    ws = dataset_workspace
+    capture_frames(ws, dataset / "Biden.mp4")
+    biden = find_video(ws, str(dataset / "Biden.mp4"))
+    frames = [r["id"] for r in ws.db.execute("SELECT id FROM frames WHERE video_id = ? ORDER BY timestamp_s", (biden,))]
+    set_labels(ws, {f: 1 for f in frames[:8]})  # a hurried labeler calls Biden "Trump", as the tutorial's model did
+    activate(ws, train_model(ws, backbone=face_backbone).version)
+    model = load_model(ws, "active")
+
+    queue = build_queue(ws, strategy="false_positive", limit=50, model=model, backbone=face_backbone)
+    flagged = [item for item in queue if item.video_id == biden]
+    assert flagged, "the biased model should call some Biden frames Trump"
+    assert all("model says Trump" in item.reason for item in flagged)
+
+    assert judge_video(ws, biden, present=False) == len(frames)
+    labels = {r["id"]: r["label"] for r in ws.db.execute("SELECT id, label FROM frames WHERE video_id = ?", (biden,))}
+    assert set(labels.values()) == {0}
+    again = build_queue(ws, strategy="false_positive", limit=50, model=model, backbone=face_backbone)
+    assert not [item for item in again if item.video_id == biden]
+    undo(ws)  # the judgement's labels come back off in one step
+    assert ws.db.execute("SELECT COUNT(*) FROM frames WHERE video_id = ? AND label IS NULL", (biden,)).fetchone()[0] == len(frames) - 8
+
+
+def test_a_deliberately_flipped_label_is_found(dataset_workspace, face_backbone):
+    ws = dataset_workspace
+    trump_frame = ws.db.execute("SELECT id, file_name FROM frames WHERE file_name = 'frame64.jpg'").fetchone()
+    set_labels(ws, {trump_frame["id"]: 0})
+    activate(ws, train_model(ws, backbone=face_backbone).version)
+    queue = build_queue(ws, strategy="mislabeled", limit=30, model=load_model(ws, "active"), backbone=face_backbone)
+    assert "frame64.jpg" in [item.file_name for item in queue], [i.file_name for i in queue]
+    item = next(i for i in queue if i.file_name == "frame64.jpg")
+    assert item.reason.startswith("labeled no target, but a model that never saw it says Trump")
+
+
+def test_cold_start_offers_representative_frames(tmp_path, workspace, random_vgg16, monkeypatch):
+    monkeypatch.setenv("LOOKOUT_FEATURE_CACHE", str(tmp_path / "features"))
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for i in range(12):
+        save_image(folder / f"frame{i}.jpg", i)
+    import_folder(workspace, folder)
+    items = build_queue(workspace, limit=4, model=None, backbone=random_vgg16)
+    assert len(items) == 4 and len({i.frame_id for i in items}) == 4
+    assert all(i.strategy == "cold_start" and "no model yet" in i.reason for i in items)
+
+
+def test_near_identical_frames_of_one_video_come_as_one_item():
+    rows = [
+        {"id": 1, "video_id": 7, "phash": "00000000000000ff"},
+        {"id": 2, "video_id": 7, "phash": "00000000000000fe"},
+        {"id": 3, "video_id": 7, "phash": "ffffffff00000000"},
+        {"id": 4, "video_id": None, "phash": "00000000000000ff"},
+    ]
+    clusters = collapse_duplicates(rows)
+    assert [(row["id"], dups) for row, dups in clusters] == [(1, [2]), (3, []), (4, [])]
+
+
+def test_mixed_queue_follows_the_shares_without_repeats():
+    def items(name, ids):
+        return [QueueItem(i, f"f{i}", name, 0.0, name) for i in ids]
+
+    ranked = {"uncertain": items("uncertain", range(0, 100)), "audit": items("audit", [0, *range(200, 300)])}
+    queue = _interleave(ranked, {"uncertain": 0.75, "audit": 0.25}, 20)
+    assert len(queue) == len({i.frame_id for i in queue}) == 20
+    assert sum(i.strategy == "audit" for i in queue) == 5
+
+
+def test_the_queue_is_stable_and_skips_come_back_last(workspace, tmp_path):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for i in range(3):
+        save_image(folder / f"frame{i}.jpg", i)
+    import_folder(workspace, folder)
+    ids = [r[0] for r in workspace.db.execute("SELECT id FROM frames ORDER BY id")]
+    save_queue(workspace, [QueueItem(i, f"frame{n}.jpg", "uncertain", 1.0, "why") for n, i in enumerate(ids)], "v1")
+    skip(workspace, ids[0])
+    set_labels(workspace, {ids[1]: 1})
+    version, items = stored_queue(workspace)
+    assert version == "v1" and [i.frame_id for i in items] == [ids[2], ids[0]]
+
+
+def test_wilson_interval_brackets_the_estimate():
+    low, high = wilson_interval(45, 50)
+    assert low < 0.9 < high and 0.75 < low and high < 0.97
+    assert wilson_interval(0, 0) == (0.0, 1.0)
+
+
+def test_queue_and_judge_commands(tmp_path, random_vgg16, monkeypatch):
+    from tests.media import make_video
+
+    ws_dir = tmp_path / "ws"
+    video = make_video(tmp_path / "clip.mp4", [1, 2, 3])
+    env = {**os.environ, "PYTHONPATH": os.getcwd(), "LOOKOUT_FEATURE_CACHE": str(tmp_path / "features")}
+    weights = tmp_path / "random.weights.h5"
+    random_vgg16.model.save_weights(weights)
+    env["LOOKOUT_VGG16_WEIGHTS"] = str(weights)
+
+    def labeler(*args):
+        return subprocess.run([sys.executable, "-m", *args, "--workspace", str(ws_dir)], capture_output=True, text=True, env=env)
+
+    assert labeler("data", "capture", str(video)).returncode == 0
+    out = labeler("labeler", "queue", "--json", "--limit", "2")
+    assert out.returncode == 0, out.stderr
+    assert [i["strategy"] for i in json.loads(out.stdout)] == ["cold_start", "cold_start"]
+    judged = labeler("labeler", "judge", str(video), "absent")
+    assert "3 frames labeled no target" in judged.stdout
+    bad = labeler("labeler", "judge", "999", "absent")
+    assert bad.returncode == 2 and "No video '999'" in bad.stderr

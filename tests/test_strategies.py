@@ -1,0 +1,62 @@
+"""Queue strategies with a mock classifier: no Keras needed."""
+
+import numpy as np
+import pytest
+
+from labeler.strategies import (
+    confident_positive_sampling,
+    label_issue_sampling,
+    random_sampling,
+    uncertainty_sampling,
+)
+
+
+class MockClassifier:
+    def __init__(self, probs):
+        self.probs = np.asarray(probs)
+
+    def predict_proba(self, X):
+        return self.probs[np.asarray(X, dtype=int).ravel()]
+
+
+PROBS = [[0.95, 0.05], [0.5, 0.5], [0.1, 0.9], [0.6, 0.4], [0.3, 0.7]]
+X = np.arange(5)[:, None]
+
+
+@pytest.mark.parametrize("measure", ["margin", "entropy"])
+def test_uncertainty_ranks_the_coin_tosses_first(measure):
+    assert list(uncertainty_sampling(MockClassifier(PROBS), X, n=3, measure=measure)) == [1, 3, 4]
+
+
+def test_uncertainty_refuses_an_unknown_measure():
+    with pytest.raises(ValueError, match="measure must be"):
+        uncertainty_sampling(MockClassifier(PROBS), X, measure="vibes")
+
+
+def test_confident_positives_are_ranked_for_confirmation():
+    assert list(confident_positive_sampling(MockClassifier(PROBS), X, n=2)) == [2, 4]
+
+
+def test_random_audit_is_uniform_and_reproducible():
+    picks = random_sampling(None, np.zeros((1000, 2)), n=500, seed=1)
+    assert len(set(picks)) == 500 and list(picks) == list(random_sampling(None, np.zeros((1000, 2)), n=500, seed=1))
+    assert 200 < (picks < 500).sum() < 300
+
+
+def test_cold_start_picks_one_frame_per_cluster():
+    rng = np.random.default_rng(0)
+    centres = np.array([[0, 0], [10, 10], [-10, 10]])
+    X3 = np.concatenate([c + rng.normal(0, 0.5, (30, 2)) for c in centres])
+    picks = uncertainty_sampling(None, X3, n=3)  # no model yet: representative frames
+    assert sorted(int(i) // 30 for i in picks) == [0, 1, 2]
+
+
+def test_label_issues_find_a_deliberately_flipped_label():
+    rng = np.random.default_rng(0)
+    labels = np.array([0] * 50 + [1] * 50)
+    confidence = rng.uniform(0.55, 0.99, 100)  # out-of-fold predictions of a decent model
+    confidence[17] = 0.97
+    pred_probs = np.where(labels[:, None] == np.arange(2), confidence[:, None], 1 - confidence[:, None])
+    flipped = labels.copy()
+    flipped[17] = 1
+    assert list(label_issue_sampling(pred_probs, flipped, n=5)) == [17]
