@@ -59,10 +59,10 @@ def plot(curves: dict, goal: float, path: Path) -> None:
     most = max(n for c in curves.values() for n, _ in c)
     to_xy = lambda n, f: (int(pad + (w - 2 * pad) * n / most), int(h - pad - (h - 2 * pad) * f))  # noqa: E731
     cv2.line(image, to_xy(0, goal), to_xy(most, goal), (160, 160, 160), 1)
-    for (name, curve), colour in zip(curves.items(), [(200, 80, 0), (0, 0, 200)]):
+    for i, ((name, curve), colour) in enumerate(zip(curves.items(), [(200, 80, 0), (0, 0, 200)])):
         points = np.array([to_xy(n, f) for n, f in curve], np.int32)
         cv2.polylines(image, [points], False, colour, 2)
-        cv2.putText(image, name, (points[-1][0] - 120, points[-1][1] - 10), cv2.FONT_HERSHEY_SIMPLEX, 0.6, colour, 2)
+        cv2.putText(image, name, (pad + 10, h - pad - 40 + 22 * i), cv2.FONT_HERSHEY_SIMPLEX, 0.6, colour, 2)
     cv2.rectangle(image, (pad, pad), (w - pad, h - pad), (0, 0, 0), 1)
     cv2.putText(image, "F1 (Trump) vs labels; grey: 95% of all-label F1", (pad, 35), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (0, 0, 0), 1)
     cv2.putText(image, f"0 .. {most} labels", (w // 2 - 60, h - 20), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 1)

@@ -15,6 +15,7 @@ import numpy as np
 
 from data.errors import LookoutError
 from data.images import hash_distance
+from data.labels import set_labels
 from data.schema import transaction
 from data.workspace import Workspace
 from labeler.scores import frame_features, out_of_fold_probabilities
@@ -220,3 +221,47 @@ def wilson_interval(successes: int, total: int, z: float = 1.96) -> tuple[float,
     centre = (p + z * z / (2 * total)) / (1 + z * z / total)
     half = z * math.sqrt(p * (1 - p) / total + z * z / (4 * total * total)) / (1 + z * z / total)
     return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def current_queue(ws: Workspace, *, model=None, backbone=None, limit: int = 50) -> list[QueueItem]:
+    """The stored queue while it still has items and the active model is the one it was built with;
+    otherwise (first use, queue used up, or after a retrain) a new one."""
+    version = model.version if model is not None else None
+    stored_version, items = stored_queue(ws)
+    if items and stored_version == version:
+        return items
+    items = build_queue(ws, limit=limit, model=model, backbone=backbone)
+    save_queue(ws, items, version)
+    return items
+
+
+def label_item(ws: Workspace, item: QueueItem, label: int, *, with_duplicates: bool = True) -> int:
+    """Label a queue item (and, by default, the near-identical frames it stands for) as one action."""
+    frames = [item.frame_id, *(item.duplicates if with_duplicates else [])]
+    return set_labels(ws, {f: label for f in frames}, source="review", reason=item.strategy)
+
+
+@dataclass(frozen=True)
+class AuditEstimate:
+    audited: int
+    precision: tuple[float, float, float]  # estimate, low, high (95% Wilson interval)
+    recall: tuple[float, float, float]
+
+
+def audit_estimate(ws: Workspace, *, model, backbone, target: int = 1) -> AuditEstimate:
+    """Precision and recall of the model on frames labeled through the random audit only,
+    the one sample the other strategies do not bias."""
+    rows = ws.db.execute(
+        """SELECT DISTINCT f.* FROM frames f JOIN label_history h ON h.frame_id = f.id
+           JOIN label_actions a ON a.id = h.action_id
+           WHERE a.reason = 'audit' AND f.label IS NOT NULL"""
+    ).fetchall()
+    X, kept = frame_features(ws, backbone, rows)
+    predicted = (model.head.predict_proba(X)[:, target] >= ws.config.frame_rule.threshold) if len(X) else np.zeros(0, bool)
+    actual = np.array([r["label"] == target for r in kept], dtype=bool)
+    tp, fp, fn = int((predicted & actual).sum()), int((predicted & ~actual).sum()), int((~predicted & actual).sum())
+
+    def estimate(hits: int, total: int) -> tuple[float, float, float]:
+        return (hits / total if total else 0.0, *wilson_interval(hits, total))
+
+    return AuditEstimate(len(kept), estimate(tp, tp + fp), estimate(tp, tp + fn))

@@ -144,3 +144,36 @@ def test_queue_and_judge_commands(tmp_path, random_vgg16, monkeypatch):
     assert "3 frames labeled no target" in judged.stdout
     bad = labeler("labeler", "judge", "999", "absent")
     assert bad.returncode == 2 and "No video '999'" in bad.stderr
+
+
+def test_queue_is_rebuilt_after_a_retrain_and_labels_reach_duplicates(dataset_workspace, dataset, face_backbone):
+    from labeler.queue import audit_estimate, current_queue, label_item
+    from monitor.scoring import score_video
+
+    ws = dataset_workspace
+    activate(ws, train_model(ws, backbone=face_backbone).version)
+    model = load_model(ws, "active")
+    score_video(ws, model, face_backbone, dataset / "Trump.mp4")  # a positive clip: its frames wait for review
+    queue = current_queue(ws, model=model, backbone=face_backbone, limit=10)
+    assert current_queue(ws, model=model, backbone=face_backbone) == queue  # stable across reruns
+
+    item = next(i for i in queue if i.duplicates) if any(i.duplicates for i in queue) else queue[0]
+    label_item(ws, item, 1)
+    labeled = {r[0] for r in ws.db.execute("SELECT id FROM frames WHERE label = 1")}
+    assert {item.frame_id, *item.duplicates} <= labeled
+    assert item.frame_id not in [i.frame_id for i in current_queue(ws, model=model, backbone=face_backbone)]
+
+    activate(ws, train_model(ws, backbone=face_backbone).version)
+    newer = load_model(ws, "active")
+    current_queue(ws, model=newer, backbone=face_backbone)
+    assert stored_queue(ws)[0] == newer.version
+
+    audit = [i for i in build_queue(ws, strategy="audit", limit=50, model=newer, backbone=face_backbone)]
+    estimate = audit_estimate(ws, model=newer, backbone=face_backbone)
+    assert estimate.audited == 0 and estimate.precision[1:] == (0.0, 1.0)
+    for i in audit:
+        label_item(ws, i, 1 if (i.probability or 0) >= 0.5 else 0)
+    estimate = audit_estimate(ws, model=newer, backbone=face_backbone)
+    assert estimate.audited == len(audit) >= 1
+    low, high = estimate.precision[1:]
+    assert low <= estimate.precision[0] <= high
