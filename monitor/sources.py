@@ -1,6 +1,6 @@
 """Where videos come from. Each source checks its settings when built, puts a timeout on
 every network call or command, and returns what it fetched plus what went wrong,
-never raising into the monitor loop. A new source is one class in SOURCES.
+never raising into the monitor loop. A new source is one class, listed in build_sources.
 
 project.toml:
     [[sources]]
@@ -167,14 +167,15 @@ class CommandSource(Source):
         return FetchResult(scan_folder(self.folder), errors)
 
 
-SOURCES = {cls.kind: cls for cls in (FolderSource, UrlSource, AccountSource, CommandSource)}
-
-
 def build_sources(ws: Workspace) -> list[Source]:
+    from monitor.trending import TrendingSource  # imports this module
+
+    kinds = (FolderSource, UrlSource, AccountSource, CommandSource, TrendingSource)
+    by_kind = {cls.kind: cls for cls in kinds}
     sources = []
     for i, settings in enumerate(ws.config.sources):
-        cls = SOURCES.get(settings["kind"])
+        cls = by_kind.get(settings["kind"])
         if cls is None:
-            raise LookoutError(f"project.toml sources[{i}]: kind {settings['kind']!r} is not one of {', '.join(SOURCES)}.")
+            raise LookoutError(f"project.toml sources[{i}]: kind {settings['kind']!r} is not one of {', '.join(by_kind)}.")
         sources.append(cls(settings, ws, index=i))
     return sources

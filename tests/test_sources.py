@@ -1,0 +1,62 @@
+"""Source settings, checked when the monitor builds them: a table of config -> expected."""
+
+import pytest
+
+from data.config import ProjectConfig
+from data.errors import LookoutError
+from data.workspace import Workspace
+from monitor.sources import build_sources
+
+
+def workspace_with(tmp_path, sources):
+    return Workspace.open(tmp_path / "ws", config=ProjectConfig(sources=tuple(sources)))
+
+
+@pytest.mark.parametrize(
+    "settings, name",
+    [
+        ({"kind": "folder", "path": "trend"}, "folder:"),
+        ({"kind": "urls", "urls": ["https://www.tiktok.com/@a/video/1"]}, "urls:1"),
+        ({"kind": "accounts", "accounts": ["@newsroom"], "newest": 3}, "accounts:@newsroom"),
+        ({"kind": "command", "command": "tiktok-scraper trend -n 1 -d", "folder": "trend"}, "command:tiktok-scraper"),
+        ({"kind": "trending", "ms_token": "abc", "hashtag": "#vote"}, "trending:#vote"),
+    ],
+)
+def test_valid_sources_build(tmp_path, settings, name):
+    (source,) = build_sources(workspace_with(tmp_path, [settings]))
+    assert source.name.startswith(name)
+
+
+@pytest.mark.parametrize(
+    "settings, message",
+    [
+        ({"kind": "rss"}, "kind 'rss' is not one of folder, urls, accounts, command, trending"),
+        ({"kind": "folder"}, "sources[0] (folder): 'path' must be str"),
+        ({"kind": "urls", "urls": ["ftp://x"]}, "'urls' must be a list of http(s) addresses"),
+        ({"kind": "urls", "urls": ["https://x"], "timeout_s": "soon"}, "'timeout_s' must be int"),
+        ({"kind": "accounts", "accounts": ["@"]}, "'accounts' must be a list like"),
+        ({"kind": "command", "command": "", "folder": "x"}, "'command' is empty"),
+        ({"kind": "trending"}, "give 'ms_token'"),
+    ],
+)
+def test_bad_source_settings_name_the_source_and_key(tmp_path, monkeypatch, settings, message):
+    monkeypatch.delenv("LOOKOUT_TIKTOK_MS_TOKEN", raising=False)
+    with pytest.raises(LookoutError, match="sources\\[0\\]") as err:
+        build_sources(workspace_with(tmp_path, [settings]))
+    assert message in str(err.value)
+
+
+def test_trending_without_its_optional_package_is_a_reported_failure(tmp_path, monkeypatch):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_tiktokapi(name, *args, **kwargs):
+        if name == "TikTokApi":
+            raise ImportError(name)
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_tiktokapi)
+    (source,) = build_sources(workspace_with(tmp_path, [{"kind": "trending", "ms_token": "abc"}]))
+    result = source.fetch()
+    assert result.videos == [] and "pip install -e '.[trending]'" in result.errors[0]
