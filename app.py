@@ -2,10 +2,16 @@
 
 import streamlit as st
 
-from ui import dataset
+from ui import dataset, label, train
 from ui.workspace import current_workspace, sidebar
 
 st.set_page_config(page_title="Lookout", layout="wide")
-pages = [st.Page(dataset.page, title="Dataset", url_path="dataset", default=True)]
-sidebar(current_workspace())
+ws = current_workspace()
+empty = ws.db.execute("SELECT COUNT(*) FROM frames").fetchone()[0] == 0
+pages = [
+    st.Page(label.page, title="Label", url_path="label", default=not empty),
+    st.Page(train.page, title="Train", url_path="train"),
+    st.Page(dataset.page, title="Dataset", url_path="dataset", default=empty),
+]
+sidebar(ws)
 st.navigation(pages).run()

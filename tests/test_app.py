@@ -1,25 +1,92 @@
 """The app's pages, rendered headless with Streamlit's test runner."""
 
+import time
+
+import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from data.importer import import_folder
+from data.workspace import Workspace
+from tests.media import save_image
+
 
 @pytest.fixture
-def app(tmp_path, monkeypatch):
+def ws_env(tmp_path, monkeypatch):
     monkeypatch.setenv("LOOKOUT_WORKSPACE", str(tmp_path / "ws"))
-    return AppTest.from_file("../app.py", default_timeout=60)
+    return tmp_path / "ws"
 
 
-def test_empty_workspace_explains_what_to_do(app):
-    app.run()
+def page(name: str) -> AppTest:
+    return AppTest.from_string(f"from ui import {name}\n{name}.page()", default_timeout=60)
+
+
+def small_workspace(root, tmp_path, n=6):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for i in range(n):
+        save_image(folder / f"frame{i * 40}.jpg", i)
+    (folder / "mapping_trump.csv").write_text("Image_ID,Class\nframe0.jpg,0\n")
+    ws = Workspace.open(root)
+    import_folder(ws, folder)
+    return ws
+
+
+def test_empty_workspace_explains_what_to_do(ws_env):
+    app = AppTest.from_file("../app.py", default_timeout=60).run()
     assert not app.exception
     assert "workspace is empty" in app.info[0].value
 
 
-def test_dataset_page_imports_a_folder(app, dataset):
-    app.run()
+def test_dataset_page_imports_a_folder(ws_env, dataset):
+    app = page("dataset").run()
     app.text_input[0].input(str(dataset / "Data_deeplearning"))
     app.button[0].click().run()
     assert not app.exception and not app.error
     assert "Imported 584 new frames" in app.success[0].value
     assert "Rows whose image is missing: 1" in app.code[0].value
+
+
+def test_label_page_labels_skips_and_undoes(ws_env, tmp_path):
+    ws = small_workspace(ws_env, tmp_path)
+    app = page("label").run()
+    assert not app.exception
+    app.button(key="class-1").click().run()
+    labels = dict(pd.read_csv(ws.mapping_csv).values)
+    assert labels == {"frame0.jpg": 0, "frame40.jpg": 1}
+    app.button(key="skip").click().run()
+    app.button(key="class-0").click().run()
+    assert dict(pd.read_csv(ws.mapping_csv).values) == {"frame0.jpg": 0, "frame40.jpg": 1, "frame120.jpg": 0}
+    app.button(key="undo").click().run()
+    assert "frame120.jpg" not in dict(pd.read_csv(ws.mapping_csv).values)
+
+
+def test_label_page_on_a_fully_labeled_workspace(ws_env, tmp_path):
+    ws = small_workspace(ws_env, tmp_path, n=1)
+    app = page("label").run()
+    assert not app.exception and "Every frame is labeled" in app.success[0].value
+    assert ws.root.exists()
+
+
+def test_train_page_trains_in_the_background_and_activates(ws_env, tmp_path, random_vgg16, monkeypatch):
+    weights = tmp_path / "random.weights.h5"
+    random_vgg16.model.save_weights(weights)
+    monkeypatch.setenv("LOOKOUT_VGG16_WEIGHTS", str(weights))
+    monkeypatch.setenv("LOOKOUT_FEATURE_CACHE", str(tmp_path / "features"))
+    from tests.test_training import colour_frames
+
+    ws = Workspace.open(ws_env)
+    import_folder(ws, colour_frames(tmp_path / "frames"))
+    app = page("train").run()
+    assert not app.exception and "No model yet" in app.info[0].value
+    app.button[0].click().run()
+    deadline = time.time() + 300
+    while not list(ws.models_dir.glob("*/model.json")) and time.time() < deadline:
+        time.sleep(1)
+    app.run()
+    assert not app.exception and not app.error
+    assert app.selectbox[1].value  # the new version is listed with its metrics
+    assert len(app.dataframe) >= 2
+    activate_button = next(b for b in app.button if b.label == "Activate for the monitor")
+    activate_button.click().run()
+    assert (ws.models_dir / "ACTIVE").read_text() == app.selectbox[1].value

@@ -5,11 +5,18 @@ import streamlit as st
 from data import Workspace
 from data.labels import label_counts
 from data.workspace import workspace_path
+from ui.jobs import JobRegistry
 
 
 @st.cache_resource
 def _open(path: str) -> Workspace:
     return Workspace.open(path)
+
+
+@st.cache_resource
+def jobs() -> JobRegistry:
+    """One registry for the server process: jobs outlive reruns and tabs."""
+    return JobRegistry()
 
 
 def current_workspace() -> Workspace:

@@ -1,0 +1,64 @@
+"""Long work (training) in a background thread, shared by every session of the app.
+
+A rerun, a second tab or a closed tab neither kills nor duplicates a running job:
+the registry lives for the whole server process, and starting a job that is
+already running returns the running one. Errors are kept for the page to show.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from data.errors import LookoutError
+
+
+@dataclass
+class Job:
+    name: str
+    stage: str = "starting"
+    done: int = 0
+    total: int = 0
+    result: object = None
+    error: str | None = None
+    finished: bool = False
+    cancel: threading.Event = field(default_factory=threading.Event)
+
+    def progress(self, stage: str, done: int, total: int) -> None:
+        self.stage, self.done, self.total = stage, done, total
+
+    @property
+    def fraction(self) -> float:
+        return self.done / self.total if self.total else 0.0
+
+
+class JobRegistry:
+    def __init__(self):
+        self._jobs: dict[str, Job] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> Job | None:
+        return self._jobs.get(key)
+
+    def start(self, key: str, work: Callable[[Job], object]) -> Job:
+        """Run work(job) in a thread unless a job under `key` is still running."""
+        with self._lock:
+            running = self._jobs.get(key)
+            if running is not None and not running.finished:
+                return running
+            job = Job(key)
+            self._jobs[key] = job
+
+        def run():
+            try:
+                job.result = work(job)
+            except LookoutError as exc:
+                job.error = str(exc)
+            except Exception as exc:  # shown on the page that started it, not lost in a log
+                job.error = f"{type(exc).__name__}: {exc}"
+            finally:
+                job.finished = True
+
+        threading.Thread(target=run, name=f"lookout-{key}", daemon=True).start()
+        return job

@@ -1,0 +1,56 @@
+"""Label page: one frame large, a key per class, skip and undo; the next frame without a reload."""
+
+import streamlit as st
+
+from data import LookoutError
+from data.labels import label_counts, set_label, undo
+from labeler.labeling import next_to_label
+from ui.workspace import current_workspace
+
+
+def _label(ws, frame_id: int, label: int) -> None:
+    try:
+        set_label(ws, frame_id, label)
+    except LookoutError as exc:
+        st.session_state.label_error = str(exc)
+
+
+def _skip(frame_id: int) -> None:
+    skipped = st.session_state.setdefault("skipped", [])
+    if frame_id in skipped:
+        skipped.remove(frame_id)
+    skipped.append(frame_id)
+
+
+def _undo(ws) -> None:
+    if not undo(ws):
+        st.session_state.label_error = "Nothing to undo."
+
+
+@st.fragment
+def labeling_ui(ws) -> None:
+    """Reruns on its own, so a key press swaps the frame without reloading the page."""
+    classes = ws.config.classes
+    counts = label_counts(ws)
+    st.caption(" · ".join(f"{name}: {n}" for name, n in counts.items()))
+    if error := st.session_state.pop("label_error", None):
+        st.error(error)
+    frame = next_to_label(ws, skipped=tuple(st.session_state.get("skipped", [])))
+    if frame is None:
+        st.success("Every frame is labeled. Train a model on the Train page, or capture more frames.")
+        return
+    where = f"from video {frame['video_id']} at {frame['timestamp_s']:.1f} s" if frame["video_id"] else "imported"
+    st.image(str(ws.frames_dir / frame["file_name"]), caption=f"{frame['file_name']} ({where})", width=420)
+    columns = st.columns(len(classes) + 2)
+    for i, name in enumerate(classes):
+        columns[i].button(f"{name} ({i})", key=f"class-{i}", shortcut=str(i), on_click=_label,
+                          args=(ws, frame["id"], i), type="primary" if i else "secondary")
+    columns[-2].button("Skip (s)", key="skip", shortcut="s", on_click=_skip, args=(frame["id"],))
+    columns[-1].button("Undo (u)", key="undo", shortcut="u", on_click=_undo, args=(ws,))
+
+
+def page() -> None:
+    ws = current_workspace()
+    st.title("Label")
+    st.write("Press the number of the class you see; **s** skips, **u** undoes the last label.")
+    labeling_ui(ws)

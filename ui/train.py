@@ -1,0 +1,79 @@
+"""Train page: one-click retraining with live progress and cancel, metrics, versions, activation."""
+
+import json
+
+import pandas as pd
+import streamlit as st
+
+from data.config import BACKBONES
+from data.labels import mapping_rows
+from data.mapping_csv import format_mapping_csv
+from trainer.registry import activate, active_version, list_models
+from ui.workspace import current_workspace, jobs
+
+
+def train_ui(ws) -> str | None:
+    """The backbone the user asks to train with, once they press Train."""
+    backbone = st.selectbox("Backbone", BACKBONES, index=BACKBONES.index(ws.config.backbone),
+                            help="face: people, works offline. vgg16: the tutorial's, also sees flags and logos.")
+    return backbone if st.button("Train a new model", type="primary") else None
+
+
+def start_training(ws, backbone: str):
+    from trainer.train import train_model
+
+    return jobs().start(
+        f"train:{ws.root}",
+        lambda job: train_model(ws, backbone=backbone, progress=job.progress, should_stop=job.cancel.is_set),
+    )
+
+
+@st.fragment(run_every=1.0)
+def progress_ui(ws) -> None:
+    job = jobs().get(f"train:{ws.root}")
+    if job is None:
+        return
+    if not job.finished:
+        st.progress(job.fraction, text=f"Training: {job.stage} {job.done}/{job.total}")
+        if st.button("Cancel training"):
+            job.cancel.set()
+    elif job.error:
+        st.error(job.error)
+    elif job.result is not None:
+        st.success(f"Model {job.result.version} trained. Activate it below to use it in the monitor.")
+
+
+def metrics_ui(card: dict) -> None:
+    validation = card["validation"]
+    st.dataframe(pd.DataFrame(validation["per_class"]).T, width="content")
+    classes = card["classes"]
+    st.write("Confusion matrix (rows: true class, columns: predicted)")
+    st.dataframe(pd.DataFrame(validation["confusion_matrix"], index=classes, columns=classes), width="content")
+    for name, curve in validation["pr_curves"].items():
+        if curve["recall"]:
+            st.write(f"Precision-recall for {name}")
+            st.line_chart(pd.DataFrame({"precision": curve["precision"]}, index=curve["recall"]))
+
+
+def page() -> None:
+    ws = current_workspace()
+    st.title("Train")
+    backbone = train_ui(ws)
+    if backbone:
+        start_training(ws, backbone)
+    progress_ui(ws)
+    models = list_models(ws)
+    if not models:
+        st.info("No model yet. Label frames of each class, then press Train.")
+        return
+    active = active_version(ws)
+    versions = [m["version"] for m in models]
+    chosen = st.selectbox("Model version", versions, format_func=lambda v: f"{v} (active)" if v == active else v)
+    card = next(m for m in models if m["version"] == chosen)
+    st.caption(f"{card['backbone']} · trained on {json.dumps(card['label_counts'])} · {card['split']['grouping']}")
+    metrics_ui(card)
+    if chosen != active and st.button("Activate for the monitor"):
+        activate(ws, chosen)
+        st.success(f"{chosen} is now the model the monitor uses.")
+    st.download_button("Download model.h5", (ws.models_dir / chosen / "model.h5").read_bytes(), file_name="model.h5")
+    st.download_button("Download mapping_trump.csv", format_mapping_csv(mapping_rows(ws.db)), file_name="mapping_trump.csv")
