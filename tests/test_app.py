@@ -90,3 +90,64 @@ def test_train_page_trains_in_the_background_and_activates(ws_env, tmp_path, ran
     activate_button = next(b for b in app.button if b.label == "Activate for the monitor")
     activate_button.click().run()
     assert (ws.models_dir / "ACTIVE").read_text() == app.selectbox[1].value
+
+
+@pytest.fixture
+def random_weights(tmp_path, random_vgg16, monkeypatch):
+    weights = tmp_path / "random.weights.h5"
+    random_vgg16.model.save_weights(weights)
+    monkeypatch.setenv("LOOKOUT_VGG16_WEIGHTS", str(weights))
+    monkeypatch.setenv("LOOKOUT_FEATURE_CACHE", str(tmp_path / "features"))
+
+
+def test_review_page_labels_queue_items_and_judges_videos(ws_env, tmp_path, random_weights):
+    from data.capture import capture_frames
+    from tests.media import make_video
+
+    ws = small_workspace(ws_env, tmp_path)
+    capture_frames(ws, make_video(tmp_path / "clip.mp4", [7, 8, 9]))
+    app = page("review").run()
+    assert not app.exception and not app.error
+    assert "no model yet" in app.markdown[0].value
+    app.button(key="review-1").click().run()
+    assert ws.db.execute(
+        "SELECT COUNT(*) FROM label_actions WHERE source = 'review' AND reason = 'cold_start'"
+    ).fetchone()[0] == 1
+    next(b for b in app.button if b.label == "None of these show target").click().run()
+    assert not app.exception
+    labels = {r[0] for r in ws.db.execute("SELECT label FROM frames WHERE video_id IS NOT NULL")}
+    assert labels == {0}
+
+
+def test_monitor_page_without_a_model_says_what_to_do(ws_env):
+    app = page("monitor").run()
+    assert not app.exception and "No active model yet" in app.info[0].value
+
+
+def test_monitor_page_runs_a_cycle_and_lists_the_verdicts(ws_env, tmp_path, random_weights):
+    import shutil
+
+    from data.config import ProjectConfig
+    from tests.media import make_video
+    from tests.test_training import colour_frames
+    from trainer.registry import activate
+    from trainer.train import train_model
+
+    trend = tmp_path / "trend"
+    trend.mkdir()
+    make_video(trend / "clip.mp4", [1, 2])
+    ws = Workspace.open(ws_env, config=ProjectConfig(sources=({"kind": "folder", "path": str(trend)},)))
+    import_folder(ws, colour_frames(tmp_path / "frames"))
+    activate(ws, train_model(ws, backbone="vgg16", epochs=1).version)  # the weights the app will load
+    app = page("monitor").run()
+    assert not app.exception and "Active model" in app.caption[0].value
+    next(b for b in app.button if b.label == "Run one monitor cycle now").click().run()
+    deadline = time.time() + 120
+    while not ws.db.execute("SELECT COUNT(*) FROM video_scores").fetchone()[0] and time.time() < deadline:
+        time.sleep(0.5)
+    time.sleep(1)
+    app.run()
+    assert not app.exception
+    assert "Cycle done: 1 scored" in app.success[0].value
+    assert len(app.dataframe) >= 2  # recent videos and source health
+    shutil.rmtree(trend)

@@ -27,3 +27,21 @@ def sidebar(ws: Workspace) -> None:
     st.sidebar.caption(f"Workspace: `{ws.root}`")
     counts = label_counts(ws)
     st.sidebar.write(" · ".join(f"{name}: **{n}**" for name, n in counts.items()))
+
+
+@st.cache_resource(max_entries=2)
+def _model_and_backbone(root: str, version: str):
+    from trainer.predict import backbone_for
+    from trainer.registry import load_model
+
+    ws = _open(root)
+    model = load_model(ws, version)
+    return model, backbone_for(ws, model)
+
+
+def active_model(ws: Workspace):
+    """(model, backbone) of the active version, loaded once per version; (None, None) before any."""
+    from trainer.registry import active_version
+
+    version = active_version(ws)
+    return _model_and_backbone(str(ws.root), version) if version else (None, None)
