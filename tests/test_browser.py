@@ -1,0 +1,104 @@
+"""End to end in headless Chromium: import, label with the keyboard, retrain, activate, score.
+
+Chromium comes from Debian's `chromium` package (.ci/run installs it); Playwright
+drives it. Screenshots of each page go to tests/screenshots/ (git-ignored).
+"""
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from data.config import ProjectConfig
+from data.workspace import Workspace
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+SCREENSHOTS = Path(__file__).parent / "screenshots"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--no-first-run", "--disable-sync", "--disable-quic"]
+
+pytestmark = pytest.mark.skipif(
+    CHROMIUM is None, reason="Chromium is not installed: `apt-get install chromium` (Debian/Ubuntu) to run the browser test"
+)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def app_server(tmp_path, feature_cache):
+    ws = Workspace.open(tmp_path / "ws", config=ProjectConfig(name="Trump", classes=("no target", "Trump"), backbone="face"))
+    ws.close()
+    port = free_port()
+    env = {**os.environ, "LOOKOUT_WORKSPACE": str(ws.root), "LOOKOUT_FEATURE_CACHE": str(feature_cache)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.headless", "true"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                break
+        time.sleep(0.5)
+    yield f"http://127.0.0.1:{port}", ws.root
+    proc.terminate()
+    proc.wait(timeout=30)
+
+
+def test_journalist_flow_in_a_real_browser(app_server, dataset):
+    from playwright.sync_api import expect, sync_playwright
+
+    url, root = app_server
+    SCREENSHOTS.mkdir(exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(url)  # an empty workspace opens on the Dataset page
+        expect(page.get_by_text("This workspace is empty")).to_be_visible(timeout=60_000)
+        page.get_by_label("Folder of images on this computer").fill(str(dataset / "Data_deeplearning"))
+        page.get_by_role("button", name="Import").click()
+        expect(page.get_by_text("Imported 584 new frames")).to_be_visible(timeout=120_000)
+        page.screenshot(path=SCREENSHOTS / "dataset.png", full_page=True)
+
+        page.get_by_role("link", name="Label").click()
+        expect(page.get_by_role("button", name="Trump (1)")).to_be_visible(timeout=60_000)
+        page.screenshot(path=SCREENSHOTS / "label.png", full_page=True)
+        for key in ("0", "0", "1"):
+            before = page.locator("img").first.get_attribute("src")
+            page.keyboard.press(key)
+            expect(page.locator("img").first).not_to_have_attribute("src", before, timeout=30_000)
+        labeled = Workspace.open(root).db.execute(
+            "SELECT COUNT(*) FROM label_actions WHERE source = 'label'").fetchone()[0]
+        assert labeled == 3
+
+        page.get_by_role("link", name="Train").click()
+        page.get_by_role("button", name="Train a new model").click()
+        expect(page.get_by_text("trained. Activate it below")).to_be_visible(timeout=1_500_000)
+        page.get_by_role("link", name="Train").click()  # re-render with the new version listed
+        expect(page.get_by_text("Confusion matrix")).to_be_visible(timeout=60_000)
+        page.screenshot(path=SCREENSHOTS / "train.png", full_page=True)
+        page.get_by_role("button", name="Activate for the monitor").click()
+        expect(page.get_by_text("is now the model the monitor uses")).to_be_visible(timeout=60_000)
+
+        for name, ready in (("Review", "Whole videos"), ("Monitor", "Active model")):
+            page.get_by_role("link", name=name).click()
+            expect(page.get_by_text(ready)).to_be_visible(timeout=300_000)
+            page.screenshot(path=SCREENSHOTS / f"{name.lower()}.png", full_page=True)
+        browser.close()
+
+    env = {**os.environ, "PYTHONPATH": os.getcwd()}
+    scored = subprocess.run(
+        [sys.executable, "-m", "monitor", "score", str(dataset / "Trump.mp4"), "--workspace", str(root)],
+        capture_output=True, text=True, env=env,
+    )
+    assert scored.returncode == 0, scored.stderr
+    assert "Trump is in this video" in scored.stdout
