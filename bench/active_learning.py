@@ -28,6 +28,7 @@ from trainer.head import Head
 from trainer.split import FrameFacts, leakage_groups, split_train_validation
 
 START, STEP = 20, 20
+SEEDS = (0, 1, 2)  # one run's curve is noisy; the ratio is read off the mean curve
 
 
 def fit(X, y):
@@ -83,14 +84,18 @@ def main() -> None:
     X_pool, y_pool, X_test, y_test = X[pool], y[pool], X[test], y[test]
     full = f1_score(y_test, fit(X_pool, y_pool).predict(X_test))
     goal = 0.95 * full
-    curves = {
-        "uncertainty": run(X_pool, y_pool, X_test, y_test, lambda m, Xr, n, k: uncertainty_sampling(m, Xr, n=n)),
-        "random": run(X_pool, y_pool, X_test, y_test, lambda m, Xr, n, k: random_sampling(m, Xr, n=n, seed=k)),
+    choosers = {
+        "uncertainty": lambda m, Xr, n, k: uncertainty_sampling(m, Xr, n=n),
+        "random": lambda m, Xr, n, k: random_sampling(m, Xr, n=n, seed=k),
     }
+    curves = {}
+    for name, choose in choosers.items():
+        runs = [run(X_pool, y_pool, X_test, y_test, choose, seed=seed) for seed in SEEDS]
+        curves[name] = [(n, float(np.mean([r[i][1] for r in runs]))) for i, (n, _) in enumerate(runs[0])]
     needed = {name: labels_to_reach(curve, goal) for name, curve in curves.items()}
     print(f"all {len(pool)} pool labels: F1 {full:.3f}; goal (95%): {goal:.3f}; held out: {len(test)} frames")
     for name, curve in curves.items():
-        print(f"{name:<12} reaches the goal at {needed[name]} labels; curve: " + " ".join(f"{n}:{f:.2f}" for n, f in curve))
+        print(f"{name:<12} (mean of {len(SEEDS)} starts) reaches the goal at {needed[name]} labels; curve: " + " ".join(f"{n}:{f:.2f}" for n, f in curve))
     print(f"uncertainty needs {needed['uncertainty'] / needed['random']:.2f} of random's labels (target <= 0.6)")
     plot(curves, goal, OUT / "active_learning.png")
     print(f"learning curves: {OUT / 'active_learning.png'}")

@@ -151,3 +151,39 @@ def current_user() -> str:
         return getpass.getuser()
     except (KeyError, OSError):
         return "unknown"
+
+
+def open_conflicts(ws: Workspace) -> list:
+    """Images whose imported rows disagreed, waiting for a person's decision."""
+    return ws.db.execute(
+        """SELECT r.id, r.detail, f.id AS frame_id, f.file_name FROM review_flags r JOIN frames f ON f.id = r.frame_id
+           WHERE r.resolved_at IS NULL ORDER BY r.id"""
+    ).fetchall()
+
+
+def resolve_conflict(ws: Workspace, flag_id: int, label: int, *, who: str | None = None) -> None:
+    """Label the flagged frame and close the flag."""
+    row = ws.db.execute("SELECT frame_id FROM review_flags WHERE id = ?", (flag_id,)).fetchone()
+    if row is None:
+        raise LookoutError(f"No conflict {flag_id}; refresh the page.")
+    set_label(ws, row["frame_id"], label, source="review", who=who, reason="conflict resolved")
+    with transaction(ws.db):
+        ws.db.execute("UPDATE review_flags SET resolved_at = ? WHERE id = ?", (now(), flag_id))
+
+
+def label_timeline(ws: Workspace) -> list[dict]:
+    """Frames per class after each day's labeling: [{"day": ..., class name: count, ...}]."""
+    names = ws.config.classes
+    current: dict[int, int | None] = {}
+    by_day: dict[str, dict] = {}
+    for r in ws.db.execute(
+        """SELECT h.frame_id, h.class, substr(a.at, 1, 10) AS day FROM label_history h
+           JOIN label_actions a ON a.id = h.action_id ORDER BY h.id"""
+    ):
+        current[r["frame_id"]] = r["class"]
+        counts = {name: 0 for name in names}
+        for label in current.values():
+            if label is not None and label < len(names):
+                counts[names[label]] += 1
+        by_day[r["day"]] = {"day": r["day"], **counts}
+    return list(by_day.values())

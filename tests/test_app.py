@@ -151,3 +151,19 @@ def test_monitor_page_runs_a_cycle_and_lists_the_verdicts(ws_env, tmp_path, rand
     assert "Cycle done: 1 scored" in app.success[0].value
     assert len(app.dataframe) >= 2  # recent videos and source health
     shutil.rmtree(trend)
+
+
+def test_dataset_page_resolves_conflicting_labels(ws_env, tmp_path):
+    folder = tmp_path / "conflict"
+    folder.mkdir()
+    save_image(folder / "a.jpg", 1)
+    save_image(folder / "b.jpg", 2)
+    (folder / "mapping_trump.csv").write_text("Image_ID,Class\na.jpg,0\na.jpg,1\nb.jpg,1\n")
+    ws = Workspace.open(ws_env)
+    import_folder(ws, folder)
+    app = page("dataset").run()
+    assert not app.exception
+    assert any("Conflicting labels to resolve (1)" in h.value for h in app.subheader)
+    next(b for b in app.button if b.key and b.key.endswith("-1")).click().run()
+    assert dict(pd.read_csv(ws.mapping_csv).values) == {"a.jpg": 1, "b.jpg": 1}
+    assert not any("Conflicting" in h.value for h in app.subheader)

@@ -121,3 +121,12 @@ def test_labels_survive_sigkill_at_random_moments(tmp_path, workspace, frames):
         for name, label in written.items():
             assert labels.get(name) == label, (name, label)
     assert step > 25  # the writer really was labeling when it was killed
+
+
+def test_label_timeline_counts_frames_per_class_per_day(workspace, frames):
+    from data.labels import label_timeline
+
+    set_label(workspace, frames["frame1.jpg"], 1)
+    set_label(workspace, frames["frame0.jpg"], 1)  # a relabel moves a frame, it does not add one
+    (today,) = label_timeline(workspace)
+    assert (today["no target"], today["Trump"]) == (0, 2)

@@ -7,7 +7,7 @@ import streamlit as st
 
 from data import LookoutError
 from data.importer import import_folder, last_import_report
-from data.labels import label_counts
+from data.labels import label_counts, label_timeline, open_conflicts, resolve_conflict
 from ui.workspace import current_workspace
 
 
@@ -19,6 +19,22 @@ def import_ui() -> tuple[str, str] | None:
         if st.form_submit_button("Import") and folder.strip():
             return folder.strip(), csv.strip()
     return None
+
+
+def conflicts_ui(ws) -> None:
+    """Images whose CSV rows disagreed: show each, let the journalist decide."""
+    conflicts = open_conflicts(ws)
+    if not conflicts:
+        return
+    st.subheader(f"Conflicting labels to resolve ({len(conflicts)})")
+    for conflict in conflicts[:10]:
+        left, right = st.columns([1, 2])
+        left.image(str(ws.frames_dir / conflict["file_name"]), width=200)
+        right.write(f"{conflict['file_name']}: the CSV said {conflict['detail']}")
+        for i, name in enumerate(ws.config.classes):
+            if right.button(name, key=f"conflict-{conflict['id']}-{i}"):
+                resolve_conflict(ws, conflict["id"], i)
+                st.rerun()
 
 
 def page() -> None:
@@ -41,6 +57,11 @@ def page() -> None:
             st.error(str(exc))
     st.subheader("Frames per class")
     st.dataframe(pd.DataFrame({"frames": counts}), width="content")
+    timeline = label_timeline(ws)
+    if len(timeline) > 1:
+        st.subheader("Labels over time")
+        st.line_chart(pd.DataFrame(timeline).set_index("day"))
+    conflicts_ui(ws)
     report = last_import_report(ws)
     if report:
         st.subheader("Last import")
