@@ -167,3 +167,28 @@ def test_dataset_page_resolves_conflicting_labels(ws_env, tmp_path):
     next(b for b in app.button if b.key and b.key.endswith("-1")).click().run()
     assert dict(pd.read_csv(ws.mapping_csv).values) == {"a.jpg": 1, "b.jpg": 1}
     assert not any("Conflicting" in h.value for h in app.subheader)
+
+
+def test_label_page_shows_the_models_guess_once_features_exist(ws_env, tmp_path, random_weights):
+    from labeler.scores import frame_features
+    from tests.test_training import colour_frames
+    from trainer.backbones import load_backbone
+    from trainer.registry import activate
+    from trainer.train import train_model
+
+    ws = Workspace.open(ws_env)
+    import_folder(ws, colour_frames(tmp_path / "frames"))
+    activate(ws, train_model(ws, backbone="vgg16", epochs=1).version)
+    save_image(tmp_path / "new.jpg", 99)
+    import_folder(ws, _folder_with(tmp_path / "more", tmp_path / "new.jpg"))
+    app = page("label").run()
+    assert not any("guess" in c.value for c in app.caption)  # not computed yet: no waiting for it
+    frame_features(ws, load_backbone("vgg16"), ws.db.execute("SELECT * FROM frames WHERE label IS NULL").fetchall())
+    app.run()
+    assert any(c.value.startswith("The model's guess: ") for c in app.caption)
+
+
+def _folder_with(folder, image):
+    folder.mkdir()
+    (folder / image.name).write_bytes(image.read_bytes())
+    return folder

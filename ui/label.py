@@ -5,7 +5,9 @@ import streamlit as st
 from data import LookoutError
 from data.labels import label_counts, set_label, undo
 from labeler.labeling import next_to_label
-from ui.workspace import current_workspace
+from trainer.features import FeatureCache
+from trainer.train import feature_cache_dir
+from ui.workspace import active_model, current_workspace
 
 
 def _label(ws, frame_id: int, label: int) -> None:
@@ -27,6 +29,22 @@ def _undo(ws) -> None:
         st.session_state.label_error = "Nothing to undo."
 
 
+def model_guess(ws, sha256: str) -> tuple[str, float] | None:
+    """The active model's most likely class for a frame whose features are already cached."""
+    try:
+        model, backbone = active_model(ws)
+    except LookoutError:
+        return None
+    if model is None:
+        return None
+    features = FeatureCache(feature_cache_dir(ws), backbone).get(sha256)
+    if features is None:
+        return None  # computing features here would slow every key press; the queue computes them
+    probs = model.head.predict_proba(features[None])[0]
+    best = int(probs.argmax())
+    return model.classes[best], float(probs[best])
+
+
 @st.fragment
 def labeling_ui(ws) -> None:
     """Reruns on its own, so a key press swaps the frame without reloading the page."""
@@ -41,6 +59,9 @@ def labeling_ui(ws) -> None:
         return
     where = f"from video {frame['video_id']} at {frame['timestamp_s']:.1f} s" if frame["video_id"] else "imported"
     st.image(str(ws.frames_dir / frame["file_name"]), caption=f"{frame['file_name']} ({where})", width=420)
+    guess = model_guess(ws, frame["sha256"])
+    if guess:
+        st.caption(f"The model's guess: {guess[0]} ({guess[1]:.2f})")
     columns = st.columns(len(classes) + 2)
     for i, name in enumerate(classes):
         columns[i].button(f"{name} ({i})", key=f"class-{i}", shortcut=str(i), on_click=_label,
