@@ -58,16 +58,16 @@ def labeling_ui(ws) -> None:
         st.success("Every frame is labeled. Train a model on the Train page, or capture more frames.")
         return
     where = f"from video {frame['video_id']} at {frame['timestamp_s']:.1f} s" if frame["video_id"] else "imported"
-    st.image(str(ws.frames_dir / frame["file_name"]), caption=f"{frame['file_name']} ({where})", width=420)
+    picture, controls = st.columns([1, 1])  # portrait frames: buttons beside the picture, not below the fold
+    picture.image(str(ws.frames_dir / frame["file_name"]), caption=f"{frame['file_name']} ({where})", width=360)
     guess = model_guess(ws, frame["sha256"])
     if guess:
-        st.caption(f"The model's guess: {guess[0]} ({guess[1]:.2f})")
-    columns = st.columns(len(classes) + 2)
+        controls.caption(f"The model's guess: {guess[0]} ({guess[1]:.2f})")
     for i, name in enumerate(classes):
-        columns[i].button(f"{name} ({i})", key=f"class-{i}", shortcut=str(i), on_click=_label,
-                          args=(ws, frame["id"], i), type="primary" if i else "secondary")
-    columns[-2].button("Skip (s)", key="skip", shortcut="s", on_click=_skip, args=(frame["id"],))
-    columns[-1].button("Undo (u)", key="undo", shortcut="u", on_click=_undo, args=(ws,))
+        controls.button(f"{name} ({i})", key=f"class-{i}", shortcut=str(i), on_click=_label,
+                        args=(ws, frame["id"], i), type="primary" if i else "secondary", width="stretch")
+    controls.button("Skip (s)", key="skip", shortcut="s", on_click=_skip, args=(frame["id"],), width="stretch")
+    controls.button("Undo (u)", key="undo", shortcut="u", on_click=_undo, args=(ws,), width="stretch")
 
 
 def page() -> None:
