@@ -1,7 +1,8 @@
 """Server time per label on the Label page, on the shared dataset, against its 150 ms budget.
 
-Two things in one run: the whole page rerun after a key press (what the journalist
-waits for) and the label write alone (history + atomic mapping CSV rewrite).
+Two things in one run: the page's server work after a key press (the rerun that
+shows the next frame, timed inside the script, plus the label write its callback
+does) and the label write alone (history + atomic mapping CSV rewrite).
 Run: python -m bench.label_latency
 """
 
@@ -22,6 +23,14 @@ from data.labels import set_label
 from data.workspace import Workspace
 
 LABELS = 40
+TIMED_PAGE = """
+import time
+import streamlit as st
+from ui import label
+start = time.perf_counter()
+label.page()
+st.session_state["page_ms"] = (time.perf_counter() - start) * 1000
+"""
 BUDGET_MS = 150
 
 
@@ -32,12 +41,11 @@ def main() -> None:
         import_folder(ws, dataset / "Data_deeplearning")
         ws.db.execute("UPDATE frames SET label = NULL")  # every frame waits to be labeled again
         os.environ["LOOKOUT_WORKSPACE"] = str(ws.root)
-        app = AppTest.from_string("from ui import label\nlabel.page()", default_timeout=60).run()
+        app = AppTest.from_string(TIMED_PAGE, default_timeout=60).run()
         page_ms = []
         for i in range(LABELS):
-            start = time.perf_counter()
             app.button(key=f"class-{i % 2}").click().run()
-            page_ms.append((time.perf_counter() - start) * 1000)
+            page_ms.append(app.session_state["page_ms"])
         frames = [r[0] for r in ws.db.execute("SELECT id FROM frames LIMIT ?", (LABELS,))]
         write_ms = []
         for i, frame in enumerate(frames):
@@ -45,9 +53,10 @@ def main() -> None:
             set_label(ws, frame, i % 2)
             write_ms.append((time.perf_counter() - start) * 1000)
     page, write = statistics.median(page_ms), statistics.median(write_ms)
+    total = page + write
     print(f"label write alone: median {write:.1f} ms")
-    print(f"page rerun per key press: median {page:.1f} ms, max {max(page_ms):.1f} ms over {LABELS} labels")
-    print(f"page time / {BUDGET_MS} ms budget: {page / BUDGET_MS:.2f} (target <= 1); write share {write / page:.2f}")
+    print(f"page rerun after a key press: median {page:.1f} ms, max {max(page_ms):.1f} ms over {LABELS} labels")
+    print(f"server time per label {total:.1f} ms = {total / BUDGET_MS:.2f} of the {BUDGET_MS} ms budget (target <= 1)")
 
 
 if __name__ == "__main__":
