@@ -101,22 +101,18 @@ def build_queue(
         "SELECT * FROM frames WHERE label IS NULL ORDER BY video_id, timestamp_s, id"
     ).fetchall()
     clusters = collapse_duplicates(unlabeled)
-    ranked: dict[str, list[QueueItem]] = {}
     if model is None:
         from trainer.backbones import load_backbone
 
         backbone = backbone or load_backbone(ws.config.backbone, configured=ws.config.vgg16_weights)
-        X, kept = frame_features(ws, backbone, [row for row, _ in clusters])
-        dup = {row["id"]: d for row, d in clusters}
-        picks = representative_sampling(None, X, n=min(limit, len(X))) if len(X) else []
-        ranked["cold_start"] = [
-            _item(kept[i], "cold_start", 1.0, "a typical frame of a group of similar ones (no model yet)", None, dup)
-            for i in picks
-        ]
-        return ranked["cold_start"][:limit]
-
     X, kept = frame_features(ws, backbone, [row for row, _ in clusters])
     dup = {row["id"]: d for row, d in clusters}
+    if model is None or strategy == "cold_start":
+        picks = representative_sampling(None, X, n=min(limit, len(X))) if len(X) else []
+        why = "a typical frame of a group of similar ones" + (" (no model yet)" if model is None else "")
+        return [_item(kept[i], "cold_start", 1.0, why, None, dup) for i in picks]
+
+    ranked: dict[str, list[QueueItem]] = {}
     probs = model.head.predict_proba(X) if len(X) else np.zeros((0, len(classes)))
     threshold = ws.config.frame_rule.threshold
     best = probs[:, 1:].max(axis=1) if len(probs) else np.zeros(0)
@@ -146,9 +142,6 @@ def build_queue(
         ]
     if strategy in ("mixed", "mislabeled"):
         ranked["mislabeled"] = _mislabeled(ws, model, backbone, limit)
-    if strategy == "cold_start":
-        picks = representative_sampling(None, X, n=min(limit, len(X))) if len(X) else []
-        ranked["cold_start"] = [_item(kept[i], "cold_start", 1.0, "a typical frame of a group of similar ones", None, dup) for i in picks]
     if strategy != "mixed":
         return ranked.get(strategy, [])[:limit]
     return _interleave(ranked, shares or DEFAULT_SHARES, limit)
