@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import tempfile
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -21,6 +22,7 @@ from data.images import IMAGE_SUFFIXES, CheckedImage, check_image
 from data.labels import record_labels, write_mapping_csv
 from data.mapping_csv import read_mapping_csv
 from data.schema import now, transaction
+from data.uploads import unpack_zip
 from data.workspace import MAPPING_CSV, Workspace
 
 Progress = Callable[[str, int, int], None]
@@ -94,7 +96,7 @@ def plan_import(
     if csv_path is None and (folder / MAPPING_CSV).exists():
         csv_path = folder / MAPPING_CSV
     rows = read_mapping_csv(csv_path, class_names=class_names) if csv_path else []
-    report = ImportReport(folder=str(folder), csv=str(csv_path) if csv_path else None, rows=len(rows))
+    report = ImportReport(folder=str(folder.resolve()), csv=str(csv_path) if csv_path else None, rows=len(rows))
 
     files = sorted(
         (p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".") and p != csv_path),
@@ -171,7 +173,7 @@ def apply_import(ws: Workspace, plan: ImportPlan, *, progress: Progress | None =
                 for name in plan.names[sha]:
                     ws.db.execute(
                         "INSERT OR IGNORE INTO frame_names (frame_id, folder, name) VALUES (?, ?, ?)",
-                        (frame_id, str(Path(report.folder).resolve()), name),
+                        (frame_id, report.folder, name),
                     )
                 current = ws.db.execute("SELECT label FROM frames WHERE id = ?", (frame_id,)).fetchone()["label"]
                 if sha in plan.conflicts:
@@ -201,6 +203,18 @@ def import_folder(
     """Check, then store: a folder of images and its mapping CSV (Image_ID,Class)."""
     plan = plan_import(folder, csv_path, class_names=ws.config.classes, progress=progress)
     return apply_import(ws, plan, progress=progress)
+
+
+def import_zip(ws: Workspace, archive: Path, *, progress: Progress | None = None) -> ImportReport:
+    """Import an uploaded zip of frames and its mapping CSV; the unpacked copy is removed after."""
+    with tempfile.TemporaryDirectory(dir=ws.root, prefix=".unzip-") as unpacked:
+        folder = unpack_zip(Path(archive), Path(unpacked))
+        plan = plan_import(folder, class_names=ws.config.classes, progress=progress)
+        inside = folder.relative_to(Path(unpacked).resolve())
+        plan.report.folder = f"{Path(archive).name}" + (f" ({inside})" if inside.parts else "")
+        if plan.report.csv:
+            plan.report.csv = Path(plan.report.csv).name
+        return apply_import(ws, plan, progress=progress)
 
 
 def last_import_report(ws: Workspace) -> ImportReport | None:

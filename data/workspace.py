@@ -9,7 +9,7 @@ from pathlib import Path
 
 from filelock import FileLock
 
-from data.config import ProjectConfig, load_config, save_config
+from data.config import ProjectConfig, load_config, parse_config, save_config
 from data.errors import LookoutError
 from data.schema import connect
 
@@ -78,3 +78,21 @@ class Workspace:
 
     def __repr__(self) -> str:
         return f"Workspace({str(self.root)!r})"
+
+
+def define_project(ws: Workspace, *, name: str, targets: list[str], backbone: str) -> ProjectConfig:
+    """Name the project and what it looks for; targets that already have labeled frames stay."""
+    targets = [t.strip() for t in targets if t.strip()]
+    if not targets:
+        raise LookoutError("Name at least one target (for example: Trump).")
+    classes = [ws.config.classes[0], *targets]
+    highest = ws.db.execute("SELECT MAX(label) FROM frames").fetchone()[0]
+    if highest is not None and highest >= len(classes):
+        raise LookoutError(
+            f"Frames are labeled {ws.config.classes[highest]!r}; keep that target in the list "
+            "(renaming it is fine, labels are stored by position)."
+        )
+    raw = {**ws.config.to_toml(), "name": name, "classes": classes, "backbone": backbone}
+    config = parse_config(raw, where=f"{ws.config_path.name} (project form)")
+    ws.save_config(config)
+    return config

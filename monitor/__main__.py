@@ -1,4 +1,4 @@
-"""python -m monitor score|run-once|watch: watch TikTok for the project's targets."""
+"""python -m monitor score|capture|run-once|watch: watch TikTok for the project's targets."""
 
 from __future__ import annotations
 
@@ -9,7 +9,9 @@ from pathlib import Path
 
 from data.cli import add_workspace_flags, command_parser, parse_and_open, run
 from data.errors import LookoutError
+from data.capture import capture_frames
 from monitor.cycle import run_once, watch
+from monitor.download import fetch_url
 from monitor.scoring import score_video
 from trainer.predict import backbone_for
 from trainer.registry import load_model
@@ -23,12 +25,25 @@ def parse_every(text: str) -> float:
     return float(match[1]) * {"": 1, "s": 1, "m": 60, "h": 3600}[match[2]]
 
 
+def videos_to_score(ws, items: list[str]) -> list[tuple[Path, int | None]]:
+    """Files as given; URLs downloaded first, with what the page says about them."""
+    found = []
+    for item in items:
+        if re.match(r"https?://", item):
+            found.extend(fetch_url(ws, item, source="score"))
+        else:
+            found.append((Path(item), None))
+    return found
+
+
 def build_parser():
     parser, commands = command_parser("python -m monitor", "Score TikTok videos and alert when a target appears.")
-    p = commands.add_parser("score", help="score video files with the active model (or --model)")
-    p.add_argument("videos", type=Path, nargs="+", metavar="VIDEO")
+    p = commands.add_parser("score", help="score video files or URLs with the active model (or --model)")
+    p.add_argument("videos", nargs="+", metavar="VIDEO", help="a video file, or a TikTok (or any yt-dlp) URL")
     p.add_argument("--model", default="active", help="'active', a version, or a .h5 file")
     p.add_argument("--json", action="store_true", help="one JSON object per video")
+    p = commands.add_parser("capture", help="download videos by URL and capture their frames for labeling")
+    p.add_argument("urls", nargs="+", metavar="URL")
     p = commands.add_parser("run-once", help="one monitor cycle (for cron or a systemd timer)")
     p.add_argument("--dry-run", action="store_true", help="print alerts instead of sending them")
     p = commands.add_parser("watch", help="run cycles continuously")
@@ -45,8 +60,8 @@ def main(argv=None) -> int:
         model = load_model(ws, args.model)
         backbone = backbone_for(ws, model)
         threshold = ws.config.frame_rule.threshold
-        for video in args.videos:
-            score = score_video(ws, model, backbone, video)
+        for video, video_id in videos_to_score(ws, args.videos):
+            score = score_video(ws, model, backbone, video, video_id=video_id)
             if args.json:
                 print(json.dumps(score.to_json()))
                 continue
@@ -57,6 +72,10 @@ def main(argv=None) -> int:
                 state = "is in this video" if verdict.positive else "is not in this video"
                 print(f"{verdict.name} {state}: {verdict.positive_frames} of {verdict.sampled_frames} frames "
                       f"({verdict.ratio:.0%}); best frame at {best_time:.1f} s")
+    elif args.command == "capture":
+        for url in args.urls:
+            for video, _ in fetch_url(ws, url, source="capture"):
+                print(capture_frames(ws, video).summary())
     elif args.command == "run-once":
         report = run_once(ws, dry_run=args.dry_run, log=log)
         for source, errors in report.source_errors.items():

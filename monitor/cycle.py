@@ -9,11 +9,11 @@ from dataclasses import dataclass, field
 
 from filelock import FileLock, Timeout
 
-from data.capture import record_video
 from data.errors import LookoutError
 from data.schema import now, transaction
 from data.workspace import Workspace
 from monitor.alerts import Alert, Notifier, detection_alert, queue_alert, send_pending
+from monitor.download import record_fetched
 from monitor.scoring import score_video
 from monitor.sources import build_sources
 from trainer.backbones import Backbone
@@ -73,10 +73,7 @@ def _cycle(ws: Workspace, backbones: BackboneCache, *, dry_run: bool, log) -> Cy
         _record_health(ws, source.name, fetched.errors)
         for video in fetched.videos:
             try:
-                video_id = record_video(
-                    ws, video.path, url=video.url, author=video.author, caption=video.caption,
-                    uploaded_at=video.uploaded_at, info_json=video.info_json, source=source.name,
-                )
+                video_id = record_fetched(ws, video, source=source.name)
                 if ws.db.execute(
                     "SELECT 1 FROM video_scores WHERE video_id = ? AND model_version = ?", (video_id, model.version)
                 ).fetchone():

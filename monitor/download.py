@@ -11,6 +11,10 @@ from pathlib import Path
 
 import yt_dlp
 
+from data.capture import record_video
+from data.errors import LookoutError
+from data.workspace import Workspace
+
 VIDEO_SUFFIXES = (".mp4", ".mov", ".webm", ".mkv", ".m4v")
 
 
@@ -102,3 +106,20 @@ def download(url: str, folder: Path, *, max_duration_s: int = 600, timeout_s: in
             )
         )
     return videos, None
+
+
+def record_fetched(ws: Workspace, video: FetchedVideo, *, source: str) -> int:
+    """The video's id in the workspace, with what yt-dlp told about it."""
+    return record_video(
+        ws, video.path, url=video.url, author=video.author, caption=video.caption,
+        uploaded_at=video.uploaded_at, info_json=video.info_json, source=source,
+    )
+
+
+def fetch_url(ws: Workspace, url: str, *, source: str) -> list[tuple[Path, int]]:
+    """Download `url` into the workspace's videos folder: (file, video id) for each video it holds."""
+    videos, error = download(url, ws.videos_dir / "fetched")
+    if not videos:
+        why = error or "no video there, or it is longer than the 10-minute cap"
+        raise LookoutError(f"Could not fetch {url}: {why}. Check the address, or download the video and upload the file.")
+    return [(video.path, record_fetched(ws, video, source=source)) for video in videos]

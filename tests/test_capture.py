@@ -86,3 +86,28 @@ def test_a_clip_cut_short_after_its_header_is_reported_truncated(tmp_path, works
     with pytest.raises(LookoutError, match="cut.mp4 is truncated"):
         capture_frames(workspace, cut)
     assert workspace.db.execute("SELECT COUNT(*) FROM frames").fetchone()[0] == 0
+
+
+def test_capture_by_url_downloads_then_captures_and_reports_a_dead_link(tmp_path, workspace):
+    import os
+    import subprocess
+    import sys
+
+    from tests.servers import VideoServer
+
+    clip = make_video(tmp_path / "clip.mp4", [10, 11, 12])
+    env = {**os.environ, "PYTHONPATH": os.getcwd()}
+    with VideoServer({"clip.mp4": clip}) as server:
+        run = lambda url: subprocess.run(  # noqa: E731
+            [sys.executable, "-m", "monitor", "capture", url, "--workspace", str(workspace.root)],
+            capture_output=True, text=True, env=env, timeout=300,
+        )
+        done = run(f"{server.url}/clip.mp4")
+        missing = run(f"{server.url}/gone.mp4")
+    assert done.returncode == 0, done.stderr
+    assert "3 frames sampled, 3 distinct" in done.stdout
+    video = workspace.db.execute("SELECT id, url, source FROM videos").fetchone()
+    assert (video["url"], video["source"]) == (f"{server.url}/clip.mp4", "capture")
+    assert workspace.db.execute("SELECT COUNT(*) FROM frames WHERE video_id = ?", (video["id"],)).fetchone()[0] == 3
+    assert missing.returncode == 2 and "Traceback" not in missing.stderr
+    assert f"Could not fetch {server.url}/gone.mp4" in missing.stderr

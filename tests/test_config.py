@@ -57,3 +57,28 @@ def test_broken_toml_names_the_file(tmp_path):
     ws.config_path.write_text("classes = [\n")
     with pytest.raises(LookoutError, match="project.toml is not valid TOML"):
         Workspace.open(tmp_path / "w")
+
+
+def test_the_project_form_names_targets_and_keeps_labeled_ones(tmp_path):
+    from data.importer import import_folder
+    from data.labels import set_label
+    from data.workspace import define_project
+    from tests.media import save_image
+
+    ws = Workspace.open(tmp_path / "ws")
+    define_project(ws, name="Elections", targets=["Trump", " Biden ", ""], backbone="face")
+    assert Workspace.open(tmp_path / "ws").config.classes == ("no target", "Trump", "Biden")
+    assert ws.config.name == "Elections" and ws.config.backbone == "face"
+    folder = tmp_path / "in"
+    folder.mkdir()
+    save_image(folder / "a.jpg", 1)
+    import_folder(ws, folder)
+    set_label(ws, 1, 2)
+    with pytest.raises(LookoutError, match="Frames are labeled 'Biden'"):
+        define_project(ws, name="Elections", targets=["Trump"], backbone="face")
+    with pytest.raises(LookoutError, match="at least one target"):
+        define_project(ws, name="Elections", targets=[" "], backbone="face")
+    with pytest.raises(LookoutError, match="'classes'"):
+        define_project(ws, name="Elections", targets=["Trump", "Trump"], backbone="face")
+    define_project(ws, name="Elections", targets=["Donald Trump", "Joe Biden"], backbone="face")  # renaming is fine
+    assert ws.config.classes[2] == "Joe Biden"

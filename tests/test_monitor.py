@@ -190,9 +190,13 @@ def test_score_command_prints_the_tutorials_frame_list_and_verdict(make_workspac
     calls = json.loads(lines[1])
     assert len(calls) == 18 and sum(calls) >= 6
     assert lines[2].startswith(f"Trump is in this video: {sum(calls)} of 18 frames") and "best frame at" in lines[2]
-    as_json = subprocess.run(
-        [sys.executable, "-m", "monitor", "score", str(clips["biden.mp4"]), "--json", "--workspace", str(ws.root)],
-        capture_output=True, text=True, env=env,
-    )
+    with VideoServer(clips) as videos:  # a URL is downloaded first, and its page's facts kept
+        as_json = subprocess.run(
+            [sys.executable, "-m", "monitor", "score", f"{videos.url}/biden.mp4", "--json", "--workspace", str(ws.root)],
+            capture_output=True, text=True, env=env,
+        )
+    assert as_json.returncode == 0, as_json.stderr
     result = json.loads(as_json.stdout)
     assert result["verdicts"][0]["positive"] is False and sum(f["represents"] for f in result["frames"]) == 59
+    url = ws.db.execute("SELECT url FROM videos WHERE id = ?", (result["video_id"],)).fetchone()["url"]
+    assert url == f"{videos.url}/biden.mp4"

@@ -1,0 +1,77 @@
+"""Files a journalist hands the app: videos to capture, a zip of labeled frames to import."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import zipfile
+from pathlib import Path
+
+from data.atomic import write_atomically
+from data.errors import LookoutError
+from data.images import IMAGE_SUFFIXES
+from data.workspace import MAPPING_CSV
+
+MAX_UNPACKED_BYTES = 8 << 30  # a zip bomb stops here, a season of frames does not
+
+
+def save_upload(name: str, content: bytes, folder: Path) -> Path:
+    """Store an uploaded file in `folder` under a safe name; the same upload twice is stored once."""
+    folder.mkdir(parents=True, exist_ok=True)
+    safe = Path(re.sub(r"[^\w.-]+", "_", Path(name).name).lstrip(".") or "upload")
+    path, n = folder / safe, 1
+    while path.exists():
+        if path.read_bytes() == content:
+            return path
+        path, n = folder / f"{safe.stem}-{n}{safe.suffix}", n + 1
+    write_atomically(path, content, durable=False)
+    return path
+
+
+def _skipped(member: str) -> bool:
+    """Archive clutter from macOS and Windows, not frames."""
+    parts = Path(member).parts
+    hidden = any(p.startswith(".") and p not in (".", "..") for p in parts)
+    return hidden or "__MACOSX" in parts or parts[-1] == "Thumbs.db"
+
+
+def unpack_zip(archive: Path, dest: Path) -> Path:
+    """Unpack a zip of frames (with its mapping CSV) into `dest`; returns the folder to import."""
+    try:
+        zf = zipfile.ZipFile(archive)
+    except (zipfile.BadZipFile, OSError):
+        raise LookoutError(
+            f"{archive.name} is not a zip file; zip the folder of frames with its {MAPPING_CSV} and upload that."
+        ) from None
+    root = dest.resolve()
+    with zf:
+        members = [m for m in zf.infolist() if not m.is_dir() and not _skipped(m.filename)]
+        if sum(m.file_size for m in members) > MAX_UNPACKED_BYTES:
+            raise LookoutError(
+                f"{archive.name} unpacks to more than {MAX_UNPACKED_BYTES >> 30} GB; import the folder by its path instead."
+            )
+        for member in members:
+            target = (root / member.filename).resolve()
+            if not target.is_relative_to(root):
+                raise LookoutError(f"{archive.name} holds a path outside the archive ({member.filename}); not unpacking it.")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                with zf.open(member) as src, open(target, "wb") as out:
+                    shutil.copyfileobj(src, out)
+            except (zipfile.BadZipFile, EOFError, RuntimeError) as exc:  # RuntimeError: encrypted member
+                raise LookoutError(f"{archive.name} is damaged or encrypted at {member.filename} ({exc}); zip it again.") from None
+    return images_folder(root, archive.name)
+
+
+def images_folder(root: Path, archive_name: str) -> Path:
+    """The folder holding the mapping CSV, else the one with the most images."""
+    csvs = sorted(root.rglob(MAPPING_CSV), key=lambda p: len(p.parts))
+    if csvs:
+        return csvs[0].parent
+    counts: dict[Path, int] = {}
+    for path in root.rglob("*"):
+        if path.suffix.lower() in IMAGE_SUFFIXES:
+            counts[path.parent] = counts.get(path.parent, 0) + 1
+    if not counts:
+        raise LookoutError(f"{archive_name} holds no images ({', '.join(IMAGE_SUFFIXES)}); zip the folder of frames.")
+    return max(counts, key=counts.get)
