@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import threading
 from functools import cached_property
 from pathlib import Path
 
@@ -35,6 +36,7 @@ class Workspace:
         self.features_dir = self.root / "features"
         self.models_dir = self.root / "models"
         self.db_path = self.root / "lookout.sqlite"
+        self._local = threading.local()
 
     @classmethod
     def open(cls, root: str | os.PathLike | None = None, *, config: ProjectConfig | None = None) -> "Workspace":
@@ -64,17 +66,24 @@ class Workspace:
         self.__dict__.pop("config", None)
         return self.config
 
-    @cached_property
+    @property
     def db(self) -> sqlite3.Connection:
-        return connect(self.db_path)
+        """This thread's connection: the app's sessions and background jobs share one Workspace,
+        and a transaction must never take in another thread's statements."""
+        conn = getattr(self._local, "db", None)
+        if conn is None:
+            conn = self._local.db = connect(self.db_path)
+        return conn
 
     def write_lock(self) -> FileLock:
         """Held while labels are committed and the mapping CSV rewritten, across processes."""
         return FileLock(self.root / ".write.lock", timeout=60)
 
     def close(self) -> None:
-        if "db" in self.__dict__:
-            self.__dict__.pop("db").close()
+        conn = getattr(self._local, "db", None)
+        if conn is not None:
+            conn.close()
+            del self._local.db
 
     def __repr__(self) -> str:
         return f"Workspace({str(self.root)!r})"

@@ -130,3 +130,42 @@ def test_label_timeline_counts_frames_per_class_per_day(workspace, frames):
     set_label(workspace, frames["frame0.jpg"], 1)  # a relabel moves a frame, it does not add one
     (today,) = label_timeline(workspace)
     assert (today["no target"], today["Trump"]) == (0, 2)
+
+
+def test_labeling_while_a_job_writes_through_the_same_workspace_loses_nothing(tmp_path, workspace, frames):
+    """The app shares one Workspace between tabs and background jobs; each thread needs its own transactions."""
+    import threading
+
+    from data.capture import record_video
+
+    ids = list(frames.values())
+    errors = []
+
+    def labeling():
+        try:
+            for i in range(50):
+                for frame_id in ids:
+                    set_label(workspace, frame_id, i % 2)
+        except Exception as exc:  # noqa: BLE001 - any failure fails the test below
+            errors.append(exc)
+
+    def job():  # records videos the way capture and scoring jobs do
+        try:
+            for i in range(200):
+                video = tmp_path / f"v{i}.mp4"
+                video.write_bytes(b"video %d" % i)
+                record_video(workspace, video)
+        except Exception as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    threads = [threading.Thread(target=labeling), threading.Thread(target=job)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert workspace.db.execute("SELECT COUNT(*) FROM videos").fetchone()[0] == 200
+    assert workspace.db.execute("SELECT COUNT(*) FROM label_history").fetchone()[0] == 1 + 50 * len(ids)
+    assert csv_labels(workspace) == {
+        r["file_name"]: r["label"] for r in workspace.db.execute("SELECT file_name, label FROM frames")
+    }

@@ -1,4 +1,5 @@
-"""Dataset page: what the workspace holds, and importing a labeled folder."""
+"""Dataset page: name the project's targets, bring in frames (a labeled folder, a zip, videos
+or URLs), and see what the workspace holds."""
 
 from pathlib import Path
 
@@ -6,19 +7,78 @@ import pandas as pd
 import streamlit as st
 
 from data import LookoutError
-from data.importer import import_folder, last_import_report
+from data.capture import capture_frames
+from data.config import BACKBONES
+from data.importer import import_folder, import_zip, last_import_report
 from data.labels import label_counts, label_timeline, open_conflicts, resolve_conflict
+from data.uploads import save_upload
+from data.workspace import define_project
+from monitor.download import VIDEO_SUFFIXES, fetch_url
+from ui.progress import job_ui, start_job
 from ui.workspace import current_workspace
 
+BACKBONE_HELP = "face: people, works offline. vgg16: the tutorial's, also sees flags and logos."
 
-def import_ui() -> tuple[str, str] | None:
-    """The folder (and optional CSV) the user asks to import, once they press the button."""
+
+def project_ui(ws, *, expanded: bool) -> tuple[str, list[str], str] | None:
+    """The project name, targets and backbone, once the user saves them."""
+    with st.expander("Project: what Lookout looks for", expanded=expanded), st.form("project"):
+        name = st.text_input("Project name", ws.config.name)
+        targets = st.text_area("Targets, one per line (a person, a flag, a logo)", "\n".join(ws.config.classes[1:]))
+        backbone = st.selectbox("Backbone", BACKBONES, index=BACKBONES.index(ws.config.backbone), help=BACKBONE_HELP)
+        if st.form_submit_button("Save project"):
+            return name, targets.splitlines(), backbone
+    return None
+
+
+def folder_ui() -> tuple[str, str] | None:
+    """A folder on the server (and optional CSV) to import, once the user presses the button."""
     with st.form("import"):
         folder = st.text_input("Folder of images on this computer", placeholder="/path/to/Data_deeplearning")
         csv = st.text_input("Mapping CSV (Image_ID,Class)", placeholder="default: mapping_trump.csv in that folder")
         if st.form_submit_button("Import") and folder.strip():
             return folder.strip(), csv.strip()
     return None
+
+
+def zip_ui():
+    """An uploaded zip of frames with its mapping CSV, once the user presses the button."""
+    with st.form("import-zip", clear_on_submit=True):
+        upload = st.file_uploader("A zip of the folder, with its mapping_trump.csv", type=["zip"])
+        if st.form_submit_button("Import the zip") and upload is not None:
+            return upload
+    return None
+
+
+def capture_ui() -> tuple[list, list[str]] | None:
+    """Uploaded videos and URLs to capture frames from, once the user presses the button."""
+    with st.form("capture", clear_on_submit=True):
+        uploads = st.file_uploader("Videos", type=[s.lstrip(".") for s in VIDEO_SUFFIXES], accept_multiple_files=True)
+        urls = st.text_area("...or video URLs, one per line (TikTok or any site yt-dlp reads)")
+        if st.form_submit_button("Capture frames"):
+            urls = [u.strip() for u in urls.splitlines() if u.strip()]
+            if uploads or urls:
+                return uploads, urls
+    return None
+
+
+def import_zip_upload(ws, archive: Path, job):
+    try:
+        return import_zip(ws, archive, progress=job.progress)
+    finally:
+        archive.unlink(missing_ok=True)  # its frames are stored; the zip itself is not needed
+
+
+def capture_videos(ws, videos: list[Path], urls: list[str], job) -> list:
+    """Capture frames from uploaded files, then from each URL's videos, reporting each."""
+    reports = []
+    for url in urls:
+        job.progress(f"downloading {url}", 0, 0)
+        videos = videos + [path for path, _ in fetch_url(ws, url, source="capture")]
+    for i, video in enumerate(videos):
+        job.progress(f"capturing {video.name}", i, len(videos))
+        reports.append(capture_frames(ws, video))
+    return reports
 
 
 def conflicts_ui(ws) -> None:
@@ -37,24 +97,44 @@ def conflicts_ui(ws) -> None:
                 st.rerun()
 
 
+def add_frames_ui(ws) -> None:
+    folder_tab, zip_tab, capture_tab = st.tabs(["Import a folder", "Upload a zip", "Capture from videos"])
+    with folder_tab:
+        if request := folder_ui():
+            folder, csv = request
+            start_job(ws, "import", lambda job: import_folder(ws, Path(folder), Path(csv) if csv else None,
+                                                              progress=job.progress))
+    with zip_tab:
+        if upload := zip_ui():
+            archive = save_upload(upload.name, upload.getvalue(), ws.root / "uploads")
+            start_job(ws, "import", lambda job: import_zip_upload(ws, archive, job))
+    with capture_tab:
+        if request := capture_ui():
+            uploads, urls = request
+            videos = [save_upload(u.name, u.getvalue(), ws.videos_dir) for u in uploads]
+            start_job(ws, "capture", lambda job: capture_videos(ws, videos, urls, job))
+    job_ui(ws, "import", "Importing", lambda report: f"Imported {report.new_frames} new frames.")
+    job_ui(ws, "capture", "Capturing", lambda reports: " ".join(r.summary() + "." for r in reports))
+
+
 def page() -> None:
     ws = current_workspace()
     st.title("Dataset")
     counts = label_counts(ws)
-    if sum(counts.values()) == 0:
+    empty = sum(counts.values()) == 0
+    if empty:
         st.info(
-            "This workspace is empty. Import a folder of frames with its mapping_trump.csv "
-            "(Image_ID,Class) to start; Lookout learns from the frames you label."
+            "This workspace is empty. Name what you are looking for, then bring in frames: "
+            "a labeled folder like the tutorial's (Image_ID,Class), or videos to capture frames from."
         )
-    request = import_ui()
-    if request:
-        folder, csv = request
+    if request := project_ui(ws, expanded=empty):
+        name, targets, backbone = request
         try:
-            with st.spinner("Importing..."):
-                report = import_folder(ws, Path(folder), Path(csv) if csv else None)
-            st.success(f"Imported {report.new_frames} new frames.")
+            define_project(ws, name=name, targets=targets, backbone=backbone)
+            st.success(f"Saved. Lookout looks for: {', '.join(ws.config.classes[1:])}.")
         except LookoutError as exc:
             st.error(str(exc))
+    add_frames_ui(ws)
     st.subheader("Frames per class")
     st.dataframe(pd.DataFrame({"frames": counts}), width="content")
     timeline = label_timeline(ws)

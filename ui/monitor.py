@@ -1,49 +1,116 @@
-"""Monitor page: recent verdicts, alerts, source health; score a video or run a cycle now."""
+"""Monitor page: recent verdicts with each video's frames and scores, alerts, source health;
+score a video or run a cycle now."""
 
 import json
+from pathlib import Path
 
+import cv2
 import pandas as pd
 import streamlit as st
 
 from data import LookoutError
+from data.uploads import save_upload
+from data.video import sample_video
 from monitor.cycle import run_once
+from monitor.download import VIDEO_SUFFIXES, fetch_url
 from monitor.scoring import score_video
-from ui.workspace import active_model, current_workspace, jobs
+from ui.progress import job_ui, start_job
+from ui.workspace import active_model, current_workspace
+
+GRID_COLUMNS = 6
+THUMBNAIL_WIDTH = 240
 
 
-def score_ui(ws, model, backbone) -> None:
-    upload = st.file_uploader("Score one video now", type=["mp4", "mov", "webm", "mkv"])
-    if upload is None or not st.button("Score it"):
+def recent_videos(ws) -> list[dict]:
+    rows = ws.db.execute(
+        """SELECT v.id, COALESCE(v.url, v.path) AS video, v.author, v.path, s.model_version, s.verdicts_json
+           FROM video_scores s JOIN videos v ON v.id = s.video_id ORDER BY s.scored_at DESC LIMIT 50"""
+    ).fetchall()
+    return [dict(r) | {"verdicts": json.loads(r["verdicts_json"])} for r in rows]
+
+
+def verdicts_table(videos: list[dict]) -> pd.DataFrame:
+    return pd.DataFrame([
+        {"video": v["video"], "author": v["author"], "model": v["model_version"],
+         **{x["name"]: f"{'YES' if x['positive'] else 'no'} ({x['ratio']:.0%})" for x in v["verdicts"]}}
+        for v in videos
+    ])
+
+
+@st.cache_data(max_entries=4, show_spinner="Reading the video's frames...")
+def video_frames(path: str, fps: float) -> dict[float, object]:
+    """Thumbnails of a video's sampled frames the monitor did not keep (clear negatives), read again."""
+    thumbnails = {}
+    for frame in sample_video(Path(path), fps=fps):
+        height, width = frame.rgb.shape[:2]
+        scale = THUMBNAIL_WIDTH / width
+        thumbnails[frame.timestamp_s] = cv2.resize(frame.rgb, (THUMBNAIL_WIDTH, max(1, round(height * scale))))
+    return thumbnails
+
+
+def timeline_ui(ws, video: dict) -> None:
+    """The video's per-frame scores as a chart, and the frames themselves with their scores."""
+    rows = ws.db.execute(
+        """SELECT p.timestamp_s, p.represents, p.probs_json, f.file_name FROM predictions p
+           LEFT JOIN frames f ON f.id = p.frame_id
+           WHERE p.video_id = ? AND p.model_version = ? ORDER BY p.timestamp_s""",
+        (video["id"], video["model_version"]),
+    ).fetchall()
+    if not rows:
         return
-    path = ws.videos_dir / upload.name
-    path.write_bytes(upload.getvalue())
-    try:
-        with st.spinner("Scoring..."):
-            score = score_video(ws, model, backbone, path)
-    except LookoutError as exc:
-        st.error(str(exc))
+    targets = [v["name"] for v in video["verdicts"]]
+    probs = [json.loads(r["probs_json"])[1:] for r in rows]
+    st.line_chart(pd.DataFrame(probs, index=[r["timestamp_s"] for r in rows], columns=targets),
+                  x_label="seconds", y_label="probability")
+    stored = all(r["file_name"] for r in rows)
+    if not stored and not Path(video["path"]).is_file():
+        st.caption("The monitor kept no frames of this clear negative, and its file is gone.")
         return
-    for verdict in score.verdicts:
-        state = "is in this video" if verdict.positive else "is not in this video"
-        st.write(f"**{verdict.name} {state}**: {verdict.positive_frames} of {verdict.sampled_frames} frames ({verdict.ratio:.0%})")
-    timeline = pd.DataFrame([p[1:] for p in score.probs], index=score.times, columns=list(model.classes[1:]))
-    st.line_chart(timeline)
+    decoded = {} if stored else video_frames(video["path"], ws.config.fps)
+    columns = st.columns(GRID_COLUMNS)
+    for i, (row, p) in enumerate(zip(rows, probs)):
+        image = str(ws.frames_dir / row["file_name"]) if row["file_name"] else decoded.get(row["timestamp_s"])
+        if image is None:
+            continue
+        same = f" ×{row['represents']}" if row["represents"] > 1 else ""
+        caption = f"{row['timestamp_s']:.0f} s{same} · " + ", ".join(f"{n} {q:.2f}" for n, q in zip(targets, p))
+        columns[i % GRID_COLUMNS].image(image, caption=caption)
 
 
-def cycle_ui(ws) -> None:
-    key = f"monitor:{ws.root}"
-    if st.button("Run one monitor cycle now"):
-        jobs().start(key, lambda job: run_once(ws, log=lambda line: job.progress(line, 0, 0)))
-    job = jobs().get(key)
-    if job is None:
-        return
-    if not job.finished:
-        st.info(f"Cycle running: {job.stage}")
-    elif job.error:
-        st.error(job.error)
-    else:
-        report = job.result
-        st.success(f"Cycle done: {report.scored} scored, {report.detections} detections, {report.alerts_sent} alerts sent.")
+def score_request_ui() -> tuple[list, str] | None:
+    """Uploaded videos and a URL to score, once the user presses the button."""
+    with st.form("score-now", clear_on_submit=True):
+        uploads = st.file_uploader("Score videos now", type=[s.lstrip(".") for s in VIDEO_SUFFIXES],
+                                   accept_multiple_files=True)
+        url = st.text_input("...or a TikTok video URL")
+        if st.form_submit_button("Score") and (uploads or url.strip()):
+            return uploads, url.strip()
+    return None
+
+
+def score_now(ws, model, backbone, videos: list[Path], url: str, job) -> list:
+    """Score uploaded files and a URL's videos with the active model, one after another."""
+    targets = [(path, None) for path in videos]
+    if url:
+        job.progress(f"downloading {url}", 0, 0)
+        targets += fetch_url(ws, url, source="score")
+    scores = []
+    for i, (path, video_id) in enumerate(targets):
+        job.progress(f"scoring {path.name}", i, len(targets))
+        scores.append(score_video(ws, model, backbone, path, video_id=video_id))
+    return scores
+
+
+def describe_scores(scores) -> str:
+    return " ".join(
+        f"{Path(s.path).name}: {v.name} {'is' if v.positive else 'is not'} in it "
+        f"({v.positive_frames} of {v.sampled_frames} frames)."
+        for s in scores for v in s.verdicts
+    )
+
+
+def describe_cycle(report) -> str:
+    return f"Cycle done: {report.scored} scored, {report.detections} detections, {report.alerts_sent} alerts sent."
 
 
 def page() -> None:
@@ -58,19 +125,27 @@ def page() -> None:
         st.info("No active model yet: train one and activate it on the Train page.")
         return
     st.caption(f"Active model: {model.version} ({model.card['backbone']})")
-    scores = ws.db.execute(
-        """SELECT v.id, COALESCE(v.url, v.path) AS video, v.author, s.model_version, s.scored_at, s.verdicts_json
-           FROM video_scores s JOIN videos v ON v.id = s.video_id ORDER BY s.scored_at DESC LIMIT 50"""
-    ).fetchall()
-    if scores:
+    request = score_request_ui()
+    if request:
+        uploads, url = request
+        paths = [save_upload(u.name, u.getvalue(), ws.videos_dir) for u in uploads]
+        start_job(ws, "score", lambda job: score_now(ws, model, backbone, paths, url, job))
+    job_ui(ws, "score", "Scoring", describe_scores)
+    if st.button("Run one monitor cycle now"):
+        start_job(ws, "cycle", lambda job: run_once(ws, log=lambda line: job.progress(line, 0, 0)))
+    job_ui(ws, "cycle", "Monitor cycle", describe_cycle)
+
+    videos = recent_videos(ws)
+    if videos:
         st.subheader("Recent videos")
-        rows = []
-        for r in scores:
-            verdicts = json.loads(r["verdicts_json"])
-            rows.append({"video": r["video"], "author": r["author"], "model": r["model_version"],
-                         **{v["name"]: f"{'YES' if v['positive'] else 'no'} ({v['ratio']:.0%})" for v in verdicts}})
-        st.dataframe(pd.DataFrame(rows), width="stretch")
-    alerts = pd.read_sql_query("SELECT video_id, target, model_version, status, attempts, last_error, sent_at FROM alerts ORDER BY id DESC LIMIT 50", ws.db)
+        st.dataframe(verdicts_table(videos), width="stretch")
+        names = {i: f"{v['video']} ({v['model_version']})" for i, v in enumerate(videos)}
+        chosen = st.selectbox("Frames and scores of", list(names), format_func=names.get)
+        timeline_ui(ws, videos[chosen])
+    alerts = pd.read_sql_query(
+        "SELECT video_id, target, model_version, status, attempts, last_error, sent_at FROM alerts ORDER BY id DESC LIMIT 50",
+        ws.db,
+    )
     if len(alerts):
         st.subheader("Alerts")
         st.dataframe(alerts, width="stretch")
@@ -78,5 +153,3 @@ def page() -> None:
     if len(health):
         st.subheader("Sources")
         st.dataframe(health, width="stretch")
-    score_ui(ws, model, backbone)
-    cycle_ui(ws)

@@ -9,38 +9,25 @@ from data.config import BACKBONES
 from data.labels import mapping_rows
 from data.mapping_csv import format_mapping_csv
 from trainer.registry import activate, active_version, list_models
-from ui.workspace import current_workspace, jobs
+from ui.dataset import BACKBONE_HELP
+from ui.progress import job_ui, start_job
+from ui.workspace import current_workspace
 
 
 def train_ui(ws) -> str | None:
     """The backbone the user asks to train with, once they press Train."""
-    backbone = st.selectbox("Backbone", BACKBONES, index=BACKBONES.index(ws.config.backbone),
-                            help="face: people, works offline. vgg16: the tutorial's, also sees flags and logos.")
+    backbone = st.selectbox("Backbone", BACKBONES, index=BACKBONES.index(ws.config.backbone), help=BACKBONE_HELP)
     return backbone if st.button("Train a new model", type="primary") else None
 
 
-def start_training(ws, backbone: str):
-    from trainer.train import train_model
+def train(ws, backbone: str, job):
+    from trainer.train import train_model  # TensorFlow loads when the first training starts, not with the page
 
-    return jobs().start(
-        f"train:{ws.root}",
-        lambda job: train_model(ws, backbone=backbone, progress=job.progress, should_stop=job.cancel.is_set),
-    )
+    return train_model(ws, backbone=backbone, progress=job.progress, should_stop=job.cancel.is_set)
 
 
-@st.fragment(run_every=1.0)
-def progress_ui(ws) -> None:
-    job = jobs().get(f"train:{ws.root}")
-    if job is None:
-        return
-    if not job.finished:
-        st.progress(job.fraction, text=f"Training: {job.stage} {job.done}/{job.total}")
-        if st.button("Cancel training"):
-            job.cancel.set()
-    elif job.error:
-        st.error(job.error)
-    elif job.result is not None:
-        st.success(f"Model {job.result.version} trained. Activate it below to use it in the monitor.")
+def describe_training(result) -> str:
+    return f"Model {result.version} trained. Activate it below to use it in the monitor."
 
 
 def metrics_ui(card: dict) -> None:
@@ -60,8 +47,8 @@ def page() -> None:
     st.title("Train")
     backbone = train_ui(ws)
     if backbone:
-        start_training(ws, backbone)
-    progress_ui(ws)
+        start_job(ws, "train", lambda job: train(ws, backbone, job))
+    job_ui(ws, "train", "Training", describe_training, cancel="Cancel training")
     models = list_models(ws)
     if not models:
         st.info("No model yet. Label frames of each class, then press Train.")
