@@ -7,7 +7,8 @@ from ui.workspace import current_workspace, sidebar
 
 st.set_page_config(page_title="Lookout", layout="wide")
 ws = current_workspace()
-empty = ws.db.execute("SELECT COUNT(*) FROM frames").fetchone()[0] == 0
+# An empty workspace opens on Dataset; kept for the session, so finishing an import does not move the page.
+empty = st.session_state.setdefault("opened_empty", ws.db.execute("SELECT COUNT(*) FROM frames").fetchone()[0] == 0)
 pages = [
     st.Page(label.page, title="Label", url_path="label", default=not empty),
     st.Page(review.page, title="Review", url_path="review"),

@@ -38,13 +38,61 @@ def test_empty_workspace_explains_what_to_do(ws_env):
     assert "workspace is empty" in app.info[0].value
 
 
-def test_dataset_page_imports_a_folder(ws_env, dataset):
+def rerun_until(app: AppTest, shown, timeout: float = 300) -> AppTest:
+    """Rerun the page until a background job's outcome shows (pages poll the same way)."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        app.run()
+        if app.exception or app.error or shown(app):
+            return app
+        time.sleep(0.5)
+    raise AssertionError("the job's result never showed on the page")
+
+
+def success_text(app: AppTest) -> str:
+    return " ".join(s.value for s in app.success)
+
+
+def test_dataset_page_imports_a_folder_in_the_background(ws_env, dataset):
     app = page("dataset").run()
-    app.text_input[0].input(str(dataset / "Data_deeplearning"))
-    app.button[0].click().run()
+    next(t for t in app.text_input if t.label.startswith("Folder")).input(str(dataset / "Data_deeplearning"))
+    next(b for b in app.button if b.label == "Import").click().run()
+    rerun_until(app, lambda a: "Imported" in success_text(a))
     assert not app.exception and not app.error
-    assert "Imported 584 new frames" in app.success[0].value
+    assert "Imported 584 new frames" in success_text(app)
     assert "Rows whose image is missing: 1" in app.code[0].value
+
+
+def test_first_run_names_the_targets_then_imports_a_zip_and_captures_a_video(ws_env, tmp_path):
+    import zipfile
+
+    from tests.media import make_video
+
+    app = page("dataset").run()
+    assert "workspace is empty" in app.info[0].value
+    next(t for t in app.text_area if t.label.startswith("Targets")).input("Trump\nBiden")
+    next(b for b in app.button if b.label == "Save project").click().run()
+    assert not app.error and Workspace.open(ws_env).config.classes == ("no target", "Trump", "Biden")
+
+    archive = tmp_path / "frames.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        for i in range(3):
+            zf.write(save_image(tmp_path / f"frame{i}.jpg", i), f"shots/frame{i}.jpg")
+        zf.writestr("shots/mapping_trump.csv", "Image_ID,Class\nframe0.jpg,2\nframe1.jpg,0\n")
+    app.file_uploader[0].set_value(("frames.zip", archive.read_bytes(), "application/zip"))
+    next(b for b in app.button if b.label == "Import the zip").click().run()
+    rerun_until(app, lambda a: "Imported" in success_text(a))
+    assert "Imported 3 new frames" in success_text(app)
+    assert dict(pd.read_csv(ws_env / "mapping_trump.csv").values) == {"frame0.jpg": 2, "frame1.jpg": 0}
+    assert not (ws_env / "uploads" / "frames.zip").exists()
+
+    clip = make_video(tmp_path / "clip.mp4", [7, 8, 9])
+    app.file_uploader[1].set_value(("clip.mp4", clip.read_bytes(), "video/mp4"))
+    next(b for b in app.button if b.label == "Capture frames").click().run()
+    rerun_until(app, lambda a: "distinct" in success_text(a))
+    assert "3 frames sampled, 3 distinct" in success_text(app)
+    ws = Workspace.open(ws_env)
+    assert ws.db.execute("SELECT COUNT(*) FROM frames WHERE video_id IS NOT NULL").fetchone()[0] == 3
 
 
 def test_label_page_labels_skips_and_undoes(ws_env, tmp_path):
@@ -113,7 +161,15 @@ def test_review_page_labels_queue_items_and_judges_videos(ws_env, tmp_path, rand
     assert ws.db.execute(
         "SELECT COUNT(*) FROM label_actions WHERE source = 'review' AND reason = 'cold_start'"
     ).fetchone()[0] == 1
-    next(b for b in app.button if b.label == "None of these show target").click().run()
+    video_id = ws.db.execute("SELECT id FROM videos").fetchone()["id"]
+    video_frames = [r["id"] for r in ws.db.execute("SELECT id FROM frames WHERE video_id = ? ORDER BY timestamp_s", (video_id,))]
+    app.checkbox(key=f"video-{video_id}-tick-{video_frames[0]}").uncheck().run()
+    next(b for b in app.button if b.label == "None of the ticked show target").click().run()
+    labels = [r["label"] for r in ws.db.execute("SELECT label FROM frames WHERE video_id = ? ORDER BY timestamp_s", (video_id,))]
+    assert labels == [None, 0, 0] and "2 frames labeled no target" in app.success[0].value
+    app.button(key="review-undo").click().run()
+    assert ws.db.execute("SELECT COUNT(*) FROM frames WHERE video_id = ? AND label IS NOT NULL", (video_id,)).fetchone()[0] == 0
+    next(b for b in app.button if b.label.startswith("target is not in this video")).click().run()
     assert not app.exception
     labels = {r[0] for r in ws.db.execute("SELECT label FROM frames WHERE video_id IS NOT NULL")}
     assert labels == {0}
@@ -150,6 +206,14 @@ def test_monitor_page_runs_a_cycle_and_lists_the_verdicts(ws_env, tmp_path, rand
     assert not app.exception
     assert "Cycle done: 1 scored" in app.success[0].value
     assert len(app.dataframe) >= 2  # recent videos and source health
+    assert len(app.get("image")) == 2  # the clip's two distinct frames, each with its score
+
+    upload = make_video(tmp_path / "upload.mp4", [3, 4, 5])
+    app.file_uploader[0].set_value(("upload.mp4", upload.read_bytes(), "video/mp4"))
+    next(b for b in app.button if b.label == "Score").click().run()
+    rerun_until(app, lambda a: "upload.mp4: target is" in success_text(a), timeout=120)
+    assert "of 3 frames" in success_text(app)
+    assert app.selectbox[0].options[0].startswith("upload.mp4")  # newest first
     shutil.rmtree(trend)
 
 

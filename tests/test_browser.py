@@ -65,7 +65,7 @@ def test_journalist_flow_in_a_real_browser(app_server, dataset):
         page.goto(url)  # an empty workspace opens on the Dataset page
         expect(page.get_by_text("This workspace is empty")).to_be_visible(timeout=60_000)
         page.get_by_label("Folder of images on this computer").fill(str(dataset / "Data_deeplearning"))
-        page.get_by_role("button", name="Import").click()
+        page.get_by_role("button", name="Import", exact=True).click()
         expect(page.get_by_text("Imported 584 new frames")).to_be_visible(timeout=120_000)
         page.screenshot(path=SCREENSHOTS / "dataset.png", full_page=True)
 
@@ -89,10 +89,17 @@ def test_journalist_flow_in_a_real_browser(app_server, dataset):
         page.get_by_role("button", name="Activate for the monitor").click()
         expect(page.get_by_text("is now the model the monitor uses")).to_be_visible(timeout=60_000)
 
-        for name, ready in (("Review", "Whole videos"), ("Monitor", "Active model")):
-            page.get_by_role("link", name=name).click()
-            expect(page.get_by_text(ready)).to_be_visible(timeout=300_000)
-            page.screenshot(path=SCREENSHOTS / f"{name.lower()}.png", full_page=True)
+        page.get_by_role("link", name="Review").click()
+        expect(page.get_by_text("Whole videos")).to_be_visible(timeout=300_000)
+        page.screenshot(path=SCREENSHOTS / "review.png", full_page=True)
+
+        page.get_by_role("link", name="Monitor").click()
+        expect(page.get_by_text("Active model")).to_be_visible(timeout=300_000)
+        page.locator("input[type=file]").first.set_input_files(str(dataset / "Trump.mp4"))
+        page.get_by_role("button", name="Score", exact=True).click()
+        expect(page.get_by_text("Trump.mp4: Trump is in it")).to_be_visible(timeout=300_000)
+        expect(page.get_by_text("Frames and scores of")).to_be_visible(timeout=60_000)
+        page.screenshot(path=SCREENSHOTS / "monitor.png", full_page=True)
         browser.close()
 
     env = {**os.environ, "PYTHONPATH": os.getcwd()}

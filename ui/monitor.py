@@ -23,10 +23,11 @@ THUMBNAIL_WIDTH = 240
 
 def recent_videos(ws) -> list[dict]:
     rows = ws.db.execute(
-        """SELECT v.id, COALESCE(v.url, v.path) AS video, v.author, v.path, s.model_version, s.verdicts_json
+        """SELECT v.id, v.url, v.author, v.path, s.model_version, s.verdicts_json
            FROM video_scores s JOIN videos v ON v.id = s.video_id ORDER BY s.scored_at DESC LIMIT 50"""
     ).fetchall()
-    return [dict(r) | {"verdicts": json.loads(r["verdicts_json"])} for r in rows]
+    return [dict(r) | {"video": r["url"] or Path(r["path"]).name, "verdicts": json.loads(r["verdicts_json"])}
+            for r in rows]
 
 
 def verdicts_table(videos: list[dict]) -> pd.DataFrame:

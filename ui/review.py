@@ -1,53 +1,86 @@
-"""Review page: the queue's frames with their reasons, and whole-video judgements."""
+"""Review page: the queue's frames with their reasons, grids of near-duplicates and of whole
+videos with bulk labels, and video-level judgements."""
 
 import streamlit as st
 
 from data import LookoutError
+from data.labels import set_labels, undo
 from labeler.judgements import judge_video, judgement
 from labeler.queue import current_queue, label_item, skip
 from ui.workspace import active_model, current_workspace
 
+GRID_COLUMNS = 6
+VIDEO_GRID_LIMIT = 60
 
-def item_ui(ws, item) -> tuple[int | None, bool, bool]:
-    """Shows one queue item; returns (chosen class, apply to duplicates, skip)."""
+
+def item_ui(ws, item) -> tuple[int | None, bool]:
+    """Shows one queue item; returns (chosen class, skip)."""
     where = f"video {item.video_id} at {item.timestamp_s:.1f} s" if item.video_id else "imported"
     st.image(str(ws.frames_dir / item.file_name), caption=f"{item.file_name} ({where})", width=420)
     st.markdown(f"**Why:** {item.reason}  \n*strategy: {item.strategy}*")
-    with_duplicates = True
     if item.duplicates:
-        with_duplicates = st.checkbox(f"Apply to its {len(item.duplicates)} near-identical frames", value=True)
-    columns = st.columns(len(ws.config.classes) + 1)
+        st.caption(f"Labeling it labels its {len(item.duplicates)} near-identical frames too; "
+                   "open them below to label some differently.")
+    columns = st.columns(len(ws.config.classes) + 2)
     chosen = None
     for i, name in enumerate(ws.config.classes):
         if columns[i].button(f"{name} ({i})", key=f"review-{i}", shortcut=str(i)):
             chosen = i
-    skipped = columns[-1].button("Skip (s)", key="review-skip", shortcut="s")
-    return chosen, with_duplicates, skipped
+    skipped = columns[-2].button("Skip (s)", key="review-skip", shortcut="s")
+    if columns[-1].button("Undo (u)", key="review-undo", shortcut="u") and not undo(ws):
+        st.warning("Nothing to undo.")
+    return chosen, skipped
 
 
-def judgement_ui(ws) -> tuple[int, bool] | None:
-    """A video and the user's judgement of it, once given."""
+def grid_ui(ws, frames: list, key: str) -> tuple[list[int], int] | None:
+    """Frames in a grid, each ticked; a button per class labels the ticked ones as one action."""
+    columns = st.columns(GRID_COLUMNS)
+    ticked = []
+    for i, frame in enumerate(frames):
+        column = columns[i % GRID_COLUMNS]
+        when = f"{frame['timestamp_s']:.0f} s" if frame["timestamp_s"] is not None else frame["file_name"]
+        labeled = f" · {ws.config.classes[frame['label']]}" if frame["label"] is not None else ""
+        column.image(str(ws.frames_dir / frame["file_name"]), caption=when + labeled)
+        if column.checkbox("include", value=True, key=f"{key}-tick-{frame['id']}", label_visibility="collapsed"):
+            ticked.append(frame["id"])
+    target = ws.config.classes[1]
+    buttons = st.columns(len(ws.config.classes))
+    for i, name in enumerate(ws.config.classes):
+        text = f"None of the ticked show {target}" if i == 0 else f"All ticked show {name}"
+        if buttons[i].button(text, key=f"{key}-as-{i}") and ticked:
+            return ticked, i
+    return None
+
+
+def cluster_frames(ws, item) -> list:
+    ids = [item.frame_id, *item.duplicates]
+    marks = ",".join("?" * len(ids))
+    return ws.db.execute(f"SELECT * FROM frames WHERE id IN ({marks}) ORDER BY timestamp_s, id", ids).fetchall()
+
+
+def video_ui(ws) -> tuple[int, str, object] | None:
+    """A video's frames in a grid; returns (video, "judge"|"label", present or (frames, class))."""
     videos = ws.db.execute("SELECT id, path, url FROM videos ORDER BY id DESC").fetchall()
     if not videos:
         return None
     target = ws.config.classes[1]
     names = {v["id"]: f"{v['id']}: {v['url'] or v['path']}" for v in videos}
     video_id = st.selectbox("Video", list(names), format_func=names.get)
-    frames = ws.db.execute(
-        "SELECT file_name FROM frames WHERE video_id = ? ORDER BY timestamp_s LIMIT 12", (video_id,)
-    ).fetchall()
-    if frames:
-        columns = st.columns(6)
-        for i, frame in enumerate(frames):
-            columns[i % 6].image(str(ws.frames_dir / frame["file_name"]))
     state = judgement(ws, video_id)
     if state is not None:
         st.caption(f"You judged: {target} {'present' if state else 'absent'}")
     left, right = st.columns(2)
     if left.button(f"{target} is in this video"):
-        return video_id, True
-    if right.button(f"None of these show {target}"):
-        return video_id, False
+        return video_id, "judge", True
+    if right.button(f"{target} is not in this video (label all its frames {ws.config.classes[0]})"):
+        return video_id, "judge", False
+    frames = ws.db.execute(
+        "SELECT * FROM frames WHERE video_id = ? ORDER BY timestamp_s LIMIT ?", (video_id, VIDEO_GRID_LIMIT)
+    ).fetchall()
+    if len(frames) == VIDEO_GRID_LIMIT:
+        st.caption(f"The first {VIDEO_GRID_LIMIT} frames; the judgement above covers all of them.")
+    if chosen := grid_ui(ws, frames, key=f"video-{video_id}"):
+        return video_id, "label", chosen
     return None
 
 
@@ -66,16 +99,29 @@ def page() -> None:
     else:
         st.caption(f"{len(queue)} frames in the queue")
         item = queue[0]
-        chosen, with_duplicates, skipped = item_ui(ws, item)
+        chosen, skipped = item_ui(ws, item)
         if chosen is not None:
-            label_item(ws, item, chosen, with_duplicates=with_duplicates)
+            label_item(ws, item, chosen)
             st.rerun()
         if skipped:
             skip(ws, item.frame_id)
             st.rerun()
+        if item.duplicates and st.toggle(f"Show the {len(item.duplicates) + 1} near-identical frames", key="cluster"):
+            if bulk := grid_ui(ws, cluster_frames(ws, item), key=f"cluster-{item.frame_id}"):
+                ticked, label = bulk
+                set_labels(ws, dict.fromkeys(ticked, label), source="review", reason=item.strategy)
+                st.rerun()
     st.subheader("Whole videos")
-    request = judgement_ui(ws)
-    if request:
-        video_id, present = request
-        labeled = judge_video(ws, video_id, present=present)
-        st.success(f"Recorded. {labeled} frames labeled {ws.config.classes[0]}." if labeled else "Recorded.")
+    if message := st.session_state.pop("review_message", None):
+        st.success(message)
+    if request := video_ui(ws):
+        video_id, kind, what = request
+        if kind == "judge":
+            labeled = judge_video(ws, video_id, present=what)
+            message = f"Recorded; {labeled} frames labeled {ws.config.classes[0]}." if labeled else "Recorded."
+        else:
+            ticked, label = what
+            set_labels(ws, dict.fromkeys(ticked, label), source="review", reason="video grid")
+            message = f"{len(ticked)} frames labeled {ws.config.classes[label]}."
+        st.session_state.review_message = message
+        st.rerun()
