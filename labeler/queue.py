@@ -119,7 +119,7 @@ def build_queue(
     best_name = [classes[int(i) + 1] for i in probs[:, 1:].argmax(axis=1)] if len(probs) else []
 
     if strategy in ("mixed", "uncertain") and len(X):
-        order = uncertainty_sampling(None, X, n=len(X), probs=probs)
+        order = uncertainty_sampling(None, X, n=min(limit, len(X)), probs=probs)
         ranked["uncertain"] = [
             _item(kept[i], "uncertain", float(1 - abs(best[i] - threshold)),
                   f"model {best[i]:.2f} sure it is {best_name[i]}: near the boundary", float(best[i]), dup)

@@ -28,10 +28,13 @@ def _flatten(X) -> np.ndarray:
     return X.reshape(len(X), -1)
 
 
-def uncertainty_sampling(model, X, *, n: int = 20, measure: str = "margin", probs: np.ndarray | None = None) -> np.ndarray:
+def uncertainty_sampling(
+    model, X, *, n: int = 20, measure: str = "margin", probs: np.ndarray | None = None, spread: bool = True
+) -> np.ndarray:
     """Rows the model is least sure about. measure: "margin" or "entropy".
 
     probs: the model's probabilities for X, when already known (then X is not scored again).
+    spread: no two picks from one cluster of similar frames (see _spread).
     """
     if measure not in ("margin", "entropy"):
         raise ValueError(f"measure must be 'margin' or 'entropy', not {measure!r}")
@@ -39,7 +42,26 @@ def uncertainty_sampling(model, X, *, n: int = 20, measure: str = "margin", prob
         return representative_sampling(None, X, n=n)
     probs = model.predict_proba(X) if probs is None else np.asarray(probs)
     score = _margin(probs) if measure == "margin" else _entropy(probs)
-    return np.argsort(-score, kind="stable")[:n]
+    order = np.argsort(-score, kind="stable")
+    return _spread(order, X, n) if spread else order[:n]
+
+
+def _spread(order: np.ndarray, X, n: int, candidates: int = 3) -> np.ndarray:
+    """Of the candidates*n best distinct rows, the best of each of n feature clusters, best first.
+
+    Twenty uncertain frames of one scene teach the model what one of them does
+    (batch-mode active learning: cluster the uncertain pool, take one per cluster).
+    Identical rows count once: with the face backbone every frame without a face
+    has the same features.
+    """
+    flat = _flatten(X)
+    _, first = np.unique(flat[order], axis=0, return_index=True)
+    top = order[np.sort(first)][: n * candidates]
+    if len(top) > n:
+        clusters = KMeans(n_clusters=n, n_init=1, random_state=0).fit_predict(flat[top])
+        _, best = np.unique(clusters, return_index=True)  # `top` is best first: each cluster's first is its best
+        top = top[np.sort(best)]
+    return np.concatenate([top, order[~np.isin(order, top)]])[:n]
 
 
 def confident_positive_sampling(model, X, *, n: int = 20, probs: np.ndarray | None = None) -> np.ndarray:

@@ -1,5 +1,5 @@
-"""Scoring a video: frames sampled at the project's rate, near-identical ones scored once,
-in batches through the model's backbone and head; probabilities stored per model version.
+"""Scoring a video: frames sampled at the project's rate, near-identical ones (anywhere in
+the video) scored once, in batches through the model's backbone and head; probabilities stored per model version.
 
 Frames stream through in batches, so memory does not grow with the clip's length.
 The distinct frames of videos that were positive or uncertain are kept in the
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import tempfile
+from collections import deque
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -17,15 +18,16 @@ import numpy as np
 
 from data.capture import frame_file_name, record_video
 from data.frames import FrameStore, NewFrame
-from data.images import encode_jpeg, sha256_bytes
+from data.images import encode_jpeg, hash_distance, sha256_bytes
 from data.schema import now, transaction
-from data.video import sample_video
+from data.video import NEAR_DUPLICATE_BITS, SampledFrame, sample_video
 from data.workspace import Workspace
 from monitor.verdict import Verdict, video_verdicts
 from trainer.backbones import Backbone
 from trainer.registry import Model
 
 BATCH = 16
+MAX_WAITING = 64
 UNCERTAIN_MARGIN = 0.2  # a frame this close to the threshold makes the video worth a human look
 
 
@@ -39,6 +41,7 @@ class VideoScore:
     probs: list[list[float]]
     verdicts: list[Verdict]
     kept_frames: list[int] = field(default_factory=list)  # frame ids stored for review
+    forward_passes: int = 0  # distinct looks run through the model
 
     @property
     def sampled_frames(self) -> int:
@@ -61,6 +64,58 @@ class VideoScore:
         }
 
 
+class OncePerLook:
+    """Scores a video's distinct frames in batches; a frame that looks like one already seen
+    anywhere in the video (the shot it cuts back to) reuses that score instead of a forward pass.
+
+    Frames come back in order with their probabilities as soon as their look is scored;
+    at most MAX_WAITING frames are held, so memory stays flat however long the clip.
+    """
+
+    def __init__(self, model: Model, backbone: Backbone):
+        self.model, self.backbone = model, backbone
+        self.looks: list[int] = []  # perceptual hash of each distinct look
+        self.probs: list[list[float] | None] = []  # per look, once scored
+        self.batch: list[SampledFrame] = []  # the newest looks, not scored yet
+        self.waiting: deque[tuple[SampledFrame, int]] = deque()  # frames in order, with their look
+
+    @property
+    def forward_passes(self) -> int:
+        return len(self.looks) - len(self.batch)
+
+    def add(self, frame: SampledFrame) -> list[tuple[SampledFrame, list[float]]]:
+        look = next((i for i, h in enumerate(self.looks) if hash_distance(h, frame.phash) < NEAR_DUPLICATE_BITS), None)
+        if look is None:
+            look = len(self.looks)
+            self.looks.append(frame.phash)
+            self.probs.append(None)
+            self.batch.append(frame)
+        self.waiting.append((frame, look))
+        if len(self.batch) == BATCH or len(self.waiting) >= MAX_WAITING:
+            self._score_batch()
+        return self._ready()
+
+    def finish(self) -> list[tuple[SampledFrame, list[float]]]:
+        self._score_batch()
+        return self._ready()
+
+    def _score_batch(self) -> None:
+        if not self.batch:
+            return
+        rows = self.model.head.predict_proba(self.backbone.embed([f.rgb for f in self.batch]))
+        first = len(self.looks) - len(self.batch)  # the batch holds the newest looks
+        for i, row in enumerate(rows):
+            self.probs[first + i] = [float(v) for v in row]
+        self.batch.clear()
+
+    def _ready(self) -> list[tuple[SampledFrame, list[float]]]:
+        ready = []
+        while self.waiting and self.probs[self.waiting[0][1]] is not None:
+            frame, look = self.waiting.popleft()
+            ready.append((frame, self.probs[look]))
+        return ready
+
+
 def is_uncertain(score: VideoScore, threshold: float) -> bool:
     probs = np.asarray(score.probs)
     return bool(len(probs)) and bool((np.abs(probs[:, 1:] - threshold) <= UNCERTAIN_MARGIN).any())
@@ -76,28 +131,24 @@ def score_video(
         video_id = record_video(ws, path, source="score")
     rule = ws.config.frame_rule
     times, represents, probs, sizes = [], [], [], []
+    scorer = OncePerLook(model, backbone)
     with tempfile.TemporaryDirectory(dir=ws.root, prefix=".score-") as spool:
-        batch = []
 
-        def flush():
-            scores = model.head.predict_proba(backbone.embed([f.rgb for f in batch]))
-            for frame, row in zip(batch, scores):
+        def collect(scored):
+            for frame, row in scored:
                 (Path(spool) / f"{len(times)}.jpg").write_bytes(encode_jpeg(frame.rgb))
                 times.append(frame.timestamp_s)
                 represents.append(frame.represents)
-                probs.append([float(v) for v in row])
+                probs.append(row)
                 sizes.append(frame.rgb.shape[:2])
-            batch.clear()
 
         for frame in sample_video(path, fps=ws.config.fps):
-            batch.append(frame)
-            if len(batch) == BATCH:
-                flush()
-        if batch:
-            flush()
+            collect(scorer.add(frame))
+        collect(scorer.finish())
         verdicts = video_verdicts(np.array(probs).reshape(-1, len(model.classes)), np.array(represents, int),
                                   classes=model.classes, rule=rule)
-        score = VideoScore(video_id, str(path), model.version, times, represents, probs, verdicts)
+        score = VideoScore(video_id, str(path), model.version, times, represents, probs, verdicts,
+                           forward_passes=scorer.forward_passes)
         keep = keep_frames and (any(v.positive for v in verdicts) or is_uncertain(score, rule.threshold))
         _store(ws, score, Path(spool) if keep else None, path, sizes)
     return score

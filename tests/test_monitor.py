@@ -200,3 +200,24 @@ def test_score_command_prints_the_tutorials_frame_list_and_verdict(make_workspac
     assert result["verdicts"][0]["positive"] is False and sum(f["represents"] for f in result["frames"]) == 59
     url = ws.db.execute("SELECT url FROM videos WHERE id = ?", (result["video_id"],)).fetchone()["url"]
     assert url == f"{videos.url}/biden.mp4"
+
+
+def test_each_look_scored_once_gives_the_verdict_of_scoring_every_sampled_frame(clips, make_workspace, backbones):
+    import numpy as np
+
+    from data.video import sample_video
+    from monitor.scoring import score_video
+    from monitor.verdict import video_verdicts
+    from trainer.registry import load_model
+
+    ws = make_workspace([], "json://127.0.0.1:9/none")
+    model = load_model(ws, "active")
+    backbone = backbones.for_model(ws, model)
+    for clip in clips.values():
+        score = score_video(ws, model, backbone, clip, keep_frames=False)
+        every = list(sample_video(clip, fps=ws.config.fps, collapse=False))
+        probs = model.head.predict_proba(backbone.embed([f.rgb for f in every]))
+        full = video_verdicts(probs, np.ones(len(every), int), classes=model.classes, rule=ws.config.frame_rule)
+        assert score.forward_passes <= len(score.times) < len(every)
+        assert [v.positive for v in score.verdicts] == [v.positive for v in full]
+        assert all(abs(v.ratio - w.ratio) < 0.05 for v, w in zip(score.verdicts, full))  # a shared score may flip a frame

@@ -25,7 +25,15 @@ X = np.arange(5)[:, None]
 
 @pytest.mark.parametrize("measure", ["margin", "entropy"])
 def test_uncertainty_ranks_the_coin_tosses_first(measure):
-    assert list(uncertainty_sampling(MockClassifier(PROBS), X, n=3, measure=measure)) == [1, 3, 4]
+    assert list(uncertainty_sampling(MockClassifier(PROBS), X, n=3, measure=measure, spread=False)) == [1, 3, 4]
+
+
+def test_uncertain_picks_come_from_different_scenes():
+    """Three near-identical coin tosses and one from another scene: a batch of two takes one of each."""
+    features = np.array([[0.0, 0.0], [0.0, 0.01], [0.01, 0.0], [5.0, 5.0], [9.0, 9.0], [9.0, 9.1]])
+    probs = np.array([[0.5, 0.5], [0.51, 0.49], [0.52, 0.48], [0.6, 0.4], [0.99, 0.01], [0.98, 0.02]])
+    assert list(uncertainty_sampling(None, features, n=2, probs=probs, spread=False)) == [0, 1]
+    assert list(uncertainty_sampling(None, features, n=2, probs=probs)) == [0, 3]
 
 
 def test_uncertainty_refuses_an_unknown_measure():
@@ -60,3 +68,14 @@ def test_label_issues_find_a_deliberately_flipped_label():
     flipped = labels.copy()
     flipped[17] = 1
     assert list(label_issue_sampling(pred_probs, flipped, n=5)) == [17]
+
+
+def test_identical_frames_fill_one_place_in_a_batch():
+    """With the face backbone every faceless frame has the same features and the same score."""
+    faceless = np.zeros((5, 3))
+    faces = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]])
+    features = np.vstack([faceless, faces])
+    probs = np.array([[0.5, 0.5]] * 5 + [[0.6, 0.4], [0.7, 0.3], [0.8, 0.2]])
+    picks = uncertainty_sampling(None, features, n=3, probs=probs)
+    assert len(set(picks)) == 3 and sum(p < 5 for p in picks) == 1
+    assert sum(p < 5 for p in uncertainty_sampling(None, features, n=3, probs=probs, spread=False)) == 3
