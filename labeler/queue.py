@@ -101,6 +101,8 @@ def build_queue(
         "SELECT * FROM frames WHERE label IS NULL ORDER BY video_id, timestamp_s, id"
     ).fetchall()
     clusters = collapse_duplicates(unlabeled)
+    if model is None and not clusters:
+        return []  # no model and nothing unlabeled: nothing to rank, no backbone to load
     if model is None:
         from trainer.backbones import load_backbone
 

@@ -32,6 +32,13 @@ def small_workspace(root, tmp_path, n=6):
     return ws
 
 
+@pytest.mark.parametrize("name", ["label", "review", "train", "monitor", "dataset"])
+def test_every_page_renders_on_an_empty_workspace(ws_env, name):
+    app = page(name).run()
+    assert not app.exception and not app.error
+    assert app.title[0].value == name.capitalize()
+
+
 def test_empty_workspace_explains_what_to_do(ws_env):
     app = AppTest.from_file("../app.py", default_timeout=60).run()
     assert not app.exception
