@@ -66,7 +66,9 @@ def test_journalist_flow_in_a_real_browser(app_server, dataset):
         expect(page.get_by_text("This workspace is empty")).to_be_visible(timeout=60_000)
         page.get_by_label("Folder of images on this computer").fill(str(dataset / "Data_deeplearning"))
         page.get_by_role("button", name="Import", exact=True).click()
-        expect(page.get_by_text("Imported 584 new frames")).to_be_visible(timeout=120_000)
+        imported = page.get_by_text("Imported 584 new frames")
+        expect(imported.first).to_be_visible(timeout=120_000)
+        expect(imported).to_have_count(1, timeout=30_000)  # shown once the page has refreshed
         page.screenshot(path=SCREENSHOTS / "dataset.png", full_page=True)
 
         page.get_by_role("link", name="Label").click()
@@ -96,6 +98,7 @@ def test_journalist_flow_in_a_real_browser(app_server, dataset):
         page.get_by_role("link", name="Monitor").click()
         expect(page.get_by_text("Active model")).to_be_visible(timeout=300_000)
         page.locator("input[type=file]").first.set_input_files(str(dataset / "Trump.mp4"))
+        expect(page.get_by_role("button", name="Remove Trump.mp4")).to_be_visible(timeout=60_000)  # uploaded
         page.get_by_role("button", name="Score", exact=True).click()
         expect(page.get_by_text("Trump.mp4: Trump is in it")).to_be_visible(timeout=300_000)
         expect(page.get_by_text("Frames and scores of")).to_be_visible(timeout=60_000)

@@ -45,8 +45,10 @@ def zip_ui():
     """An uploaded zip of frames with its mapping CSV, once the user presses the button."""
     with st.form("import-zip", clear_on_submit=True):
         upload = st.file_uploader("A zip of the folder, with its mapping_trump.csv", type=["zip"])
-        if st.form_submit_button("Import the zip") and upload is not None:
-            return upload
+        if st.form_submit_button("Import the zip"):
+            if upload is not None:
+                return upload
+            st.warning("Choose a zip file first.")
     return None
 
 
@@ -59,6 +61,7 @@ def capture_ui() -> tuple[list, list[str]] | None:
             urls = [u.strip() for u in urls.splitlines() if u.strip()]
             if uploads or urls:
                 return uploads, urls
+            st.warning("Choose video files or paste URLs first.")
     return None
 
 

@@ -84,8 +84,10 @@ def score_request_ui() -> tuple[list, str] | None:
         uploads = st.file_uploader("Score videos now", type=[s.lstrip(".") for s in VIDEO_SUFFIXES],
                                    accept_multiple_files=True)
         url = st.text_input("...or a TikTok video URL")
-        if st.form_submit_button("Score") and (uploads or url.strip()):
-            return uploads, url.strip()
+        if st.form_submit_button("Score"):
+            if uploads or url.strip():
+                return uploads, url.strip()
+            st.warning("Choose a video file or paste a URL first.")
     return None
 
 
