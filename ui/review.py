@@ -14,21 +14,22 @@ VIDEO_GRID_LIMIT = 60
 
 
 def item_ui(ws, item) -> tuple[int | None, bool]:
-    """Shows one queue item; returns (chosen class, skip)."""
+    """Shows one queue item, its controls beside it (portrait frames); returns (chosen class, skip)."""
     where = f"video {item.video_id} at {item.timestamp_s:.1f} s" if item.video_id else "imported"
-    st.image(str(ws.frames_dir / item.file_name), caption=f"{item.file_name} ({where})", width=420)
-    st.markdown(f"**Why:** {item.reason}  \n*strategy: {item.strategy}*")
+    picture, controls = st.columns([1, 1])
+    picture.image(str(ws.frames_dir / item.file_name), caption=f"{item.file_name} ({where})", width=360)
+    controls.markdown(f"**Why:** {item.reason}  \n*strategy: {item.strategy}*")
     if item.duplicates:
-        st.caption(f"Labeling it labels its {len(item.duplicates)} near-identical frames too; "
-                   "open them below to label some differently.")
-    columns = st.columns(len(ws.config.classes) + 2)
+        controls.caption(f"Labeling it labels its {len(item.duplicates)} near-identical frames too; "
+                         "open them below to label some differently.")
     chosen = None
     for i, name in enumerate(ws.config.classes):
-        if columns[i].button(f"{name} ({i})", key=f"review-{i}", shortcut=str(i)):
+        if controls.button(f"{name} ({i})", key=f"review-{i}", shortcut=str(i), width="stretch",
+                           type="primary" if i else "secondary"):
             chosen = i
-    skipped = columns[-2].button("Skip (s)", key="review-skip", shortcut="s")
-    if columns[-1].button("Undo (u)", key="review-undo", shortcut="u") and not undo(ws):
-        st.warning("Nothing to undo.")
+    skipped = controls.button("Skip (s)", key="review-skip", shortcut="s", width="stretch")
+    if controls.button("Undo (u)", key="review-undo", shortcut="u", width="stretch") and not undo(ws):
+        controls.warning("Nothing to undo.")
     return chosen, skipped
 
 
