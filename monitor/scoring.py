@@ -1,5 +1,6 @@
 """Scoring a video: frames sampled at the project's rate, near-identical ones (anywhere in
-the video) scored once, in batches through the model's backbone and head; probabilities stored per model version.
+the video) scored once, in batches through the model's backbone and head; probabilities
+stored per model version.
 
 Frames stream through in batches, so memory does not grow with the clip's length.
 The distinct frames of videos that were positive or uncertain are kept in the
