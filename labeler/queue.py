@@ -121,11 +121,13 @@ def build_queue(
     best_name = [classes[int(i) + 1] for i in probs[:, 1:].argmax(axis=1)] if len(probs) else []
 
     if strategy in ("mixed", "uncertain") and len(X):
-        order = uncertainty_sampling(None, X, n=min(limit, len(X)), probs=probs)
+        samples = model.head.sample_proba(X)
+        order = uncertainty_sampling(None, X, n=min(limit, len(X)), probs=probs, samples=samples)
+        low, high = np.percentile(samples[..., 1:].max(axis=2), [10, 90], axis=0)
         ranked["uncertain"] = [
             _item(kept[i], "uncertain", float(1 - abs(best[i] - threshold)),
-                  f"model {best[i]:.2f} sure it is {best_name[i]}: near the boundary", float(best[i]), dup)
-            for i in order if abs(best[i] - threshold) < 0.35
+                  _uncertain_reason(best[i], best_name[i], low[i], high[i], threshold), float(best[i]), dup)
+            for i in order if low[i] < threshold < high[i] or abs(best[i] - threshold) < 0.35
         ]
     if strategy in ("mixed", "false_positive") and len(X):
         order = confident_positive_sampling(None, X, n=len(X), probs=probs)
@@ -147,6 +149,13 @@ def build_queue(
     if strategy != "mixed":
         return ranked.get(strategy, [])[:limit]
     return _interleave(ranked, shares or DEFAULT_SHARES, limit)
+
+
+def _uncertain_reason(best: float, name: str, low: float, high: float, threshold: float) -> str:
+    if low < threshold < high:
+        return (f"model {best:.2f} sure it is {name}, but its guesses run from {low:.2f} to {high:.2f}: "
+                "few frames like this are labeled")
+    return f"model {best:.2f} sure it is {name}: near the boundary"
 
 
 def _mislabeled(ws: Workspace, model, backbone, limit: int) -> list[QueueItem]:

@@ -28,20 +28,38 @@ def _flatten(X) -> np.ndarray:
     return X.reshape(len(X), -1)
 
 
-def uncertainty_sampling(
-    model, X, *, n: int = 20, measure: str = "margin", probs: np.ndarray | None = None, spread: bool = True
-) -> np.ndarray:
-    """Rows the model is least sure about. measure: "margin" or "entropy".
+def _disagreement(samples: np.ndarray) -> np.ndarray:
+    """Mutual information between a row's label and the model's draws (BALD): high where the draws
+    disagree with each other, not where each draw is merely unsure."""
+    return _entropy(samples.mean(axis=0)) - np.mean([_entropy(s) for s in samples], axis=0)
 
+
+def uncertainty_sampling(
+    model, X, *, n: int = 20, measure: str = "disagreement", probs: np.ndarray | None = None,
+    samples: np.ndarray | None = None, spread: bool = True,
+) -> np.ndarray:
+    """Rows the model is least sure about. measure: "disagreement", "margin" or "entropy".
+
+    disagreement: among the model's dropout draws (`samples`, or `model.sample_proba`);
+    it asks for what the model has not seen yet, where margin and entropy also pick
+    frames that are ambiguous however many are labeled. A model that cannot draw,
+    or whose draws all agree, is ranked by margin instead.
     probs: the model's probabilities for X, when already known (then X is not scored again).
     spread: no two picks from one cluster of similar frames (see _spread).
     """
-    if measure not in ("margin", "entropy"):
-        raise ValueError(f"measure must be 'margin' or 'entropy', not {measure!r}")
-    if model is None and probs is None:
+    if measure not in ("disagreement", "margin", "entropy"):
+        raise ValueError(f"measure must be 'disagreement', 'margin' or 'entropy', not {measure!r}")
+    if model is None and probs is None and samples is None:
         return representative_sampling(None, X, n=n)
-    probs = model.predict_proba(X) if probs is None else np.asarray(probs)
-    score = _margin(probs) if measure == "margin" else _entropy(probs)
+    if measure == "disagreement" and samples is None and hasattr(model, "sample_proba"):
+        samples = model.sample_proba(X)
+    if measure == "disagreement" and samples is not None and np.ptp(samples, axis=0).max(initial=0) > 1e-6:
+        score = _disagreement(np.asarray(samples))
+    else:
+        if probs is None:
+            probs = model.predict_proba(X) if model is not None else np.mean(samples, axis=0)
+        probs = np.asarray(probs)
+        score = _entropy(probs) if measure == "entropy" else _margin(probs)
     order = np.argsort(-score, kind="stable")
     return _spread(order, X, n) if spread else order[:n]
 

@@ -31,6 +31,24 @@ def test_face_head_calls_a_frame_positive_when_any_face_is_the_target():
     assert head.predict_proba(no_faces)[0, 0] > 0.99  # no face, no target
 
 
+def test_the_heads_draws_disagree_on_faces_unlike_its_training():
+    from labeler.strategies import _disagreement
+
+    rng = np.random.default_rng(0)
+    target = rng.normal(0, 1, 128)
+    y = np.arange(200) % 2
+    head = Head(n_classes=2, epochs=60, seed=0).fit(face_frames(rng, 200, target, y), y)
+    known = face_frames(rng, 20, target, np.arange(20) % 2)
+    halfway = np.zeros((5, 4, 129), "float32")  # half the target, half a stranger: nothing like it was labeled
+    halfway[:, 0, :128] = 0.5 * target + 0.5 * rng.normal(0, 1, (5, 128))
+    halfway[:, 0, 128] = 1
+    draws = head.sample_proba(np.concatenate([known, halfway]), n_samples=50)
+    assert draws.shape == (50, 25, 2) and np.allclose(draws.sum(axis=2), 1, atol=1e-5)
+    disagreement = _disagreement(draws)
+    assert disagreement[20:].mean() > 3 * disagreement[:20].mean()
+    assert np.array_equal(head.predict_proba(known), head.predict_proba(known))  # without draws: repeatable
+
+
 def test_vgg16_head_is_the_tutorials_architecture():
     head = Head(n_classes=3, epochs=1).fit(np.random.rand(12, 7, 7, 512).astype("float32"), np.arange(12) % 3)
     dense = [layer.units for layer in head.model_.layers if type(layer).__name__ == "Dense"]

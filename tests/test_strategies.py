@@ -36,6 +36,21 @@ def test_uncertain_picks_come_from_different_scenes():
     assert list(uncertainty_sampling(None, features, n=2, probs=probs)) == [0, 3]
 
 
+def test_frames_the_model_disagrees_with_itself_on_come_before_plain_coin_tosses():
+    """Row 0: every draw says 0.5 (ambiguous however much is labeled); row 1: draws split 0.1 / 0.9."""
+    draws = np.array([[[0.5, 0.5], [0.9, 0.1], [0.95, 0.05]], [[0.5, 0.5], [0.1, 0.9], [0.95, 0.05]]] * 5)
+    assert list(uncertainty_sampling(None, X[:3], n=2, samples=draws, spread=False)) == [1, 0]
+    assert list(uncertainty_sampling(None, X[:3], n=2, samples=draws, measure="margin", spread=False)) == [0, 1]
+
+
+def test_a_model_whose_draws_all_agree_is_ranked_by_margin():
+    class NoDropout(MockClassifier):
+        def sample_proba(self, X):
+            return np.stack([self.predict_proba(X)] * 4)
+
+    assert list(uncertainty_sampling(NoDropout(PROBS), X, n=3, spread=False)) == [1, 3, 4]
+
+
 def test_uncertainty_refuses_an_unknown_measure():
     with pytest.raises(ValueError, match="measure must be"):
         uncertainty_sampling(MockClassifier(PROBS), X, measure="vibes")

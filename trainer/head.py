@@ -163,9 +163,20 @@ class Head(BaseEstimator, ClassifierMixin):
         return self
 
     def predict_proba(self, X) -> np.ndarray:
+        return self._forward(X, training=False)
+
+    def sample_proba(self, X, *, n_samples: int = 20) -> np.ndarray:
+        """(n_samples, rows, classes): predictions with dropout left on, one draw of the network each.
+
+        Where the draws disagree, the model lacks examples like the row (the review
+        queue's "uncertain" strategy asks for those).
+        """
+        return np.stack([self._forward(X, training=True) for _ in range(n_samples)])
+
+    def _forward(self, X, *, training: bool) -> np.ndarray:
         out = []
         for start in range(0, len(X), 256):
-            out.append(np.asarray(self.model_(np.asarray(X[start : start + 256]), training=False)))
+            out.append(np.asarray(self.model_(np.asarray(X[start : start + 256]), training=training)))
         return np.concatenate(out) if out else np.zeros((0, self.n_classes), "float32")
 
     def predict(self, X) -> np.ndarray:
