@@ -11,6 +11,8 @@ from __future__ import annotations
 import numpy as np
 from sklearn.cluster import KMeans
 
+from trainer.backbones import is_face_features
+
 
 def _margin(probs: np.ndarray) -> np.ndarray:
     """1 - (top probability - second): 1 is a coin toss, 0 is certain."""
@@ -23,8 +25,17 @@ def _entropy(probs: np.ndarray) -> np.ndarray:
     return -(p * np.log(p)).sum(axis=1) / np.log(probs.shape[1])
 
 
-def _flatten(X) -> np.ndarray:
+def _frame_vectors(X) -> np.ndarray:
+    """One vector a frame for measuring how alike frames are.
+
+    Face features are slots of faces, biggest first: the same two people in a
+    different order would look unalike flattened, so a frame is the mean of the
+    faces it shows (all zeros when it shows none).
+    """
     X = np.asarray(X, dtype="float32")
+    if is_face_features(X.shape[1:]):
+        present = X[..., -1:]
+        return (X[..., :-1] * present).sum(axis=1) / np.maximum(present.sum(axis=1), 1.0)
     return X.reshape(len(X), -1)
 
 
@@ -72,7 +83,7 @@ def _spread(order: np.ndarray, X, n: int, candidates: int = 3) -> np.ndarray:
     Identical rows count once: with the face backbone every frame without a face
     has the same features.
     """
-    flat = _flatten(X)
+    flat = _frame_vectors(X)
     _, first = np.unique(flat[order], axis=0, return_index=True)
     top = order[np.sort(first)][: n * candidates]
     if len(top) > n:
@@ -97,7 +108,7 @@ def random_sampling(model, X, *, n: int = 20, seed: int = 0) -> np.ndarray:
 
 def representative_sampling(model, X, *, n: int = 20, seed: int = 0) -> np.ndarray:
     """Cold start: the row nearest each of n cluster centres of the features."""
-    flat = _flatten(X)
+    flat = _frame_vectors(X)
     if len(flat) <= n:
         return np.arange(len(flat))
     distances = KMeans(n_clusters=n, n_init=3, random_state=seed).fit(flat).transform(flat).T  # (n, rows)

@@ -94,3 +94,20 @@ def test_identical_frames_fill_one_place_in_a_batch():
     picks = uncertainty_sampling(None, features, n=3, probs=probs)
     assert len(set(picks)) == 3 and sum(p < 5 for p in picks) == 1
     assert sum(p < 5 for p in uncertainty_sampling(None, features, n=3, probs=probs, spread=False)) == 3
+
+
+def face_frame(*people):
+    """Face-backbone features of a frame showing these 128-d faces, in the order the detector found them."""
+    frame = np.zeros((4, 129), "float32")
+    for slot, face in enumerate(people):
+        frame[slot, :128], frame[slot, 128] = face, 1.0
+    return frame
+
+
+def test_the_same_people_found_in_another_order_are_one_scene():
+    """Two coin tosses show the same two politicians (the detector lists faces biggest first, so their
+    order flips as the camera moves) and one shows the first of them alone: a batch of two covers both scenes."""
+    a, b = np.eye(128, dtype="float32")[:2]
+    features = np.stack([face_frame(a, b), face_frame(b, a), face_frame(a)])
+    probs = np.array([[0.5, 0.5], [0.51, 0.49], [0.6, 0.4]])
+    assert list(uncertainty_sampling(None, features, n=2, probs=probs)) == [0, 2]

@@ -27,6 +27,11 @@ VGG16_WEIGHTS_URL = (
     "https://storage.googleapis.com/tensorflow/keras-applications/vgg16/" + VGG16_WEIGHTS_FILE
 )
 RANDOM = "random"  # tests and benchmarks only: an explicitly untrained VGG16
+FACE_ROW = 129  # a face backbone row: 128-d descriptor + 1/0 "face present" mask
+
+
+def is_face_features(feature_shape: tuple[int, ...]) -> bool:
+    return len(feature_shape) == 2 and feature_shape[-1] == FACE_ROW
 
 
 class Backbone:
@@ -141,7 +146,7 @@ class FaceBackbone(Backbone):
 
     name = "face"
     max_faces = 4
-    feature_shape = (max_faces, 129)  # 128-d descriptor + mask
+    feature_shape = (max_faces, FACE_ROW)
     batch_size = 8
 
     def __init__(self, *, upsample: int = 1, cnn_fallback: bool = True):

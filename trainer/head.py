@@ -14,14 +14,11 @@ from keras import layers, ops
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.class_weight import compute_class_weight
 
+from trainer.backbones import is_face_features
 from trainer.progress import Cancelled, Progress, ShouldStop
 
 TUTORIAL_LAYERS = (1024, 512, 512, 256)
 FACE_LAYERS = (128,)
-
-
-def is_face_features(feature_shape: tuple[int, ...]) -> bool:
-    return len(feature_shape) == 2 and feature_shape[-1] == 129
 
 
 @keras.saving.register_keras_serializable(package="lookout")
