@@ -1,7 +1,7 @@
 import numpy as np
 
 from trainer.evaluate import decide, evaluate
-from trainer.head import Head
+from trainer.head import Batches, Head
 from trainer.split import FrameFacts, leakage_groups, split_train_validation
 
 
@@ -82,3 +82,12 @@ def test_metrics_for_the_model_card():
     assert metrics["confusion_matrix"] == [[1, 1], [1, 1]]
     assert metrics["per_class"]["Trump"] == {"precision": 0.5, "recall": 0.5, "f1": 0.5, "support": 2}
     assert metrics["pr_curves"]["Trump"]["thresholds"]
+
+
+def test_training_batches_are_even_so_no_tiny_batch_jolts_the_head():
+    """140 labeled frames at batch size 128: two batches of 70, each frame once an epoch (not 128 + 12)."""
+    X, y = np.arange(140)[:, None], np.zeros(140)
+    batches = Batches(X, y, np.ones(140), batch_size=128, seed=0)
+    sizes = [len(batches[i][0]) for i in range(len(batches))]
+    seen = np.concatenate([batches[i][0].ravel() for i in range(len(batches))])
+    assert sizes == [70, 70] and sorted(seen) == list(range(140))
