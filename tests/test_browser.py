@@ -34,7 +34,9 @@ def free_port() -> int:
 
 
 @pytest.fixture
-def app_server(tmp_path, feature_cache):
+def app_server(tmp_path, feature_cache, trained_face_workspace):
+    # trained_face_workspace fills the shared feature cache first: the face backbone's
+    # minutes on a slow machine are not what this test is about.
     ws = Workspace.open(tmp_path / "ws", config=ProjectConfig(name="Trump", classes=("no target", "Trump"), backbone="face"))
     ws.close()
     port = free_port()
