@@ -35,6 +35,9 @@ class ProjectConfig:
     frame_rule: FrameRule = FrameRule()
     sources: tuple[dict, ...] = ()
     alert_urls: tuple[str, ...] = ()
+    # What page users may reach (data/access.py): None = not configured.
+    import_roots: tuple[str, ...] | None = None
+    allowed_hosts: tuple[str, ...] = ()
 
     @property
     def targets(self) -> dict[int, str]:
@@ -50,10 +53,14 @@ class ProjectConfig:
             "frame_rule": asdict(self.frame_rule),
             "alerts": {"urls": list(self.alert_urls)},
             "sources": [dict(s) for s in self.sources],
+            "access": {
+                **({"import_roots": list(self.import_roots)} if self.import_roots is not None else {}),
+                "allowed_hosts": list(self.allowed_hosts),
+            },
         }
 
 
-_TOP_KEYS = {"name", "classes", "backbone", "vgg16_weights", "sampling", "frame_rule", "alerts", "sources"}
+_TOP_KEYS = {"name", "classes", "backbone", "vgg16_weights", "sampling", "frame_rule", "alerts", "sources", "access"}
 
 
 def load_config(path: Path) -> ProjectConfig:
@@ -100,6 +107,13 @@ def parse_config(raw: dict, *, where: str = "project.toml") -> ProjectConfig:
     urls = alerts.get("urls", [])
     if not isinstance(urls, list) or not all(isinstance(u, str) for u in urls):
         raise bad("alerts.urls", "a list of notification URLs (text)")
+    access = _table(raw, "access", where)
+    roots = access.get("import_roots")
+    if roots is not None and not _texts(roots):
+        raise bad("access.import_roots", "a list of folders page users may import from")
+    hosts = access.get("allowed_hosts", [])
+    if not _texts(hosts):
+        raise bad("access.allowed_hosts", "a list of host names page users may fetch from")
     sources = raw.get("sources", [])
     if not isinstance(sources, list) or not all(isinstance(s, dict) and isinstance(s.get("kind"), str) for s in sources):
         raise bad("sources", 'a list of tables, each with a "kind"')
@@ -112,6 +126,8 @@ def parse_config(raw: dict, *, where: str = "project.toml") -> ProjectConfig:
         frame_rule=rule,
         sources=tuple(sources),
         alert_urls=tuple(urls),
+        import_roots=tuple(roots) if roots is not None else None,
+        allowed_hosts=tuple(hosts),
     )
 
 
@@ -131,6 +147,10 @@ def _parse_rule(rule_raw: dict, bad) -> FrameRule:
 
 def save_config(config: ProjectConfig, path: Path) -> None:
     write_atomically(path, tomli_w.dumps(config.to_toml()).encode("utf-8"))
+
+
+def _texts(value) -> bool:
+    return isinstance(value, list) and all(isinstance(v, str) and v.strip() for v in value)
 
 
 def _table(raw: dict, key: str, where: str) -> dict:

@@ -8,6 +8,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from data.access import read_small_file
 from data.errors import LookoutError
 
 HEADER = ("Image_ID", "Class")
@@ -29,9 +30,7 @@ def read_mapping_csv(path: Path, *, class_names: tuple[str, ...]) -> list[Mappin
     """
     path = Path(path)
     try:
-        text = path.read_bytes().decode("utf-8-sig")
-    except FileNotFoundError:
-        raise LookoutError(f"{path} does not exist; give the mapping CSV with --csv.") from None
+        text = read_small_file(path).decode("utf-8-sig")
     except UnicodeDecodeError:
         raise LookoutError(f"{path} is not UTF-8 text; save it from your spreadsheet as CSV UTF-8.") from None
     lines = csv.reader(io.StringIO(text, newline=""))
@@ -40,9 +39,8 @@ def read_mapping_csv(path: Path, *, class_names: tuple[str, ...]) -> list[Mappin
         raise LookoutError(f"{path} is empty; it needs a header line 'Image_ID,Class' and one row per image.")
     columns = [cell.strip() for cell in header]
     if not set(HEADER) <= set(columns):
-        raise LookoutError(
-            f"{path}: the first line must be the header 'Image_ID,Class' (found {','.join(columns)!r})."
-        )
+        # The file's own text is not echoed: on a served app it could be any file on the server.
+        raise LookoutError(f"{path}: the first line must be the header 'Image_ID,Class'; this file's is not.")
     id_col, class_col = columns.index("Image_ID"), columns.index("Class")
     allowed = ", ".join(f"{i} = {name}" for i, name in enumerate(class_names))
     rows = []
@@ -51,7 +49,7 @@ def read_mapping_csv(path: Path, *, class_names: tuple[str, ...]) -> list[Mappin
         if not any(cell.strip() for cell in row):
             continue
         if len(row) <= max(id_col, class_col):
-            raise LookoutError(f"{path} line {line}: expected Image_ID and Class, found {','.join(row)!r}.")
+            raise LookoutError(f"{path} line {line}: expected two values, Image_ID and Class.")
         image_id, raw_class = row[id_col].strip(), row[class_col].strip()
         _check_image_id(image_id, path, line)
         try:

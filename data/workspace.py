@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
-from functools import cached_property
 from pathlib import Path
 
 from filelock import FileLock
@@ -37,6 +36,7 @@ class Workspace:
         self.models_dir = self.root / "models"
         self.db_path = self.root / "lookout.sqlite"
         self._local = threading.local()
+        self._config: tuple[int, ProjectConfig] | None = None
 
     @classmethod
     def open(cls, root: str | os.PathLike | None = None, *, config: ProjectConfig | None = None) -> "Workspace":
@@ -48,22 +48,26 @@ class Workspace:
             folder.mkdir(parents=True, exist_ok=True)
         if config is not None or not ws.config_path.exists():
             save_config(config or ProjectConfig(), ws.config_path)
-        ws.config  # validate now, not halfway through a command
+        ws.reload_config()  # validate now, not halfway through a command
         from data.labels import sync_mapping_csv  # labels imports workspace
 
         sync_mapping_csv(ws)
         return ws
 
-    @cached_property
+    @property
     def config(self) -> ProjectConfig:
-        return load_config(self.config_path)
+        """project.toml as it is now: an operator's edit applies without restarting the app."""
+        stamp = self.config_path.stat().st_mtime_ns
+        if self._config is None or self._config[0] != stamp:
+            self._config = (stamp, load_config(self.config_path))
+        return self._config[1]
 
     def save_config(self, config: ProjectConfig) -> None:
         save_config(config, self.config_path)
-        self.__dict__["config"] = config
+        self._config = (self.config_path.stat().st_mtime_ns, config)
 
     def reload_config(self) -> ProjectConfig:
-        self.__dict__.pop("config", None)
+        self._config = None
         return self.config
 
     @property

@@ -7,9 +7,9 @@ import re
 import sys
 from pathlib import Path
 
+from data.capture import capture_frames
 from data.cli import add_workspace_flags, command_parser, parse_and_open, run
 from data.errors import LookoutError
-from data.capture import capture_frames
 from monitor.cycle import run_once, watch
 from monitor.download import fetch_url
 from monitor.scoring import score_video

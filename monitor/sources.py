@@ -29,7 +29,7 @@ from pathlib import Path
 
 from data.errors import LookoutError
 from data.workspace import Workspace
-from monitor.download import VIDEO_SUFFIXES, FetchedVideo, download
+from monitor.download import VIDEO_SUFFIXES, FetchedVideo, Limits, download, stop_process_group
 
 
 @dataclass
@@ -111,9 +111,8 @@ class UrlSource(Source):
                 result.videos.append(FetchedVideo(Path(known["path"]), url, known["author"], known["caption"],
                                                   known["uploaded_at"], known["info_json"]))
                 continue  # downloaded in an earlier cycle; the monitor skips it once scored
-            videos, error = download(
-                url, self.ws.videos_dir, max_duration_s=self.max_duration, timeout_s=self.timeout, newest=newest
-            )
+            limits = Limits(max_duration_s=self.max_duration, socket_timeout_s=self.timeout)
+            videos, error = download(url, self.ws.videos_dir, limits=limits, newest=newest)
             result.videos.extend(videos)
             if error:
                 result.errors.append(f"{url}: {error}")
@@ -157,13 +156,18 @@ class CommandSource(Source):
 
     def fetch(self) -> FetchResult:
         self.folder.mkdir(parents=True, exist_ok=True)
-        try:
-            done = subprocess.run(self.command, cwd=self.folder, capture_output=True, text=True, timeout=self.timeout)
+        try:  # its own process group, so a timeout stops the pipelines it started too
+            proc = subprocess.Popen(self.command, cwd=self.folder, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                    text=True, start_new_session=True)
         except FileNotFoundError:
             return FetchResult(errors=[f"command {self.command[0]!r} is not installed"])
+        try:
+            _, stderr = proc.communicate(timeout=self.timeout)
         except subprocess.TimeoutExpired:
             return FetchResult(scan_folder(self.folder), [f"command timed out after {self.timeout} s"])
-        errors = [] if done.returncode == 0 else [f"command exited {done.returncode}: {done.stderr.strip()[-300:]}"]
+        finally:
+            stop_process_group(proc)
+        errors = [] if proc.returncode == 0 else [f"command exited {proc.returncode}: {stderr.strip()[-300:]}"]
         return FetchResult(scan_folder(self.folder), errors)
 
 

@@ -35,7 +35,9 @@ class _Server:
 
 
 class VideoServer(_Server):
-    """Serves files by name; `faults` maps a name to "500", "hang" or raw bytes to send instead."""
+    """Serves files by name; `faults` maps a name to what to do instead: "500", "hang", raw bytes,
+    "drip" (a byte a second), "endless" (bytes with no length, for ever), "huge" (claims 3 GiB),
+    or ("redirect", url)."""
 
     def __init__(self, files: dict[str, Path]):
         self.files, self.faults, self.requests = files, {}, []
@@ -60,6 +62,14 @@ class _VideoHandler(BaseHTTPRequestHandler):
         if fault == "hang":
             time.sleep(30)
             return
+        if isinstance(fault, tuple) and fault[0] == "redirect":
+            self.send_response(302)
+            self.send_header("Location", fault[1])
+            self.end_headers()
+            return
+        if fault in ("drip", "endless", "huge"):
+            self._stream(fault)
+            return
         content = fault if isinstance(fault, bytes) else server.files[name].read_bytes() if name in server.files else None
         if content is None:
             self.send_error(404)
@@ -70,6 +80,23 @@ class _VideoHandler(BaseHTTPRequestHandler):
         self.end_headers()
         if body:
             self.wfile.write(content)
+
+
+    def _stream(self, fault: str) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "video/mp4")
+        if fault == "huge":
+            self.send_header("Content-Length", str(3 << 30))
+        self.end_headers()
+        deadline = time.monotonic() + 120  # bounded: a test that forgets to stop still ends
+        try:
+            while time.monotonic() < deadline:
+                self.wfile.write(b"\0" if fault == "drip" else b"\0" * 65536)
+                self.wfile.flush()
+                if fault == "drip":
+                    time.sleep(1)
+        except OSError:
+            pass  # the client gave up, as it should
 
 
 class Webhook(_Server):

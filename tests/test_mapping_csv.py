@@ -30,7 +30,7 @@ def test_bom_windows_line_endings_and_blank_lines_are_read(tmp_path):
         (b"Image_ID,Class\nframe0.jpg,yes\n", "line 2: Class 'yes' is not a whole number"),
         (b"Image_ID,Class\nframe0.jpg,0\nframe1.jpg,2\n", "line 3: Class 2 is not a class"),
         (b"Image_ID,Class\nframe0.jpg,-1\n", "Class -1 is not a class"),
-        (b"Image_ID,Class\nframe0.jpg\n", "line 2: expected Image_ID and Class"),
+        (b"Image_ID,Class\nframe0.jpg\n", "line 2: expected two values, Image_ID and Class"),
         (b"Image_ID,Class\n,1\n", "Image_ID is empty"),
         (b"Image_ID,Class\n../../etc/passwd,1\n", "'../../etc/passwd' is a path"),
         (b"Image_ID,Class\n/etc/passwd,1\n", "is a path"),

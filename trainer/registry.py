@@ -12,7 +12,7 @@ import json
 import logging
 import zipfile
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import h5py
@@ -60,7 +60,7 @@ class Model:
 
 def new_version(ws: Workspace) -> str:
     """A sortable version name: the UTC time, with a suffix if that second is taken."""
-    base = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    base = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     version, n = base, 1
     while (ws.models_dir / version).exists():
         n += 1

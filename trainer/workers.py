@@ -13,8 +13,8 @@ import os
 import signal
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
-from typing import Callable
 
 MAX_WORKERS = 4  # each holds its own copy of the model: ~0.2 GB, up to 0.7 GB on a CNN frame
 

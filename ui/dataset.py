@@ -7,6 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from data import LookoutError
+from data.access import server_folder
 from data.capture import capture_frames
 from data.config import BACKBONES
 from data.importer import import_folder, import_zip, last_import_report
@@ -15,7 +16,7 @@ from data.uploads import save_upload
 from data.workspace import define_project
 from monitor.download import VIDEO_SUFFIXES, fetch_url
 from ui.progress import job_ui, start_job
-from ui.workspace import current_workspace
+from ui.workspace import current_workspace, serving_others
 
 BACKBONE_HELP = "face: people, works offline. vgg16: the tutorial's, also sees flags and logos."
 
@@ -56,13 +57,19 @@ def capture_ui() -> tuple[list, list[str]] | None:
     """Uploaded videos and URLs to capture frames from, once the user presses the button."""
     with st.form("capture", clear_on_submit=True):
         uploads = st.file_uploader("Videos", type=[s.lstrip(".") for s in VIDEO_SUFFIXES], accept_multiple_files=True)
-        urls = st.text_area("...or video URLs, one per line (TikTok or any site yt-dlp reads)")
+        urls = st.text_area("...or video URLs, one per line (TikTok or any site yt-dlp reads)", key="capture-urls")
         if st.form_submit_button("Capture frames"):
             urls = [u.strip() for u in urls.splitlines() if u.strip()]
             if uploads or urls:
                 return uploads, urls
             st.warning("Choose video files or paste URLs first.")
     return None
+
+
+def allowed_folder_and_csv(ws, folder: str, csv: str) -> tuple[Path, Path | None]:
+    """The typed folder and CSV, resolved, if this app may read them (data/access.py)."""
+    rules = dict(roots=ws.config.import_roots, serving_others=serving_others())
+    return server_folder(folder, **rules), server_folder(csv, **rules) if csv else None
 
 
 def import_zip_upload(ws, archive: Path, job):
@@ -77,7 +84,7 @@ def capture_videos(ws, videos: list[Path], urls: list[str], job) -> list:
     reports = []
     for url in urls:
         job.progress(f"downloading {url}", 0, 0)
-        videos = videos + [path for path, _ in fetch_url(ws, url, source="capture")]
+        videos = videos + [path for path, _ in fetch_url(ws, url, source="capture", from_page=True)]
     for i, video in enumerate(videos):
         job.progress(f"capturing {video.name}", i, len(videos))
         reports.append(capture_frames(ws, video))
@@ -104,9 +111,12 @@ def add_frames_ui(ws) -> None:
     folder_tab, zip_tab, capture_tab = st.tabs(["Import a folder", "Upload a zip", "Capture from videos"])
     with folder_tab:
         if request := folder_ui():
-            folder, csv = request
-            start_job(ws, "import", lambda job: import_folder(ws, Path(folder), Path(csv) if csv else None,
-                                                              progress=job.progress))
+            try:
+                folder, csv = allowed_folder_and_csv(ws, *request)
+            except LookoutError as exc:
+                st.error(str(exc))
+            else:
+                start_job(ws, "import", lambda job: import_folder(ws, folder, csv, progress=job.progress))
     with zip_tab:
         if upload := zip_ui():
             archive = save_upload(upload.name, upload.getvalue(), ws.root / "uploads")

@@ -96,7 +96,7 @@ def score_now(ws, model, backbone, videos: list[Path], url: str, job) -> list:
     targets = [(path, None) for path in videos]
     if url:
         job.progress(f"downloading {url}", 0, 0)
-        targets += fetch_url(ws, url, source="score")
+        targets += fetch_url(ws, url, source="score", from_page=True)
     scores = []
     for i, (path, video_id) in enumerate(targets):
         job.progress(f"scoring {path.name}", i, len(targets))

@@ -3,6 +3,7 @@
 import streamlit as st
 
 from data import Workspace
+from data.access import serves_others
 from data.labels import label_counts
 from data.workspace import workspace_path
 from ui.jobs import JobRegistry
@@ -23,8 +24,14 @@ def current_workspace() -> Workspace:
     return _open(str(workspace_path().resolve()))
 
 
+def serving_others() -> bool:
+    """Whether people on other computers can open this app (then server paths stay private)."""
+    return serves_others(st.get_option("server.address"))
+
+
 def sidebar(ws: Workspace) -> None:
-    st.sidebar.caption(f"Workspace: `{ws.root}`")
+    if not serving_others():
+        st.sidebar.caption(f"Workspace: `{ws.root}`")
     counts = label_counts(ws)
     st.sidebar.write(" · ".join(f"{name}: **{n}**" for name, n in counts.items()))
 
