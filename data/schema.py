@@ -160,10 +160,46 @@ M003_REVIEW = (
     )""",
 )
 
+M004_ALERT_ATTEMPTS = (
+    # An alert is sent exactly once where the endpoint can tell: every attempt is recorded before it
+    # is made, a timed-out or interrupted one is "unknown" (it may have arrived), and retries carry
+    # the same idempotency key. 'unknown' as a status: retries ran out with the outcome still unknown.
+    """CREATE TABLE alerts_new (
+        id INTEGER PRIMARY KEY,
+        video_id INTEGER NOT NULL REFERENCES videos(id),
+        target INTEGER NOT NULL,
+        model_version TEXT NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('pending', 'sent', 'unknown')),
+        attempts INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT,
+        created_at TEXT NOT NULL,
+        sent_at TEXT,
+        payload_json TEXT,
+        idempotency_key TEXT NOT NULL UNIQUE DEFAULT ('lookout-' || lower(hex(randomblob(12)))),
+        UNIQUE (video_id, target, model_version)
+    )""",
+    """INSERT INTO alerts_new (id, video_id, target, model_version, status, attempts, last_error, created_at,
+                              sent_at, payload_json)
+       SELECT id, video_id, target, model_version, status, attempts, last_error, created_at, sent_at, payload_json
+       FROM alerts""",
+    "DROP TABLE alerts",
+    "ALTER TABLE alerts_new RENAME TO alerts",
+    """CREATE TABLE alert_attempts (
+        id INTEGER PRIMARY KEY,
+        alert_id INTEGER NOT NULL REFERENCES alerts(id),
+        endpoint TEXT NOT NULL,
+        started_at TEXT NOT NULL,
+        outcome TEXT CHECK (outcome IN ('delivered', 'failed', 'unknown')),
+        error TEXT
+    )""",
+    "CREATE INDEX attempts_by_alert ON alert_attempts(alert_id, endpoint)",
+)
+
 MIGRATIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("m001_initial", M001_INITIAL),
     ("m002_monitor", M002_MONITOR),
     ("m003_review", M003_REVIEW),
+    ("m004_alert_attempts", M004_ALERT_ATTEMPTS),
 )
 
 

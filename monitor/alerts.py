@@ -1,16 +1,26 @@
-"""Alerts through apprise: one per (video, target, model version), kept until delivered.
+"""Alerts through apprise: one per (video, target, model version), none lost, none sent twice
+where the endpoint can tell.
 
-An alert is first recorded as pending, then sent; it is marked sent only once
-the endpoint accepted it, so an endpoint that is down delays an alert to the
-next cycle but never drops it, and a delivered one is never sent again.
+- An alert is queued in the same transaction as the score that causes it
+  (`record_alert`), so a crash can never keep the score and lose the alert.
+- Each endpoint is tried separately; every attempt is recorded before it is made.
+- An endpoint that refused or could not be reached did not get the alert: it is
+  tried again next cycle, for as long as it takes.
+- An attempt that timed out waiting for the reply, or whose process died while it
+  waited, may have arrived: it is "unknown", tried again at most
+  MAX_UNKNOWN_ATTEMPTS times in all, with the same idempotency key each time
+  (a field of JSON, form and XML webhooks; a line of every other message), so a
+  receiver that checks the key shows it once.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import logging
 import os
+import sqlite3
 from dataclasses import dataclass
-from pathlib import Path
 
 import apprise
 
@@ -19,6 +29,8 @@ from data.schema import now, transaction
 from data.workspace import Workspace
 
 ALERT_URLS_ENV = "LOOKOUT_ALERT_URLS"
+MAX_UNKNOWN_ATTEMPTS = 3
+WEBHOOK_SCHEMES = ("json", "jsons", "form", "forms", "xml", "xmls")  # they carry the key as a field
 
 
 @dataclass(frozen=True)
@@ -28,64 +40,128 @@ class Alert:
     attachment: str | None = None
 
 
+def _outcome(delivered: bool, log_text: str) -> str:
+    if delivered:
+        return "delivered"
+    # requests' ReadTimeout: the request went out and no reply came, so it may have arrived.
+    return "unknown" if "Read timed out" in log_text else "failed"
+
+
 class Notifier:
     """Sends to every configured URL (project.toml's alerts.urls and $LOOKOUT_ALERT_URLS)."""
 
     def __init__(self, urls: list[str]):
         self.urls = [u for u in urls if u.strip()]
-        self.apprise = apprise.Apprise()
         for url in self.urls:
-            if not self.apprise.add(url):
+            if apprise.Apprise.instantiate(url) is None:
                 raise LookoutError(f"Alert URL {url!r} is not one apprise understands; fix alerts.urls in project.toml.")
 
     @classmethod
-    def for_workspace(cls, ws: Workspace) -> "Notifier":
+    def for_workspace(cls, ws: Workspace) -> Notifier:
         extra = os.environ.get(ALERT_URLS_ENV, "").replace(",", " ").split()
         return cls([*ws.config.alert_urls, *extra])
 
+    def endpoints(self) -> list[str]:
+        """A name per URL that is safe to store and show: apprise's privacy form (no tokens), and a
+        digest of the whole URL, so that two URLs alike but for their tokens stay apart."""
+        return [f"{apprise.Apprise.instantiate(url).url(privacy=True)} #{hashlib.sha256(url.encode()).hexdigest()[:8]}"
+                for url in self.urls]
+
+    def send_to(self, index: int, alert: Alert, *, key: str | None = None) -> tuple[str, str | None]:
+        """(outcome, error) of one attempt at endpoint `index`: "delivered", "failed" or "unknown"."""
+        plugin = apprise.Apprise.instantiate(self.urls[index])
+        body = alert.body
+        if key:
+            body += f"\nAlert id: {key}"
+            if plugin.protocol in WEBHOOK_SCHEMES or plugin.secure_protocol in WEBHOOK_SCHEMES:
+                plugin.payload_extras = {**plugin.payload_extras, "idempotency_key": key}
+        attach = apprise.AppriseAttachment(alert.attachment) if alert.attachment else None
+        try:
+            with apprise.LogCapture(level=logging.DEBUG) as log:
+                delivered = plugin.notify(title=alert.title, body=body, attach=attach)
+        except Exception as exc:  # a plugin's failure must not stop the monitor
+            return "failed", f"{type(exc).__name__}: {exc}"
+        outcome = _outcome(delivered, log.getvalue())
+        errors = {"failed": "the endpoint refused it or could not be reached",
+                  "unknown": "no reply in time; it may have arrived"}
+        return outcome, errors.get(outcome)
+
     def send(self, alert: Alert) -> str | None:
-        """None when delivered, else what went wrong (never raises into the monitor loop)."""
+        """Send to every endpoint now, without a record (operator messages): None when all took it."""
         if not self.urls:
             return "no alert URLs configured (alerts.urls in project.toml)"
-        try:
-            ok = self.apprise.notify(title=alert.title, body=alert.body, attach=alert.attachment)
-        except Exception as exc:  # a plugin's failure must not stop the monitor
-            return f"{type(exc).__name__}: {exc}"
-        return None if ok else "the alert endpoint did not accept it"
+        errors = [self.send_to(i, alert)[1] for i in range(len(self.urls))]
+        return "; ".join(e for e in errors if e) or None
 
 
-def queue_alert(ws: Workspace, video_id: int, target: int, model_version: str, alert: Alert) -> bool:
-    """Record an alert to send; False when this (video, target, model) already has one."""
-    with transaction(ws.db):
-        cur = ws.db.execute(
-            """INSERT OR IGNORE INTO alerts (video_id, target, model_version, status, created_at, payload_json)
-               VALUES (?, ?, ?, 'pending', ?, ?)""",
-            (video_id, target, model_version, now(), json.dumps(alert.__dict__)),
-        )
+def record_alert(conn: sqlite3.Connection, video_id: int, target: int, model_version: str, alert: Alert) -> bool:
+    """Queue an alert inside the caller's transaction; False when this (video, target, model) has one."""
+    cur = conn.execute(
+        """INSERT OR IGNORE INTO alerts (video_id, target, model_version, status, created_at, payload_json)
+           VALUES (?, ?, ?, 'pending', ?, ?)""",
+        (video_id, target, model_version, now(), json.dumps(alert.__dict__)),
+    )
     return cur.rowcount == 1
 
 
+def _endpoint_state(ws: Workspace, alert_id: int, endpoint: str) -> tuple[bool, int]:
+    """(delivered already, attempts whose outcome is unknown: timed out or never finished)."""
+    row = ws.db.execute(
+        """SELECT SUM(outcome = 'delivered') AS delivered, SUM(outcome IS NULL OR outcome = 'unknown') AS unknown
+           FROM alert_attempts WHERE alert_id = ? AND endpoint = ?""",
+        (alert_id, endpoint),
+    ).fetchone()
+    return bool(row["delivered"]), row["unknown"] or 0
+
+
+def _attempt(ws: Workspace, notifier: Notifier, row, index: int, endpoint: str, alert: Alert) -> str:
+    with transaction(ws.db):  # recorded before it is made: a kill mid-send leaves an unknown attempt
+        attempt = ws.db.execute(
+            "INSERT INTO alert_attempts (alert_id, endpoint, started_at) VALUES (?, ?, ?)", (row["id"], endpoint, now())
+        ).lastrowid
+        ws.db.execute("UPDATE alerts SET attempts = attempts + 1 WHERE id = ?", (row["id"],))
+    outcome, error = notifier.send_to(index, alert, key=row["idempotency_key"])
+    with transaction(ws.db):
+        ws.db.execute("UPDATE alert_attempts SET outcome = ?, error = ? WHERE id = ?", (outcome, error, attempt))
+        if error:
+            ws.db.execute("UPDATE alerts SET last_error = ? WHERE id = ?", (f"{endpoint}: {error}", row["id"]))
+    return outcome
+
+
 def send_pending(ws: Workspace, notifier: Notifier, *, dry_run: bool = False, log=print) -> tuple[int, int]:
-    """Try every pending alert once; returns (sent, still pending). Dry run prints them instead."""
-    sent = failed = 0
-    for row in ws.db.execute("SELECT id, payload_json FROM alerts WHERE status = 'pending' ORDER BY id").fetchall():
+    """Try every pending alert at every endpoint that does not have it yet; returns (sent, still pending).
+    Dry run prints them instead."""
+    sent = waiting = 0
+    endpoints = notifier.endpoints()
+    for row in ws.db.execute("SELECT * FROM alerts WHERE status = 'pending' ORDER BY id").fetchall():
         alert = Alert(**json.loads(row["payload_json"]))
         if dry_run:
-            log(f"[dry run] alert: {alert.title}\n{alert.body}" + (f"\n(attached: {alert.attachment})" if alert.attachment else ""))
+            attached = f"\n(attached: {alert.attachment})" if alert.attachment else ""
+            log(f"[dry run] alert: {alert.title}\n{alert.body}{attached}")
             continue
-        error = notifier.send(alert)
+        if not endpoints:
+            waiting += 1
+            continue
+        done = []  # per endpoint: "delivered", "unknown" (gave up) or None (try again next cycle)
+        for index, endpoint in enumerate(endpoints):
+            delivered, unknown = _endpoint_state(ws, row["id"], endpoint)
+            if not delivered and unknown < MAX_UNKNOWN_ATTEMPTS:
+                outcome = _attempt(ws, notifier, row, index, endpoint, alert)
+                delivered, unknown = outcome == "delivered", unknown + (outcome == "unknown")
+                if not delivered:
+                    log(f"alert {row['id']} to {endpoint}: {outcome}, will retry next cycle")
+            done.append("delivered" if delivered else "unknown" if unknown >= MAX_UNKNOWN_ATTEMPTS else None)
+        if None in done:
+            waiting += 1
+            continue
+        status = "sent" if set(done) == {"delivered"} else "unknown"
         with transaction(ws.db):
-            if error is None:
-                ws.db.execute("UPDATE alerts SET status = 'sent', sent_at = ?, attempts = attempts + 1 WHERE id = ?", (now(), row["id"]))
-                sent += 1
-            else:
-                ws.db.execute("UPDATE alerts SET attempts = attempts + 1, last_error = ? WHERE id = ?", (error, row["id"]))
-                failed += 1
-                log(f"alert {row['id']} not delivered, will retry next cycle: {error}")
-    return sent, failed
+            ws.db.execute("UPDATE alerts SET status = ?, sent_at = ? WHERE id = ?", (status, now(), row["id"]))
+        sent += status == "sent"
+    return sent, waiting
 
 
-def detection_alert(video: dict, verdict, best_frame: Path | None) -> Alert:
+def detection_alert(video: dict, verdict, best_frame) -> Alert:
     """The message a journalist gets: what, where, who posted it, and how sure."""
     lines = [
         f"{verdict.name} appears in {verdict.positive_frames} of {verdict.sampled_frames} sampled frames "

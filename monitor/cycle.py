@@ -3,16 +3,17 @@ queue one alert per detection, deliver pending alerts, keep source health."""
 
 from __future__ import annotations
 
-import json
+import re
 import time
 from dataclasses import dataclass, field
+from importlib.metadata import version
 
 from filelock import FileLock, Timeout
 
 from data.errors import LookoutError
 from data.schema import now, transaction
 from data.workspace import Workspace
-from monitor.alerts import Alert, Notifier, detection_alert, queue_alert, send_pending
+from monitor.alerts import Alert, Notifier, send_pending
 from monitor.download import record_fetched
 from monitor.scoring import score_video
 from monitor.sources import build_sources
@@ -21,6 +22,26 @@ from trainer.predict import backbone_for
 from trainer.registry import load_model
 
 FAILURES_BEFORE_OPERATOR_ALERT = 3
+# yt-dlp's words when a site changed under its extractor (fixed by updating yt-dlp, not by waiting).
+EXTRACTOR_BREAK = re.compile(r"Unable to extract|Unsupported URL|Unable to download (JSON|webpage)|HTTP Error 403", re.I)
+ACTIVE_MODEL = "active model"  # its health is kept beside the sources'; one failure already stops detection
+
+
+def operator_alert(health) -> Alert:
+    """What the operator is told when a source or the active model keeps failing."""
+    if health["source"] == ACTIVE_MODEL:
+        return Alert(
+            title="Lookout: the active model cannot be loaded; detection has stopped",
+            body=f"{health['last_error']}\nActivate a working version (python -m trainer list, then activate).",
+        )
+    advice = ""
+    if EXTRACTOR_BREAK.search(health["last_error"] or ""):
+        advice = (f"\nThis looks like a TikTok change that yt-dlp {version('yt-dlp')} (installed) cannot read yet; "
+                  "update it: pip install -U 'yt-dlp[curl-cffi]'.")
+    return Alert(
+        title=f"Lookout: source {health['source']} is failing",
+        body=f"{health['consecutive_failures']} cycles in a row failed. Last error: {health['last_error']}{advice}",
+    )
 
 
 @dataclass
@@ -60,11 +81,24 @@ def run_once(ws: Workspace, *, backbones: BackboneCache | None = None, dry_run: 
         lock.release()
 
 
+def _active_model(ws: Workspace, backbones: BackboneCache, notifier: Notifier, *, dry_run: bool, log):
+    """The active model and its backbone, read each cycle (a newly activated model is picked up).
+    A broken one stops detection, so the operator hears of it once per failure streak."""
+    try:
+        model = load_model(ws, "active")
+        backbone = backbones.for_model(ws, model)
+    except LookoutError as exc:
+        _record_health(ws, ACTIVE_MODEL, [str(exc)])
+        _operator_alerts(ws, notifier, dry_run=dry_run, log=log)
+        raise
+    _record_health(ws, ACTIVE_MODEL, [])
+    return model, backbone
+
+
 def _cycle(ws: Workspace, backbones: BackboneCache, *, dry_run: bool, log) -> CycleReport:
     ws.reload_config()
-    model = load_model(ws, "active")  # read each cycle: a newly activated model is picked up
-    backbone = backbones.for_model(ws, model)
     notifier = Notifier.for_workspace(ws)
+    model, backbone = _active_model(ws, backbones, notifier, dry_run=dry_run, log=log)
     report = CycleReport(model.version)
     for source in build_sources(ws):
         fetched = source.fetch()
@@ -79,35 +113,19 @@ def _cycle(ws: Workspace, backbones: BackboneCache, *, dry_run: bool, log) -> Cy
                 ).fetchone():
                     report.skipped += 1
                     continue
-                score = score_video(ws, model, backbone, video.path, video_id=video_id)
+                score = score_video(ws, model, backbone, video.path, video_id=video_id, alert=True)
             except LookoutError as exc:
                 report.source_errors.setdefault(source.name, []).append(str(exc))
                 log(f"{video.path.name}: not scored: {exc}")
                 continue
             report.scored += 1
-            row = dict(ws.db.execute("SELECT * FROM videos WHERE id = ?", (video_id,)).fetchone())
-            calls = []
-            for verdict in score.verdicts:
-                calls.append(f"{verdict.name} {verdict.positive_frames}/{verdict.sampled_frames}" + (" DETECTED" if verdict.positive else ""))
-                if verdict.positive:
-                    report.detections += 1
-                    best = _best_frame(ws, video_id, model.version, verdict)
-                    queue_alert(ws, video_id, verdict.target, model.version, detection_alert(row, verdict, best))
+            report.detections += sum(v.positive for v in score.verdicts)
+            calls = [f"{v.name} {v.positive_frames}/{v.sampled_frames}" + (" DETECTED" if v.positive else "")
+                     for v in score.verdicts]
             log(f"{video.path.name}: {', '.join(calls)} (model {model.version})")
     _operator_alerts(ws, notifier, dry_run=dry_run, log=log)
     report.alerts_sent, report.alerts_pending = send_pending(ws, notifier, dry_run=dry_run, log=log)
     return report
-
-
-def _best_frame(ws: Workspace, video_id: int, version: str, verdict):
-    rows = ws.db.execute(
-        """SELECT f.file_name, p.probs_json FROM predictions p JOIN frames f ON f.id = p.frame_id
-           WHERE p.video_id = ? AND p.model_version = ?""", (video_id, version),
-    ).fetchall()
-    if not rows:
-        return None
-    best = max(rows, key=lambda r: json.loads(r["probs_json"])[verdict.target])
-    return ws.frames_dir / best["file_name"]
 
 
 def _record_health(ws: Workspace, source: str, errors: list[str]) -> None:
@@ -129,13 +147,11 @@ def _record_health(ws: Workspace, source: str, errors: list[str]) -> None:
 def _operator_alerts(ws: Workspace, notifier: Notifier, *, dry_run: bool, log) -> None:
     """One message per failure streak: scrapers break when TikTok changes, someone must know."""
     for row in ws.db.execute(
-        "SELECT * FROM source_health WHERE consecutive_failures >= ? AND operator_alerted = 0",
-        (FAILURES_BEFORE_OPERATOR_ALERT,),
+        "SELECT * FROM source_health WHERE consecutive_failures >= (CASE WHEN source = ? THEN 1 ELSE ? END) "
+        "AND operator_alerted = 0",
+        (ACTIVE_MODEL, FAILURES_BEFORE_OPERATOR_ALERT),
     ).fetchall():
-        alert = Alert(
-            title=f"Lookout: source {row['source']} is failing",
-            body=f"{row['consecutive_failures']} cycles in a row failed. Last error: {row['last_error']}",
-        )
+        alert = operator_alert(row)
         if dry_run:
             log(f"[dry run] operator alert: {alert.title}\n{alert.body}")
             continue

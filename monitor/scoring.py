@@ -23,6 +23,7 @@ from data.images import encode_jpeg, hash_distance, sha256_bytes
 from data.schema import now, transaction
 from data.video import NEAR_DUPLICATE_BITS, SampledFrame, sample_video
 from data.workspace import Workspace
+from monitor.alerts import detection_alert, record_alert
 from monitor.verdict import Verdict, video_verdicts
 from trainer.backbones import Backbone
 from trainer.registry import Model
@@ -123,9 +124,14 @@ def is_uncertain(score: VideoScore, threshold: float) -> bool:
 
 
 def score_video(
-    ws: Workspace, model: Model, backbone: Backbone, path: Path, *, video_id: int | None = None, keep_frames: bool = True
+    ws: Workspace, model: Model, backbone: Backbone, path: Path, *, video_id: int | None = None, keep_frames: bool = True,
+    alert: bool = False,
 ) -> VideoScore:
-    """Score every sampled frame of `path` and store the result under the model's version."""
+    """Score every sampled frame of `path` and store the result under the model's version.
+
+    alert: queue one alert per detection in the same transaction as the score (the monitor does),
+    so that no crash can keep the one and lose the other.
+    """
     path = Path(path)
     model.check_backbone(backbone)
     if video_id is None:
@@ -151,11 +157,27 @@ def score_video(
         score = VideoScore(video_id, str(path), model.version, times, represents, probs, verdicts,
                            forward_passes=scorer.forward_passes)
         keep = keep_frames and (any(v.positive for v in verdicts) or is_uncertain(score, rule.threshold))
-        _store(ws, score, Path(spool) if keep else None, path, sizes)
+        _store(ws, score, Path(spool) if keep else None, path, sizes, alert=alert)
     return score
 
 
-def _store(ws: Workspace, score: VideoScore, spool: Path | None, video: Path, sizes: list) -> None:
+def _queue_alerts(ws: Workspace, score: VideoScore) -> None:
+    video = dict(ws.db.execute("SELECT * FROM videos WHERE id = ?", (score.video_id,)).fetchone())
+    for verdict in score.verdicts:
+        if verdict.positive:
+            best = _best_frame(ws, score, verdict.target)
+            record_alert(ws.db, score.video_id, verdict.target, score.model_version, detection_alert(video, verdict, best))
+
+
+def _best_frame(ws: Workspace, score: VideoScore, target: int) -> Path | None:
+    kept = [(p[target], frame_id) for p, frame_id in zip(score.probs, score.kept_frames)]
+    if not kept:
+        return None
+    frame_id = max(kept)[1]
+    return ws.frames_dir / ws.db.execute("SELECT file_name FROM frames WHERE id = ?", (frame_id,)).fetchone()[0]
+
+
+def _store(ws: Workspace, score: VideoScore, spool: Path | None, video: Path, sizes: list, *, alert: bool) -> None:
     with ws.write_lock(), FrameStore(ws.db, ws.frames_dir) as store, transaction(ws.db):
         ws.db.execute("DELETE FROM predictions WHERE video_id = ? AND model_version = ?", (score.video_id, score.model_version))
         for i, (t, n, p) in enumerate(zip(score.times, score.represents, score.probs)):
@@ -178,4 +200,6 @@ def _store(ws: Workspace, score: VideoScore, spool: Path | None, video: Path, si
             (score.video_id, score.model_version, now(), score.sampled_frames,
              json.dumps([asdict(v) for v in score.verdicts])),
         )
+        if alert:
+            _queue_alerts(ws, score)
 

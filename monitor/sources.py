@@ -13,6 +13,7 @@ project.toml:
     kind = "accounts"        # newest videos of TikTok accounts
     accounts = ["@user"]
     newest = 5
+    sec_uids = { user = "MS4wLjABAAAA..." }   # optional: used when yt-dlp cannot resolve @user
     [[sources]]
     kind = "command"         # any downloader that writes video files into a folder
     command = "tiktok-scraper trend -n 1 -d"
@@ -111,12 +112,15 @@ class UrlSource(Source):
                 result.videos.append(FetchedVideo(Path(known["path"]), url, known["author"], known["caption"],
                                                   known["uploaded_at"], known["info_json"]))
                 continue  # downloaded in an earlier cycle; the monitor skips it once scored
-            limits = Limits(max_duration_s=self.max_duration, socket_timeout_s=self.timeout)
-            videos, error = download(url, self.ws.videos_dir, limits=limits, newest=newest)
+            videos, error = self.download(url, newest)
             result.videos.extend(videos)
             if error:
                 result.errors.append(f"{url}: {error}")
         return result
+
+    def download(self, url: str, newest: int | None):
+        limits = Limits(max_duration_s=self.max_duration, socket_timeout_s=self.timeout)
+        return download(url, self.ws.videos_dir, limits=limits, newest=newest)
 
 
 class AccountSource(UrlSource):
@@ -130,6 +134,7 @@ class AccountSource(UrlSource):
         self.newest = self.setting("newest", int, 5)
         self.max_duration = self.setting("max_duration_s", int, 600)
         self.timeout = self.setting("timeout_s", int, 30)
+        self.sec_uids = self.setting("sec_uids", dict, {})
 
     @property
     def name(self) -> str:
@@ -137,6 +142,28 @@ class AccountSource(UrlSource):
 
     def targets(self) -> list[tuple[str, int | None]]:
         return [(f"https://www.tiktok.com/@{a.lstrip('@')}", self.newest) for a in self.accounts]
+
+    def download(self, url: str, newest: int | None):
+        """By @handle; when TikTok's page no longer yields the account's id (a recurring change that
+        breaks yt-dlp), by the account's secUid, from project.toml or from a video already fetched."""
+        videos, error = super().download(url, newest)
+        handle = url.rsplit("@", 1)[-1]
+        if videos or not error or not (sec_uid := self.sec_uid(handle)):
+            return videos, error
+        videos, second = super().download(f"tiktokuser:{sec_uid}", newest)
+        return videos, second and f"{error}; by its secUid: {second}"
+
+    def sec_uid(self, handle: str) -> str | None:
+        """project.toml's sec_uids = {handle = "MS4w..."}, else the channel id of one of its fetched videos."""
+        if given := self.sec_uids.get(handle) or self.sec_uids.get(f"@{handle}"):
+            return given
+        row = self.ws.db.execute(
+            """SELECT json_extract(info_json, '$.channel_id') AS sec_uid FROM videos
+               WHERE json_extract(info_json, '$.uploader') = ? AND json_extract(info_json, '$.channel_id') IS NOT NULL
+               ORDER BY id DESC LIMIT 1""",
+            (handle,),
+        ).fetchone()
+        return row["sec_uid"] if row else None
 
 
 class CommandSource(Source):

@@ -100,10 +100,11 @@ class _VideoHandler(BaseHTTPRequestHandler):
 
 
 class Webhook(_Server):
-    """Receives apprise json:// posts; answers 500 while `down`."""
+    """Receives apprise json:// posts; answers 500 while `down`, and holds each reply `delay` seconds
+    (a post counts as received when it arrives, as a real receiver would act on it)."""
 
     def __init__(self):
-        self.received, self.down = [], False
+        self.received, self.down, self.delay = [], False, 0.0
         super().__init__(_WebhookHandler)
 
     @property
@@ -122,5 +123,6 @@ class _WebhookHandler(BaseHTTPRequestHandler):
             self.send_error(500)
             return
         server.received.append(json.loads(body))
+        time.sleep(server.delay)
         self.send_response(200)
         self.end_headers()

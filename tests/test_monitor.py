@@ -84,7 +84,7 @@ def test_faults_are_reported_and_the_alert_arrives_once_when_the_endpoint_return
         assert first.detections == 1 and (first.alerts_sent, first.alerts_pending) == (0, 1)
         errors = " ".join(next(iter(first.source_errors.values())))
         assert "broken.mp4" in errors and "slow.mp4" in errors and "corrupt.mp4" in errors
-        health = ws.db.execute("SELECT consecutive_failures, last_error FROM source_health").fetchone()
+        health = ws.db.execute("SELECT consecutive_failures, last_error FROM source_health WHERE source LIKE 'urls:%'").fetchone()
         assert health["consecutive_failures"] == 1 and "500" in health["last_error"]
         assert hook.received == []
 
@@ -105,7 +105,7 @@ def test_a_failing_source_sends_one_operator_alert_per_streak(tmp_path, make_wor
         assert [a["title"] for a in hook.received] == [f"Lookout: source folder:{tmp_path / 'missing'} is failing"]
         (tmp_path / "missing").mkdir()
         run_once(ws, backbones=backbones, log=quiet)
-        row = ws.db.execute("SELECT consecutive_failures, operator_alerted, last_success FROM source_health").fetchone()
+        row = ws.db.execute("SELECT consecutive_failures, operator_alerted, last_success FROM source_health WHERE source LIKE 'folder:%'").fetchone()
         assert (row[0], row[1]) == (0, 0) and row[2]
 
 
@@ -221,3 +221,55 @@ def test_each_look_scored_once_gives_the_verdict_of_scoring_every_sampled_frame(
         assert score.forward_passes <= len(score.times) < len(every)
         assert [v.positive for v in score.verdicts] == [v.positive for v in full]
         assert all(abs(v.ratio - w.ratio) < 0.05 for v, w in zip(score.verdicts, full))  # a shared score may flip a frame
+
+
+def test_a_crash_between_the_score_and_its_alert_loses_neither(clips, make_workspace, backbones, monkeypatch):
+    import monitor.scoring
+
+    def killed(*args, **kwargs):
+        raise KeyboardInterrupt  # the process dies after scoring, before the alert is written
+
+    with VideoServer(clips) as videos, Webhook() as hook:
+        ws = make_workspace([{"kind": "urls", "urls": [f"{videos.url}/trump.mp4"]}], hook.apprise_url)
+        monkeypatch.setattr(monitor.scoring, "record_alert", killed)
+        with pytest.raises(KeyboardInterrupt):
+            run_once(ws, backbones=backbones, log=quiet)
+        monkeypatch.undo()
+        report = run_once(ws, backbones=backbones, log=quiet)  # the alert was lost for ever: "0 pending"
+        assert report.scored == 1 and [a["title"] for a in hook.received] == ["Lookout: Trump detected"]
+
+
+def _truncate(ws, version):
+    path = ws.models_dir / version / "model.h5"
+    path.write_bytes(path.read_bytes()[:1000])
+
+
+def _wrong_shape(ws, version):
+    import keras
+
+    model = keras.Sequential([keras.Input((10,)), keras.layers.Dense(2, activation="softmax")])
+    model.save(ws.models_dir / version / "model.h5")
+
+
+def _missing_version(ws, version):
+    (ws.models_dir / "ACTIVE").write_text("20990101-000000")
+
+
+@pytest.mark.parametrize("breakage", [_truncate, _wrong_shape, _missing_version])
+def test_a_broken_active_model_tells_the_operator_once_per_streak(make_workspace, backbones, breakage):
+    with Webhook() as hook:
+        ws = make_workspace([], hook.apprise_url)
+        version = (ws.models_dir / "ACTIVE").read_text()
+        good = (ws.models_dir / version / "model.h5").read_bytes()
+        breakage(ws, version)
+        for _ in range(3):  # it stopped detection with only log lines
+            with pytest.raises(LookoutError):
+                run_once(ws, backbones=backbones, log=quiet)
+        assert [a["title"] for a in hook.received] == ["Lookout: the active model cannot be loaded; detection has stopped"]
+        (ws.models_dir / version / "model.h5").write_bytes(good)
+        activate(ws, version)
+        run_once(ws, backbones=backbones, log=quiet)
+        breakage(ws, version)
+        with pytest.raises(LookoutError):
+            run_once(ws, backbones=backbones, log=quiet)
+        assert len(hook.received) == 2  # a new streak, a new message

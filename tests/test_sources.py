@@ -60,3 +60,51 @@ def test_trending_without_its_optional_package_is_a_reported_failure(tmp_path, m
     (source,) = build_sources(workspace_with(tmp_path, [{"kind": "trending", "ms_token": "abc"}]))
     result = source.fetch()
     assert result.videos == [] and "pip install -e '.[trending]'" in result.errors[0]
+
+
+@pytest.mark.parametrize(
+    "sec_uids, fetched_before, tried",
+    [
+        ({}, None, ["https://www.tiktok.com/@newsroom"]),  # nothing to fall back on: the error stands
+        ({"newsroom": "MS4wSET"}, None, ["https://www.tiktok.com/@newsroom", "tiktokuser:MS4wSET"]),
+        ({}, "MS4wSEEN", ["https://www.tiktok.com/@newsroom", "tiktokuser:MS4wSEEN"]),  # learned from a video
+    ],
+)
+def test_an_account_yt_dlp_cannot_resolve_is_fetched_by_its_sec_uid(tmp_path, monkeypatch, sec_uids, fetched_before, tried):
+    """TikTok's recurring change: yt-dlp cannot find the @handle's id, but tiktokuser:<secUid> works.
+    The network is TikTok's, so yt-dlp's answers are played back here."""
+    import json
+
+    import monitor.sources
+    from data.schema import now
+    from monitor.download import FetchedVideo
+
+    ws = workspace_with(tmp_path, [{"kind": "accounts", "accounts": ["@newsroom"], "sec_uids": sec_uids}])
+    if fetched_before:
+        ws.db.execute("INSERT INTO videos (sha256, path, added_at, info_json) VALUES ('x', '/v.mp4', ?, ?)",
+                      (now(), json.dumps({"uploader": "newsroom", "channel_id": fetched_before})))
+    calls = []
+
+    def yt_dlp(url, folder, **kwargs):
+        calls.append(url)
+        if url.startswith("tiktokuser:"):
+            return [FetchedVideo(tmp_path / "new.mp4", url)], None
+        return [], "[TikTok:user] newsroom: Unable to extract secondary user ID"
+
+    monkeypatch.setattr(monitor.sources, "download", yt_dlp)
+    (source,) = build_sources(ws)
+    result = source.fetch()
+    assert calls == tried
+    assert bool(result.videos) == (len(tried) == 2) and bool(result.errors) == (len(tried) == 1)
+
+
+def test_the_operator_is_told_to_update_yt_dlp_when_tiktok_changed():
+    from importlib.metadata import version
+
+    from monitor.cycle import operator_alert
+
+    broken = operator_alert({"source": "accounts:@a", "consecutive_failures": 3,
+                             "last_error": "https://www.tiktok.com/@a: Unable to extract secondary user ID"})
+    assert f"yt-dlp {version('yt-dlp')}" in broken.body and "pip install -U" in broken.body
+    down = operator_alert({"source": "folder:/x", "consecutive_failures": 3, "last_error": "folder /x does not exist"})
+    assert "yt-dlp" not in down.body
