@@ -110,7 +110,8 @@ def main() -> None:
     print(f"all {len(pool)} pool labels: F1 {full:.3f} (mean of {len(all_label_f1)} fits); goal (95%): {goal:.3f}; "
           f"held out: {len(test)} frames")
     for name, curve in curves.items():
-        print(f"{name:<12} (mean of {len(SEEDS)} starts) reaches the goal at {needed[name]} labels; curve: " + " ".join(f"{n}:{f:.2f}" for n, f in curve))
+        points = " ".join(f"{n}:{f:.2f}" for n, f in curve)
+        print(f"{name:<12} (mean of {len(SEEDS)} starts) reaches the goal at {needed[name]} labels; curve: {points}")
     print(f"uncertainty needs {needed['uncertainty'] / needed['random']:.2f} of random's labels to reach the goal "
           f"(target <= 0.6; no strategy can need fewer than {START + STEP} here, the first round after the "
           f"shared start, so the best ratio possible is {(START + STEP) / needed['random']:.2f})")

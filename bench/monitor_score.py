@@ -112,7 +112,8 @@ def main() -> None:
         start = time.perf_counter()
         theirs = tutorial_score(biden, backbone, model, tmp)
         tutorial_s = time.perf_counter() - start
-        print(f"Biden.mp4, Lookout: {lookout_s:.2f} s ({ours.sampled_frames} frames sampled, {len(ours.times)} distinct in a row, "
+        print(f"Biden.mp4, Lookout: {lookout_s:.2f} s ({ours.sampled_frames} frames sampled, "
+              f"{len(ours.times)} distinct in a row, "
               f"{ours.forward_passes} forward passes)")
         print(f"Biden.mp4, tutorial steps: {tutorial_s:.2f} s ({len(theirs)} frames)")
         print(f"speed-up: {tutorial_s / lookout_s:.1f}x (target >= 4x)")

@@ -11,6 +11,7 @@ from pathlib import Path
 from data.frames import FrameStore, NewFrame
 from data.images import encode_jpeg, sha256_bytes
 from data.schema import now, transaction
+from data.scratch import scratch_dir
 from data.video import open_video, sample_video
 from data.workspace import Workspace
 
@@ -73,23 +74,27 @@ def capture_frames(
     """
     video = Path(video)
     _, info = open_video(video)  # fail before hashing a file that is no video
-    samples = [
-        (frame, encode_jpeg(frame.rgb))
-        for frame in sample_video(video, fps=fps or ws.config.fps, progress=progress)
-    ]
-    video_id = record_video(ws, video, duration_s=info.duration_s, source=origin)
-    new = 0
-    with ws.write_lock(), FrameStore(ws.db, ws.frames_dir) as store, transaction(ws.db):
-        for frame, jpeg in samples:
-            height, width = frame.rgb.shape[:2]
-            _, is_new = store.add(
-                NewFrame(
-                    jpeg, sha256_bytes(jpeg), frame_file_name(video, frame.timestamp_s), width, height,
-                    origin=origin, video_id=video_id, timestamp_s=frame.timestamp_s,
-                    represents=frame.represents, phash=f"{frame.phash:016x}",
+    # Kept frames are spooled to disk as JPEGs as they come, so memory stays flat however long the video.
+    with scratch_dir(ws.root, "capture") as spool:
+        samples = []  # (frame without its pixels, size, JPEG file)
+        for frame in sample_video(video, fps=fps or ws.config.fps, progress=progress):
+            jpeg = Path(spool) / f"{len(samples)}.jpg"
+            jpeg.write_bytes(encode_jpeg(frame.rgb))
+            samples.append((frame, frame.rgb.shape[:2], jpeg))
+            frame.rgb = None
+        video_id = record_video(ws, video, duration_s=info.duration_s, source=origin)
+        new = 0
+        with ws.write_lock(), FrameStore(ws.db, ws.frames_dir) as store, transaction(ws.db):
+            for frame, (height, width), jpeg in samples:
+                content = jpeg.read_bytes()
+                _, is_new = store.add(
+                    NewFrame(
+                        content, sha256_bytes(content), frame_file_name(video, frame.timestamp_s), width, height,
+                        origin=origin, video_id=video_id, timestamp_s=frame.timestamp_s,
+                        represents=frame.represents, phash=f"{frame.phash:016x}",
+                    )
                 )
-            )
-            new += is_new
+                new += is_new
     return CaptureReport(
-        str(video), video_id, info.duration_s, sum(f.represents for f, _ in samples), len(samples), new
+        str(video), video_id, info.duration_s, sum(f.represents for f, _, _ in samples), len(samples), new
     )

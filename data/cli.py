@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import errno
+import sqlite3
 import sys
 from collections.abc import Callable, Sequence
 
@@ -41,6 +43,15 @@ def run(main: Callable[[Sequence[str] | None], int | None], argv: Sequence[str] 
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except (OSError, sqlite3.OperationalError) as exc:
+        if not _disk_full(exc):
+            raise
+        print("error: the disk is full; free some space on it and run the command again.", file=sys.stderr)
+        return 2
+
+
+def _disk_full(exc: Exception) -> bool:
+    return getattr(exc, "errno", None) == errno.ENOSPC or "disk is full" in str(exc)
 
 
 def print_progress(stage: str, done: int, total: int) -> None:

@@ -54,8 +54,12 @@ class FrameStore:
         name = self._free_name(frame.name, frame.sha256)
         path = self.frames_dir / name
         tmp = path.with_name(f".{name}.tmp")
-        tmp.write_bytes(frame.content)
-        tmp.replace(path)
+        try:
+            tmp.write_bytes(frame.content)
+            tmp.replace(path)
+        except OSError:
+            tmp.unlink(missing_ok=True)  # a full disk leaves no half-written frame behind
+            raise
         self._written.append(path)
         cur = self.conn.execute(
             """INSERT INTO frames (sha256, file_name, width, height, size_bytes, origin, video_id,

@@ -16,6 +16,7 @@ from data.errors import LookoutError
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".gif")
 MAX_PIXELS = 50_000_000  # far above any video frame; stops decompression bombs
+MAX_IMAGE_BYTES = 64 << 20  # a 50-megapixel PNG fits; a gigabyte "image" is not read into memory
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,9 @@ def _too_large(name: str, pixels: int | None) -> LookoutError:
 
 def check_image(path: Path) -> CheckedImage:
     """Read and fully decode a file; what import stores about it."""
+    size = Path(path).stat().st_size
+    if size > MAX_IMAGE_BYTES:
+        raise LookoutError(f"{path} is {size >> 20} MB, too large for a frame (at most {MAX_IMAGE_BYTES >> 20} MB are read).")
     content = Path(path).read_bytes()
     image = decode_image(content, name=str(path))
     return CheckedImage(sha256_bytes(content), len(content), image.width, image.height, perceptual_hash(np.asarray(image)))

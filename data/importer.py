@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import re
-import tempfile
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -22,10 +21,12 @@ from data.images import IMAGE_SUFFIXES, CheckedImage, check_image
 from data.labels import record_labels, write_mapping_csv
 from data.mapping_csv import read_mapping_csv
 from data.schema import now, transaction
+from data.scratch import scratch_dir
 from data.uploads import unpack_zip
 from data.workspace import MAPPING_CSV, Workspace
 
 Progress = Callable[[str, int, int], None]
+STORED_ITEMS = 1000  # per list of the stored import report
 
 
 @dataclass
@@ -44,9 +45,20 @@ class ImportReport:
     same_content: list[list[str]] = field(default_factory=list)
     unreadable: list[list[str]] = field(default_factory=list)  # [file, reason]
     kept_existing_labels: list[str] = field(default_factory=list)
+    omitted: dict[str, int] = field(default_factory=dict)  # list name -> items not stored (see to_json)
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), indent=2)
+        """The report as stored: each list keeps its first STORED_ITEMS, so that a CSV of millions of
+        bad rows does not make every page that shows the last import slow."""
+        data = asdict(self)
+        for key, value in data.items():
+            if isinstance(value, list) and len(value) > STORED_ITEMS:
+                data["omitted"][key] = data["omitted"].get(key, 0) + len(value) - STORED_ITEMS
+                data[key] = value[:STORED_ITEMS]
+        return json.dumps(data)
+
+    def count(self, name: str) -> int:
+        return len(getattr(self, name)) + self.omitted.get(name, 0)
 
     def summary(self) -> str:
         lines = [
@@ -57,19 +69,21 @@ class ImportReport:
             "Labeled: " + ", ".join(f"{name} {n}" for name, n in self.labeled.items()),
         ]
         problems = [
-            ("Repeated rows with the same label (merged)", self.duplicate_rows),
-            ("Repeated rows with different labels (left unlabeled, flagged for review)", self.conflicting_rows),
-            ("Rows whose image is missing", self.missing_images),
-            ("Images with no row (imported unlabeled)", self.unlabeled_images),
-            ("Files with the same content (stored once)", [" = ".join(g) for g in self.same_content]),
-            ("Unreadable or non-image files (skipped)", [f"{f}: {why}" for f, why in self.unreadable]),
-            ("Frames whose label you changed since; kept yours", self.kept_existing_labels),
+            ("Repeated rows with the same label (merged)", "duplicate_rows", self.duplicate_rows),
+            ("Repeated rows with different labels (left unlabeled, flagged for review)", "conflicting_rows",
+             self.conflicting_rows),
+            ("Rows whose image is missing", "missing_images", self.missing_images),
+            ("Images with no row (imported unlabeled)", "unlabeled_images", self.unlabeled_images),
+            ("Files with the same content (stored once)", "same_content", [" = ".join(g) for g in self.same_content]),
+            ("Unreadable or non-image files (skipped)", "unreadable", [f"{f}: {why}" for f, why in self.unreadable]),
+            ("Frames whose label you changed since; kept yours", "kept_existing_labels", self.kept_existing_labels),
         ]
-        for title, items in problems:
-            lines.append(f"{title}: {len(items)}")
+        for title, name, items in problems:
+            total = self.count(name)
+            lines.append(f"{title}: {total}")
             lines.extend(f"  - {item}" for item in items[:20])
-            if len(items) > 20:
-                lines.append(f"  ... and {len(items) - 20} more")
+            if total > 20:
+                lines.append(f"  ... and {total - 20} more")
         return "\n".join(lines)
 
 
@@ -128,11 +142,12 @@ def plan_import(
     for row in rows:
         labels_of_name[row.image_id].append(row.label)
     labels_of_sha: dict[str, dict[str, set[int]]] = defaultdict(dict)
+    unreadable = {name for name, _ in report.unreadable}
     for image_id, found in labels_of_name.items():
         if len(found) > 1 and len(set(found)) == 1:
             report.duplicate_rows.append(image_id)
         if image_id not in sha_of_name:
-            if not any(r[0] == image_id for r in report.unreadable):
+            if image_id not in unreadable:
                 report.missing_images.append(image_id)
             continue
         labels_of_sha[sha_of_name[image_id]][image_id] = set(found)
@@ -207,7 +222,7 @@ def import_folder(
 
 def import_zip(ws: Workspace, archive: Path, *, progress: Progress | None = None) -> ImportReport:
     """Import an uploaded zip of frames and its mapping CSV; the unpacked copy is removed after."""
-    with tempfile.TemporaryDirectory(dir=ws.root, prefix=".unzip-") as unpacked:
+    with scratch_dir(ws.root, "unzip") as unpacked:
         folder = unpack_zip(Path(archive), Path(unpacked))
         plan = plan_import(folder, class_names=ws.config.classes, progress=progress)
         inside = folder.relative_to(Path(unpacked).resolve())

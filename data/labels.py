@@ -53,7 +53,7 @@ def set_labels(
     if source not in SOURCES:
         raise LookoutError(f"Label source {source!r} is not one of {', '.join(SOURCES)}.")
     n_classes = len(ws.config.classes)
-    for frame_id, label in labels.items():
+    for label in labels.values():
         if label is not None and not 0 <= label < n_classes:
             raise LookoutError(f"Class {label} is not a class of this project (0 to {n_classes - 1}; see project.toml).")
     with ws.write_lock():
@@ -91,16 +91,19 @@ def record_labels(
 
 
 def undo(ws: Workspace, *, steps: int = 1, who: str | None = None) -> list[UndoneAction]:
-    """Undo the last `steps` label or review actions (imports are not undone this way)."""
+    """Undo the last `steps` label or review actions of `who` (default: this computer's user);
+    another person's labels are theirs to undo. Imports are not undone this way."""
+    who = who or current_user()
     undone = []
     with ws.write_lock():
         with transaction(ws.db):
             for _ in range(steps):
                 last = ws.db.execute(
                     """SELECT a.id, a.source FROM label_actions a
-                       WHERE a.source IN ('label', 'review')
+                       WHERE a.source IN ('label', 'review') AND a.who = ?
                          AND NOT EXISTS (SELECT 1 FROM label_actions u WHERE u.undoes = a.id)
-                       ORDER BY a.id DESC LIMIT 1"""
+                       ORDER BY a.id DESC LIMIT 1""",
+                    (who,),
                 ).fetchone()
                 if last is None:
                     break

@@ -12,6 +12,7 @@ from data.access import read_small_file
 from data.errors import LookoutError
 
 HEADER = ("Image_ID", "Class")
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 _DRIVE = re.compile(r"^[A-Za-z]:")
 
 
@@ -50,7 +51,8 @@ def read_mapping_csv(path: Path, *, class_names: tuple[str, ...]) -> list[Mappin
             continue
         if len(row) <= max(id_col, class_col):
             raise LookoutError(f"{path} line {line}: expected two values, Image_ID and Class.")
-        image_id, raw_class = row[id_col].strip(), row[class_col].strip()
+        cell, raw_class = row[id_col].strip(" "), row[class_col].strip()
+        image_id = restore_formula(cell) if cell.startswith("'") else cell.strip()
         _check_image_id(image_id, path, line)
         try:
             label = int(raw_class)
@@ -73,10 +75,22 @@ def _check_image_id(image_id: str, path: Path, line: int) -> None:
         )
 
 
+def neutralise_formula(cell: str) -> str:
+    """A cell a spreadsheet would run as a formula, quoted the way OWASP describes (a leading ')."""
+    return f"'{cell}" if cell.startswith(FORMULA_STARTS) else cell
+
+
+def restore_formula(cell: str) -> str:
+    """The name an exported, neutralised cell stood for."""
+    return cell[1:] if cell.startswith("'") and cell[1:].startswith(FORMULA_STARTS) else cell
+
+
 def format_mapping_csv(rows: list[tuple[str, int]]) -> bytes:
-    """Rows of (Image_ID, Class) as the tutorial's notebook reads them with pd.read_csv."""
+    """Rows of (Image_ID, Class) as the tutorial's notebook reads them with pd.read_csv; a file name
+    that starts like a formula (=, +, -, @, tab, CR) is written with a leading ' so that a
+    spreadsheet shows it instead of running it."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(HEADER)
-    writer.writerows(rows)
+    writer.writerows((neutralise_formula(name), label) for name, label in rows)
     return out.getvalue().encode("utf-8")

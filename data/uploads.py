@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import stat
 import zipfile
 from pathlib import Path
 
@@ -12,7 +13,9 @@ from data.errors import LookoutError
 from data.images import IMAGE_SUFFIXES
 from data.workspace import MAPPING_CSV
 
-MAX_UNPACKED_BYTES = 8 << 30  # a zip bomb stops here, a season of frames does not
+MAX_UNPACKED_BYTES = 4 << 30  # a zip bomb stops here, a season of frames does not
+MAX_RATIO = 50  # JPEG frames barely compress; a CSV of names about 5 times
+RATIO_CHECKED_FROM = 1 << 20  # small members may compress well (a CSV of repeated names)
 
 
 def save_upload(name: str, content: bytes, folder: Path) -> Path:
@@ -35,8 +38,28 @@ def _skipped(member: str) -> bool:
     return hidden or "__MACOSX" in parts or parts[-1] == "Thumbs.db"
 
 
+def _check_members(members: list[zipfile.ZipInfo], name: str) -> None:
+    """Refuse a zip bomb before writing a byte: by the total it unpacks to and by how far each
+    member expands (frames and CSVs compress a little, a bomb a thousandfold)."""
+    if sum(m.file_size for m in members) > MAX_UNPACKED_BYTES:
+        raise LookoutError(
+            f"{name} unpacks to more than {MAX_UNPACKED_BYTES >> 30} GB; split it, or ask the operator to import the folder."
+        )
+    for m in members:
+        if m.file_size > RATIO_CHECKED_FROM and m.file_size > MAX_RATIO * max(m.compress_size, 1):
+            raise LookoutError(
+                f"{name}: {m.filename} expands {m.file_size // max(m.compress_size, 1)} times when unpacked, "
+                "which frames never do; not unpacking it."
+            )
+        if stat.S_ISLNK(m.external_attr >> 16):
+            raise LookoutError(f"{name} holds a link ({m.filename}); zip the files themselves, not links to them.")
+
+
 def unpack_zip(archive: Path, dest: Path) -> Path:
-    """Unpack a zip of frames (with its mapping CSV) into `dest`; returns the folder to import."""
+    """Unpack a zip of frames (with its mapping CSV) into `dest`; returns the folder to import.
+
+    Members stream to disk, never whole in memory; zipfile stops each at its declared size.
+    """
     try:
         zf = zipfile.ZipFile(archive)
     except (zipfile.BadZipFile, OSError):
@@ -46,20 +69,23 @@ def unpack_zip(archive: Path, dest: Path) -> Path:
     root = dest.resolve()
     with zf:
         members = [m for m in zf.infolist() if not m.is_dir() and not _skipped(m.filename)]
-        if sum(m.file_size for m in members) > MAX_UNPACKED_BYTES:
-            raise LookoutError(
-                f"{archive.name} unpacks to more than {MAX_UNPACKED_BYTES >> 30} GB; import the folder by its path instead."
-            )
+        _check_members(members, archive.name)
         for member in members:
             target = (root / member.filename).resolve()
             if not target.is_relative_to(root):
                 raise LookoutError(f"{archive.name} holds a path outside the archive ({member.filename}); not unpacking it.")
-            target.parent.mkdir(parents=True, exist_ok=True)
             try:
-                with zf.open(member) as src, open(target, "wb") as out:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                with zf.open(member) as src, open(target, "xb") as out:
                     shutil.copyfileobj(src, out)
+            except (FileExistsError, NotADirectoryError, IsADirectoryError):
+                raise LookoutError(
+                    f"{archive.name} holds {member.filename} twice, or as both a file and a folder; zip the folder again."
+                ) from None
             except (zipfile.BadZipFile, EOFError, RuntimeError) as exc:  # RuntimeError: encrypted member
-                raise LookoutError(f"{archive.name} is damaged or encrypted at {member.filename} ({exc}); zip it again.") from None
+                raise LookoutError(
+                    f"{archive.name} is damaged or encrypted at {member.filename} ({exc}); zip it again."
+                ) from None
     return images_folder(root, archive.name)
 
 

@@ -12,6 +12,7 @@ from filelock import FileLock
 from data.config import ProjectConfig, load_config, parse_config, save_config
 from data.errors import LookoutError
 from data.schema import connect
+from data.scratch import remove_leftovers
 
 DEFAULT_WORKSPACE = "workspace"
 WORKSPACE_ENV = "LOOKOUT_WORKSPACE"
@@ -49,6 +50,7 @@ class Workspace:
         if config is not None or not ws.config_path.exists():
             save_config(config or ProjectConfig(), ws.config_path)
         ws.reload_config()  # validate now, not halfway through a command
+        remove_leftovers([ws.root, ws.frames_dir, ws.features_dir, ws.models_dir])
         from data.labels import sync_mapping_csv  # labels imports workspace
 
         sync_mapping_csv(ws)

@@ -49,7 +49,8 @@ def main(argv=None) -> int:
     elif args.command == "judge":
         video_id = find_video(ws, args.video)
         labeled = judge_video(ws, video_id, present=args.verdict == "present", target=args.target)
-        print(f"video {video_id}: target {args.verdict}" + (f"; {labeled} frames labeled {ws.config.classes[0]}" if labeled else ""))
+        relabeled = f"; {labeled} frames labeled {ws.config.classes[0]}" if labeled else ""
+        print(f"video {video_id}: target {args.verdict}{relabeled}")
     return 0
 
 

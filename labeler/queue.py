@@ -55,7 +55,8 @@ def collapse_duplicates(rows: list) -> list[tuple[object, list[int]]]:
     for row in rows:
         video, phash = row["video_id"], row["phash"]
         previous = last_by_video.get(video) if video is not None else None
-        if previous and phash and previous[0]["phash"] and hash_distance(int(phash, 16), int(previous[0]["phash"], 16)) <= DUPLICATE_BITS:
+        before = previous[0]["phash"] if previous else None
+        if phash and before and hash_distance(int(phash, 16), int(before, 16)) <= DUPLICATE_BITS:
             previous[1].append(row["id"])
             continue
         cluster = (row, [])
@@ -213,7 +214,8 @@ def skip(ws: Workspace, frame_id: int) -> None:
     """Move an item to the end; skipped items come back after the rest."""
     with transaction(ws.db):
         ws.db.execute(
-            "UPDATE review_queue SET skipped = skipped + 1, position = (SELECT MAX(position) + 1 FROM review_queue) WHERE frame_id = ?",
+            """UPDATE review_queue SET skipped = skipped + 1, position = (SELECT MAX(position) + 1 FROM review_queue)
+               WHERE frame_id = ?""",
             (frame_id,),
         )
 

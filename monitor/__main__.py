@@ -10,6 +10,7 @@ from pathlib import Path
 from data.capture import capture_frames
 from data.cli import add_workspace_flags, command_parser, parse_and_open, run
 from data.errors import LookoutError
+from data.video import open_video
 from monitor.cycle import run_once, watch
 from monitor.download import fetch_url
 from monitor.scoring import score_video
@@ -57,6 +58,9 @@ def main(argv=None) -> int:
     args, ws = parse_and_open(build_parser(), argv)
     log = lambda line: print(line, flush=True)  # noqa: E731
     if args.command == "score":
+        for item in args.videos:
+            if not re.match(r"https?://", item):
+                open_video(Path(item))  # a missing or unreadable file: one line, before any slow work
         model = load_model(ws, args.model)
         backbone = backbone_for(ws, model)
         threshold = ws.config.frame_rule.threshold

@@ -10,7 +10,6 @@ workspace, unlabeled and with provenance, for the review queue.
 from __future__ import annotations
 
 import json
-import tempfile
 from collections import deque
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -21,7 +20,8 @@ from data.capture import frame_file_name, record_video
 from data.frames import FrameStore, NewFrame
 from data.images import encode_jpeg, hash_distance, sha256_bytes
 from data.schema import now, transaction
-from data.video import NEAR_DUPLICATE_BITS, SampledFrame, sample_video
+from data.scratch import scratch_dir
+from data.video import NEAR_DUPLICATE_BITS, SampledFrame, open_video, sample_video
 from data.workspace import Workspace
 from monitor.alerts import detection_alert, record_alert
 from monitor.verdict import Verdict, video_verdicts
@@ -134,12 +134,11 @@ def score_video(
     """
     path = Path(path)
     model.check_backbone(backbone)
-    if video_id is None:
-        video_id = record_video(ws, path, source="score")
+    open_video(path)  # a missing or unreadable file fails here, before anything is recorded
     rule = ws.config.frame_rule
     times, represents, probs, sizes = [], [], [], []
     scorer = OncePerLook(model, backbone)
-    with tempfile.TemporaryDirectory(dir=ws.root, prefix=".score-") as spool:
+    with scratch_dir(ws.root, "score") as spool:
 
         def collect(scored):
             for frame, row in scored:
@@ -152,6 +151,8 @@ def score_video(
         for frame in sample_video(path, fps=ws.config.fps):
             collect(scorer.add(frame))
         collect(scorer.finish())
+        if video_id is None:  # recorded only once the whole video was read
+            video_id = record_video(ws, path, source="score")
         verdicts = video_verdicts(np.array(probs).reshape(-1, len(model.classes)), np.array(represents, int),
                                   classes=model.classes, rule=rule)
         score = VideoScore(video_id, str(path), model.version, times, represents, probs, verdicts,

@@ -58,7 +58,8 @@ def trained_face_workspace(tmp_path_factory, dataset, feature_cache, face_backbo
     from trainer.registry import activate
     from trainer.train import train_model
 
-    ws = Workspace.open(tmp_path_factory.mktemp("face") / "ws", config=ProjectConfig(name="Trump", classes=("no target", "Trump"), backbone="face"))
+    config = ProjectConfig(name="Trump", classes=("no target", "Trump"), backbone="face")
+    ws = Workspace.open(tmp_path_factory.mktemp("face") / "ws", config=config)
     import_folder(ws, dataset / "Data_deeplearning")
     mp = pytest.MonkeyPatch()
     mp.setenv("LOOKOUT_FEATURE_CACHE", str(feature_cache))

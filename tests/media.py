@@ -22,9 +22,10 @@ def save_image(path: Path, seed: int, *, mode: str = "RGB", fmt: str | None = No
     return path
 
 
-def make_video(path: Path, seconds: list[int], *, fps: int = 10, extra_args: tuple[str, ...] = (), input_args=()) -> Path:
+def make_video(path: Path, seconds: list[int], *, fps: int = 10, extra_args: tuple[str, ...] = (), input_args=(),
+               size=(48, 64)) -> Path:
     """An H.264 mp4 showing pattern(seconds[i]) during second i."""
-    frames = np.concatenate([np.repeat(pattern(seed)[None], fps, axis=0) for seed in seconds])
+    frames = np.concatenate([np.repeat(pattern(seed, size)[None], fps, axis=0) for seed in seconds])
     h, w = frames.shape[1:3]
     cmd = [
         imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y",

@@ -105,7 +105,9 @@ def test_a_failing_source_sends_one_operator_alert_per_streak(tmp_path, make_wor
         assert [a["title"] for a in hook.received] == [f"Lookout: source folder:{tmp_path / 'missing'} is failing"]
         (tmp_path / "missing").mkdir()
         run_once(ws, backbones=backbones, log=quiet)
-        row = ws.db.execute("SELECT consecutive_failures, operator_alerted, last_success FROM source_health WHERE source LIKE 'folder:%'").fetchone()
+        row = ws.db.execute(
+            "SELECT consecutive_failures, operator_alerted, last_success FROM source_health WHERE source LIKE 'folder:%'"
+        ).fetchone()
         assert (row[0], row[1]) == (0, 0) and row[2]
 
 

@@ -25,6 +25,7 @@ def test_face_model_separates_trump_from_biden(trained_face_workspace, face_back
 
     biden = verdict_for(ws, face_backbone, dataset / "Biden.mp4")
     trump = verdict_for(ws, face_backbone, dataset / "Trump.mp4")
-    print(f"Biden.mp4: {biden.positive_frames}/{biden.sampled_frames} frames; Trump.mp4: {trump.positive_frames}/{trump.sampled_frames}")
+    print(f"Biden.mp4: {biden.positive_frames}/{biden.sampled_frames} frames; "
+          f"Trump.mp4: {trump.positive_frames}/{trump.sampled_frames}")
     assert biden.sampled_frames == pytest.approx(59, abs=2) and not biden.positive
     assert trump.sampled_frames == pytest.approx(18, abs=1) and trump.positive

@@ -64,6 +64,7 @@ def main(argv=None) -> int:
             print(f"skipped {name}: {reason}", file=sys.stderr)
         print(f"Model {result.version} ({result.card['backbone']}), {result.features_computed} features computed")
         print(format_metrics(result.card["validation"]))
+        print(f"Validation figures: {result.card['split']['reliability']}")
         if args.activate:
             activate(ws, result.version)
             print(f"{result.version} is now active")

@@ -21,6 +21,7 @@ import keras
 from data.atomic import write_atomically
 from data.errors import LookoutError
 from data.schema import now, transaction
+from data.scratch import scratch_dir
 from data.workspace import Workspace
 from trainer.backbones import Backbone, VGG16Backbone
 from trainer.head import Head
@@ -69,30 +70,48 @@ def new_version(ws: Workspace) -> str:
 
 
 def save_model(ws: Workspace, head: Head, card: dict) -> Path:
-    """Write models/<version>/ and record it; the version is card["version"]."""
+    """Write models/<version>/ and record it; the version is card["version"].
+
+    The files are written in a scratch folder that is renamed into place only when
+    complete, and the version is listed (recorded) only after that, so a kill at any
+    moment leaves either no version or a whole one.
+    """
     folder = ws.models_dir / card["version"]
-    folder.mkdir(parents=True, exist_ok=False)
-    absl = logging.getLogger("absl")
-    level = absl.level
-    absl.setLevel(logging.ERROR)  # .h5 is "legacy" to Keras, but it is the format the monitor and tutorial load
-    try:
-        head.model_.save(folder / "model.h5")
-    finally:
-        absl.setLevel(level)
-    head.model_.save(folder / "model.keras")
-    write_atomically(folder / "model.json", json.dumps(card, indent=2).encode())
+    if folder.exists():
+        raise LookoutError(f"Model version {card['version']} already exists in {ws.models_dir}; train again.")
+    with scratch_dir(ws.models_dir, "saving") as tmp:
+        absl = logging.getLogger("absl")
+        level = absl.level
+        absl.setLevel(logging.ERROR)  # .h5 is "legacy" to Keras, but it is the format the monitor and tutorial load
+        try:
+            head.model_.save(Path(tmp) / "model.h5")
+        finally:
+            absl.setLevel(level)
+        head.model_.save(Path(tmp) / "model.keras")
+        write_atomically(Path(tmp) / "model.json", json.dumps(card, indent=2).encode())
+        Path(tmp).rename(folder)
+    _record(ws, folder, card)
+    return folder
+
+
+def _record(ws: Workspace, folder: Path, card: dict) -> None:
+    """List a whole version folder."""
     with transaction(ws.db):
         ws.db.execute(
             "INSERT INTO models (version, path, backbone, created_at, card_json) VALUES (?, ?, ?, ?, ?)",
             (card["version"], str(folder), card["backbone"], now(), json.dumps(card)),
         )
-    return folder
 
 
 def activate(ws: Workspace, version: str) -> None:
-    """Make `version` the model the monitor uses (an atomic rename, so never half-switched)."""
-    if not (ws.models_dir / version / "model.h5").is_file():
-        raise LookoutError(f"No model {version!r} in {ws.models_dir}; see `python -m trainer list`.")
+    """Make `version` the model the monitor uses (an atomic rename, so never half-switched).
+    Only a listed version can be activated: one whose files were all written."""
+    folder = ws.models_dir / version
+    if not ws.db.execute("SELECT 1 FROM models WHERE version = ?", (version,)).fetchone():
+        # A version folder copied in from another workspace: its card is written last, so it marks it whole.
+        if not (folder / "model.json").is_file() or not (folder / "model.h5").is_file():
+            raise LookoutError(f"No complete model {version!r} in {ws.models_dir}; see `python -m trainer list`.")
+        _record(ws, folder, {**json.loads((folder / "model.json").read_text()), "version": version})
     write_atomically(ws.models_dir / ACTIVE, version.encode())
 
 
@@ -122,16 +141,27 @@ def resolve_model_path(ws: Workspace, ref: str) -> Path:
     raise LookoutError(f"No model {ref!r}: give 'active', a version in {ws.models_dir}, or a .h5 file.")
 
 
+def _layer_classes(config) -> set[str]:
+    """Every class_name anywhere in a Keras model config (nested models included)."""
+    if isinstance(config, dict):
+        found = {config["class_name"]} if isinstance(config.get("class_name"), str) else set()
+        return found.union(*(_layer_classes(v) for v in config.values()))
+    if isinstance(config, list):
+        return set().union(*(_layer_classes(v) for v in config))
+    return set()
+
+
 def _has_code(path: Path) -> bool:
-    """Whether the saved model contains a Lambda layer, i.e. Python code that loading would run."""
+    """Whether the saved model contains a Lambda layer, i.e. Python code that loading would run.
+    The config is parsed, not searched as text: JSON can spell "Lambda" in escapes."""
     if path.suffix == ".keras":
         with zipfile.ZipFile(path) as archive:
             config = archive.read("config.json").decode()
     else:
         with h5py.File(path, "r") as f:
-            config = f.attrs.get("model_config", "")
+            config = f.attrs.get("model_config", "{}")
             config = config.decode() if isinstance(config, bytes) else str(config)
-    return '"Lambda"' in config
+    return "Lambda" in _layer_classes(json.loads(config))
 
 
 def load_model(ws: Workspace, ref: str, *, trust_code: bool = False) -> Model:

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.model_selection import StratifiedGroupKFold
 
+from data.errors import LookoutError
+
 CAPTURE_BLOCK = 25  # frame numbers per block for imported frames
 NEAR_DUPLICATE_BITS = 0  # of 64: chains of merely similar frames grow into one giant group
 
@@ -70,7 +72,26 @@ def leakage_groups(frames: list[FrameFacts]) -> np.ndarray:
 
 
 def split_train_validation(labels: np.ndarray, groups: np.ndarray, *, seed: int = 0, folds: int = 5):
-    """Indices (train, validation), about 1/folds validation, stratified by class, groups kept whole."""
-    splitter = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed)
+    """Indices (train, validation), about 1/folds validation, stratified by class, groups kept whole.
+
+    With fewer groups than folds (frames from two videos), each group is a fold: the validation
+    side is one whole group, and its figures say how the model does on that one video.
+    """
+    n_groups = len(np.unique(groups))
+    if n_groups < 2:
+        raise LookoutError(
+            "All labeled frames come from one video (or one run of similar frames), so none is left to check "
+            "the model on; capture and label frames from at least one more video."
+        )
+    splitter = StratifiedGroupKFold(n_splits=min(folds, n_groups), shuffle=True, random_state=seed)
     train, validation = next(splitter.split(np.zeros(len(labels)), labels, groups))
     return train, validation
+
+
+def reliability(groups: np.ndarray, validation: np.ndarray) -> str:
+    """How far the validation figures can be trusted, in words."""
+    held_out, total = len(np.unique(groups[validation])), len(np.unique(groups))
+    if held_out < 5:
+        return (f"rough: checked on {len(validation)} frames from only {held_out} of {total} videos or frame runs; "
+                "label frames from more videos for figures you can rely on")
+    return f"checked on {len(validation)} frames from {held_out} of {total} videos or frame runs the model did not learn from"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -12,6 +11,7 @@ import numpy as np
 
 from data.errors import LookoutError
 from data.images import load_rgb
+from data.scratch import scratch_dir
 from data.workspace import Workspace
 from trainer.augment import Augmenter
 from trainer.backbones import Backbone, load_backbone
@@ -20,7 +20,7 @@ from trainer.features import ORIGINAL, FeatureCache, FeatureRequest
 from trainer.head import Head
 from trainer.progress import Progress, ShouldStop
 from trainer.registry import new_version, save_model
-from trainer.split import GROUPING, FrameFacts, leakage_groups, split_train_validation
+from trainer.split import GROUPING, FrameFacts, leakage_groups, reliability, split_train_validation
 
 MIN_PER_CLASS = 5
 # Face descriptors are built to ignore brightness and mirroring, so copies add cost, not information.
@@ -115,7 +115,7 @@ def train_model(
 
     most, patience = DEFAULT_EPOCHS.get(backbone.name, (50, 10))
     head = head or Head(n_classes=len(config.classes), epochs=epochs or most, patience=patience, seed=seed)
-    with tempfile.TemporaryDirectory(dir=ws.features_dir, prefix=".train-") as tmp:
+    with scratch_dir(ws.features_dir, "train") as tmp:
         X_train = cache.stack([(r.sha256, r.variant) for r in requests[: len(train_keys)]], Path(tmp) / "train.npy")
         X_val = cache.stack([(r.sha256, r.variant) for r in requests[len(train_keys) :]], Path(tmp) / "val.npy")
         y_train = np.array([row["label"] for row, _ in train_keys], dtype=np.int64)
@@ -142,7 +142,8 @@ def train_model(
             "\n".join(f"{r['sha256']},{r['label']}" for r in readable).encode()
         ).hexdigest(),
         "label_counts": {name: int((labels == i).sum()) for i, name in enumerate(config.classes)},
-        "split": {"grouping": GROUPING, "train_frames": int(len(train_idx)), "validation_frames": int(len(val_idx))},
+        "split": {"grouping": GROUPING, "train_frames": int(len(train_idx)), "validation_frames": int(len(val_idx)),
+                  "reliability": reliability(groups, val_idx)},
         "augment_copies": augment_copies,
         "epochs_run": int(head.epochs_run_),
         "seed": seed,

@@ -58,6 +58,8 @@ def page() -> None:
     chosen = st.selectbox("Model version", versions, format_func=lambda v: f"{v} (active)" if v == active else v)
     card = next(m for m in models if m["version"] == chosen)
     st.caption(f"{card['backbone']} · trained on {json.dumps(card['label_counts'])} · {card['split']['grouping']}")
+    if reliability := card["split"].get("reliability"):
+        (st.warning if reliability.startswith("rough") else st.caption)(f"Validation figures: {reliability}")
     metrics_ui(card)
     if chosen != active and st.button("Activate for the monitor"):
         activate(ws, chosen)

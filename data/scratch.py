@@ -1,0 +1,54 @@
+"""Scratch space for work in progress, named after the process that owns it.
+
+A process killed mid-work (an unzip, a scoring, a training, a model being saved)
+leaves its scratch folder behind; the next run removes the ones whose owner is
+gone and leaves a running process's alone.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+KINDS = ("unzip", "score", "capture", "train", "saving")
+_SCRATCH = re.compile(rf"^\.({'|'.join(KINDS)})-(\d+)-")
+STALE_TMP_S = 600  # a half-written file from an atomic write is this old only if its writer died
+
+
+def scratch_dir(parent: Path, kind: str) -> tempfile.TemporaryDirectory:
+    """A folder in `parent` for `kind` of work, removed when the work ends (or by the next run)."""
+    if kind not in KINDS:
+        raise ValueError(f"scratch kind {kind!r} is not one of {KINDS}")
+    return tempfile.TemporaryDirectory(dir=parent, prefix=f".{kind}-{os.getpid()}-", ignore_cleanup_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_leftovers(folders: list[Path]) -> list[Path]:
+    """Remove scratch folders of dead processes and stale half-written files; returns what went."""
+    removed = []
+    now = time.time()
+    for folder in folders:
+        if not folder.is_dir():
+            continue
+        for path in folder.iterdir():
+            match = _SCRATCH.match(path.name)
+            if match and path.is_dir() and not _alive(int(match[2])):
+                shutil.rmtree(path, ignore_errors=True)
+                removed.append(path)
+            elif path.name.startswith(".") and path.name.endswith(".tmp") and now - path.stat().st_mtime > STALE_TMP_S:
+                path.unlink(missing_ok=True)
+                removed.append(path)
+    return removed
