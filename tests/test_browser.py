@@ -1,59 +1,32 @@
 """End to end in headless Chromium: import, label with the keyboard, retrain, activate, score.
 
-Chromium comes from Debian's `chromium` package (.ci/run installs it); Playwright
-drives it. Screenshots of each page go to tests/screenshots/ (git-ignored).
+Screenshots of each page go to tests/screenshots/ (git-ignored).
 """
 
 import os
-import shutil
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from data.config import ProjectConfig
 from data.workspace import Workspace
+from tests.app_server import ARGS, CHROMIUM, needs_chromium, running_app
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 SCREENSHOTS = Path(__file__).parent / "screenshots"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--no-first-run", "--disable-sync", "--disable-quic"]
-
-pytestmark = pytest.mark.skipif(
-    CHROMIUM is None, reason="Chromium is not installed: `apt-get install chromium` (Debian/Ubuntu) to run the browser test"
-)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+pytestmark = needs_chromium
 
 
 @pytest.fixture
 def app_server(tmp_path, feature_cache, trained_face_workspace):
     # trained_face_workspace fills the shared feature cache first: the face backbone's
     # minutes on a slow machine are not what this test is about.
-    ws = Workspace.open(tmp_path / "ws", config=ProjectConfig(name="Trump", classes=("no target", "Trump"), backbone="face"))
+    config = ProjectConfig(name="Trump", classes=("no target", "Trump"), backbone="face")
+    ws = Workspace.open(tmp_path / "ws", config=config)
     ws.close()
-    port = free_port()
-    env = {**os.environ, "LOOKOUT_WORKSPACE": str(ws.root), "LOOKOUT_FEATURE_CACHE": str(feature_cache)}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.headless", "true"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                break
-        time.sleep(0.5)
-    yield f"http://127.0.0.1:{port}", ws.root
-    proc.terminate()
-    proc.wait(timeout=30)
+    with running_app(ws.root, LOOKOUT_FEATURE_CACHE=str(feature_cache)) as url:
+        yield url, ws.root
 
 
 def test_journalist_flow_in_a_real_browser(app_server, dataset):

@@ -1,0 +1,69 @@
+"""Key presses in Chromium, faster than the page redraws: a label lands only on the frame that
+was on screen when its key was pressed, and a press is either stored or shown as refused."""
+
+from __future__ import annotations
+
+import random
+import re
+import time
+
+import pytest
+
+from data.importer import import_folder
+from data.workspace import Workspace
+from tests.app_server import ARGS, CHROMIUM, needs_chromium, running_app
+from tests.media import save_image
+
+pytestmark = needs_chromium
+PRESSES = 30
+NAME = re.compile(r"(shot\d+\.png) \(")
+
+
+@pytest.fixture
+def unlabeled(tmp_path):
+    folder = tmp_path / "shots"
+    folder.mkdir()
+    for i in range(3 * PRESSES + 10):
+        save_image(folder / f"shot{i}.png", i)
+    ws = Workspace.open(tmp_path / "ws")
+    import_folder(ws, folder)
+    ws.close()
+    return ws.root
+
+
+def on_screen(page) -> str | None:
+    """The file name in the Label page's frame caption, as the browser shows it now."""
+    match = NAME.search(page.locator('[data-testid="stImage"]').first.inner_text(timeout=30_000))
+    return match[1] if match else None
+
+
+def test_every_label_is_on_the_frame_that_was_on_screen_when_its_key_was_pressed(unlabeled):
+    from playwright.sync_api import expect, sync_playwright
+
+    rng = random.Random(7)
+    presses = []  # (frame on screen, key)
+    with running_app(unlabeled) as url, sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(url + "/label")
+        expect(page.get_by_role("button", name="target (1)")).to_be_visible(timeout=60_000)
+        for gap in (0.05, 0.15, 0.4):
+            for _ in range(PRESSES):
+                key = rng.choice("01")
+                presses.append((on_screen(page), key))
+                page.keyboard.press(key)
+                time.sleep(gap)
+        time.sleep(3)  # let the last presses land
+        note = page.get_by_text(re.compile(r"\d+ refused"))
+        refused = int(re.search(r"(\d+) refused", note.first.inner_text())[1]) if note.count() else 0
+        browser.close()
+
+    ws = Workspace.open(unlabeled)
+    stored = ws.db.execute(
+        """SELECT f.file_name, h.class FROM label_history h JOIN label_actions a ON a.id = h.action_id
+           JOIN frames f ON f.id = h.frame_id WHERE a.source = 'label' ORDER BY h.id"""
+    ).fetchall()
+    seen = {(shown, key) for shown, key in presses}
+    wrong = [(r["file_name"], r["class"]) for r in stored if (r["file_name"], str(r["class"])) not in seen]
+    assert wrong == []  # a "0" pressed on frame A was saved on frame B
+    assert len(stored) + refused == len(presses)  # 4 of 6 presses were dropped with no sign
