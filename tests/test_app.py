@@ -102,15 +102,20 @@ def test_first_run_names_the_targets_then_imports_a_zip_and_captures_a_video(ws_
     assert ws.db.execute("SELECT COUNT(*) FROM frames WHERE video_id IS NOT NULL").fetchone()[0] == 3
 
 
+def press(app: AppTest, label: str) -> AppTest:
+    """Click the Label page's button for the frame on screen (each frame has its own buttons)."""
+    return next(b for b in app.button if b.label.startswith(label)).click()
+
+
 def test_label_page_labels_skips_and_undoes(ws_env, tmp_path):
     ws = small_workspace(ws_env, tmp_path)
     app = page("label").run()
     assert not app.exception
-    app.button(key="class-1").click().run()
+    press(app, "target").run()
     labels = dict(pd.read_csv(ws.mapping_csv).values)
     assert labels == {"frame0.jpg": 0, "frame40.jpg": 1}
-    app.button(key="skip").click().run()
-    app.button(key="class-0").click().run()
+    press(app, "Skip").run()
+    press(app, "no target").run()
     assert dict(pd.read_csv(ws.mapping_csv).values) == {"frame0.jpg": 0, "frame40.jpg": 1, "frame120.jpg": 0}
     app.button(key="undo").click().run()
     assert "frame120.jpg" not in dict(pd.read_csv(ws.mapping_csv).values)

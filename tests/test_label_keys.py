@@ -33,7 +33,7 @@ def unlabeled(tmp_path):
 
 def on_screen(page) -> str | None:
     """The file name in the Label page's frame caption, as the browser shows it now."""
-    match = NAME.search(page.locator('[data-testid="stImage"]').first.inner_text(timeout=30_000))
+    match = NAME.search(page.locator("figure.frame figcaption").first.inner_text(timeout=30_000))
     return match[1] if match else None
 
 

@@ -7,21 +7,24 @@ from data.labels import label_counts, set_label, undo
 from labeler.labeling import next_to_label
 from trainer.features import FeatureCache
 from trainer.train import feature_cache_dir
+from ui.label_keys import frame_and_keys, new_presses
 from ui.workspace import active_model, current_workspace
 
+KEYS = "label-keys"
 
-def _press(ws, frame_id: int, name: str, label: int | None) -> None:
-    """A class key (or skip, label None) pressed on frame `frame_id`.
 
-    Each frame's buttons are its own widgets, so a press always names the frame it was made
-    on. Only the frame on screen takes a press, and only one: a press that arrives for a frame
-    already answered (the browser had not yet drawn the next one) is refused, visibly,
-    instead of landing on a frame the person never saw.
+def _press(ws, frame_id: int | None, label: int | None) -> None:
+    """A class (or skip, label None) chosen for frame `frame_id`.
+
+    Every press names the frame it was made on (each frame has its own buttons, and key
+    presses carry the frame the browser showed). Only the frame on screen takes a press, and
+    only one: a press that arrives for a frame already answered (the browser had not drawn
+    the next one yet) is refused, visibly, instead of landing on a frame nobody saw.
     """
     state = st.session_state
-    if state.get("on_screen") != frame_id:
+    if frame_id is None or state.get("on_screen") != frame_id:
         state.refused = state.get("refused", 0) + 1
-        state.refused_note = f"A press for {name} came after it was answered; press again for the frame shown now."
+        state.refused_note = "a press came for a frame already answered; press again for the frame shown now."
         return
     state.on_screen = None
     if label is None:
@@ -39,6 +42,15 @@ def _press(ws, frame_id: int, name: str, label: int | None) -> None:
 def _undo(ws) -> None:
     if not undo(ws):
         st.session_state.label_error = "Nothing to undo."
+
+
+def _keys_pressed(ws) -> None:
+    """Apply the browser's key presses in the order they were made."""
+    for press in new_presses(KEYS):
+        if press["key"] == "u":
+            _undo(ws)
+        else:
+            _press(ws, press["frame"], None if press["key"] == "s" else int(press["key"]))
 
 
 def model_guess(ws, sha256: str) -> tuple[str, float] | None:
@@ -69,24 +81,27 @@ def labeling_ui(ws) -> None:
         st.warning(f"Not applied: {note} ({st.session_state.refused} refused this session)")
     frame = next_to_label(ws, skipped=tuple(st.session_state.get("skipped", [])))
     st.session_state.on_screen = frame["id"] if frame else None
+    picture, controls = st.columns([1, 1])  # portrait frames: buttons beside the picture, not below the fold
+    where = "" if frame is None else (
+        f"from video {frame['video_id']} at {frame['timestamp_s']:.1f} s" if frame["video_id"] else "imported")
+    with picture:
+        frame_and_keys(key=KEYS, frame=st.session_state.on_screen, keys=[*map(str, range(len(classes))), "s", "u"],
+                       image=ws.frames_dir / frame["file_name"] if frame else None,
+                       caption=f"{frame['file_name']} ({where})" if frame else "", on_press=lambda: _keys_pressed(ws))
     if frame is None:
         st.success("Every frame is labeled. Train a model on the Train page, or capture more frames.")
         return
-    where = f"from video {frame['video_id']} at {frame['timestamp_s']:.1f} s" if frame["video_id"] else "imported"
-    picture, controls = st.columns([1, 1])  # portrait frames: buttons beside the picture, not below the fold
-    picture.image(str(ws.frames_dir / frame["file_name"]), caption=f"{frame['file_name']} ({where})", width=360)
     guess = model_guess(ws, frame["sha256"])
     if guess:
         controls.caption(f"The model's guess: {guess[0]} ({guess[1]:.2f})")
-    shown = (ws, frame["id"], frame["file_name"])
     for i, name in enumerate(classes):
-        controls.button(f"{name} ({i})", key=f"class-{i}-{frame['id']}", shortcut=str(i), on_click=_press,
-                        args=(*shown, i), type="primary" if i else "secondary", width="stretch")
-    controls.button("Skip (s)", key=f"skip-{frame['id']}", shortcut="s", on_click=_press, args=(*shown, None),
+        controls.button(f"{name} ({i})", key=f"class-{i}-{frame['id']}", on_click=_press,
+                        args=(ws, frame["id"], i), type="primary" if i else "secondary", width="stretch")
+    controls.button("Skip (s)", key=f"skip-{frame['id']}", on_click=_press, args=(ws, frame["id"], None),
                     width="stretch")
     if refused := st.session_state.get("refused"):
         controls.caption(f"{refused} refused presses this session: each came for a frame already answered.")
-    controls.button("Undo (u)", key="undo", shortcut="u", on_click=_undo, args=(ws,), width="stretch")
+    controls.button("Undo (u)", key="undo", on_click=_undo, args=(ws,), width="stretch")
 
 
 def page() -> None:

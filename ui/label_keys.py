@@ -1,0 +1,80 @@
+"""The Label page's frame and keyboard: every key press, with the frame on screen when it was pressed.
+
+Streamlit merges button presses that arrive faster than the page reruns, so a fast
+labeler lost presses without a sign, and a press could reach the server after it had
+moved on to a frame the browser had not drawn yet. This small component draws the
+frame itself and tags each key press with the frame it shows at that moment (switched
+only once the new picture has loaded); its list of presses only grows, so however
+presses are batched on their way to the server, none is lost, and each is applied in
+order.
+"""
+
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+
+import streamlit as st
+
+_HTML = '<figure class="frame"><img alt=""><figcaption></figcaption></figure>'
+_CSS = ".frame { margin: 0; } .frame img { width: 360px; display: block; } figcaption { font-size: 0.85rem; opacity: 0.7; }"
+_JS = """
+export default function(component) {
+  const { data, setStateValue, parentElement } = component;
+  const s = window.__lookoutKeys = window.__lookoutKeys || {
+    session: Math.random().toString(36).slice(2), presses: [], seq: 0, frame: null,
+  };
+  const img = parentElement.querySelector("img");
+  const caption = parentElement.querySelector("figcaption");
+  s.keys = data.keys;
+  if (data.frame === null) {
+    s.frame = null;
+    img.removeAttribute("src");
+    caption.textContent = "";
+  } else if (img.dataset.frame !== String(data.frame)) {
+    const next = new Image();
+    next.onload = () => {  // the new frame counts as shown once it is drawn, with its caption
+      img.src = next.src;
+      img.dataset.frame = String(data.frame);
+      caption.textContent = data.caption;
+      s.frame = data.frame;
+    };
+    next.src = data.src;
+  }
+  s.send = () => setStateValue("presses", { session: s.session, presses: s.presses.slice(-200) });
+  if (!s.listening) {
+    s.listening = true;
+    document.addEventListener("keydown", (event) => {
+      const target = event.target;
+      if (target && (target.tagName === "INPUT" || target.tagName === "TEXTAREA" || target.isContentEditable)) return;
+      if (event.repeat || event.ctrlKey || event.metaKey || event.altKey || !s.keys.includes(event.key)) return;
+      s.seq += 1;
+      s.presses.push({ seq: s.seq, frame: s.frame, key: event.key });
+      s.send();
+    });
+  }
+  return () => { s.keys = []; };  // off the Label page, the keys are the page's own again
+}
+"""
+
+_component = st.components.v2.component("lookout_label_frame", html=_HTML, css=_CSS, js=_JS)
+
+
+def new_presses(key: str) -> list[dict]:
+    """Presses not handled yet, oldest first: [{"frame": id or None, "key": "0"}, ...]."""
+    value = st.session_state.get(key) or {}
+    state = value.get("presses") if isinstance(value, dict) else getattr(value, "presses", None)
+    if not state:
+        return []
+    handled = st.session_state.setdefault("handled_presses", {})
+    last = handled.get(state["session"], 0)
+    fresh = [p for p in state["presses"] if p["seq"] > last]
+    if fresh:
+        handled[state["session"]] = fresh[-1]["seq"]
+    return fresh
+
+
+def frame_and_keys(*, key: str, frame: int | None, image: Path | None, caption: str, keys: list[str], on_press) -> None:
+    """Show `image` (frame `frame`) and listen for `keys`; on_press() runs before the next rerun."""
+    src = f"data:image/jpeg;base64,{base64.b64encode(image.read_bytes()).decode()}" if image else None
+    _component(key=key, data={"frame": frame, "src": src, "caption": caption, "keys": keys}, on_presses_change=on_press)
