@@ -7,14 +7,24 @@ from ui.workspace import current_workspace, sidebar
 
 st.set_page_config(page_title="Lookout", layout="wide")
 ws = current_workspace()
-# An empty workspace opens on Dataset; kept for the session, so finishing an import does not move the page.
-empty = st.session_state.setdefault("opened_empty", ws.db.execute("SELECT COUNT(*) FROM frames").fetchone()[0] == 0)
 pages = [
-    st.Page(label.page, title="Label", url_path="label", default=not empty),
+    st.Page(label.page, title="Label", url_path="label"),
     st.Page(review.page, title="Review", url_path="review"),
     st.Page(train.page, title="Train", url_path="train"),
     st.Page(monitor.page, title="Monitor", url_path="monitor"),
-    st.Page(dataset.page, title="Dataset", url_path="dataset", default=empty),
+    st.Page(dataset.page, title="Dataset", url_path="dataset"),
 ]
+
+
+def start() -> None:
+    """The bare address opens Dataset on an empty workspace and Label otherwise. It is a page of its
+    own because Streamlit serves a default page only at "/": every page keeps its bookmarkable URL."""
+    empty = ws.db.execute("SELECT COUNT(*) FROM frames").fetchone()[0] == 0
+    st.switch_page(pages[-1] if empty else pages[0])
+
+
+current = st.navigation([st.Page(start, title="Lookout", url_path="start", default=True), *pages], position="hidden")
+for page in pages:
+    st.sidebar.page_link(page)
 sidebar(ws)
-st.navigation(pages).run()
+current.run()

@@ -67,3 +67,19 @@ def test_every_label_is_on_the_frame_that_was_on_screen_when_its_key_was_pressed
     wrong = [(r["file_name"], r["class"]) for r in stored if (r["file_name"], str(r["class"])) not in seen]
     assert wrong == []  # a "0" pressed on frame A was saved on frame B
     assert len(stored) + refused == len(presses)  # 4 of 6 presses were dropped with no sign
+
+
+def test_every_page_is_bookmarkable_even_on_an_empty_workspace(tmp_path):
+    from playwright.sync_api import expect, sync_playwright
+
+    root = tmp_path / "empty"
+    Workspace.open(root).close()
+    with running_app(root) as url, sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        page = browser.new_page()
+        for path, title in [("", "Dataset"), ("/label", "Label"), ("/review", "Review"), ("/train", "Train"),
+                            ("/monitor", "Monitor"), ("/dataset", "Dataset")]:
+            page.goto(url + path)  # /label said "Page not found" while the workspace was empty
+            expect(page.locator("h1").first).to_have_text(title, timeout=60_000)
+            assert page.get_by_text("Page not found").count() == 0
+        browser.close()
