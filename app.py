@@ -3,6 +3,7 @@
 import streamlit as st
 
 from ui import dataset, label, monitor, review, train
+from ui.people import labeler_ui
 from ui.workspace import current_workspace, sidebar
 
 st.set_page_config(page_title="Lookout", layout="wide")
@@ -27,4 +28,5 @@ current = st.navigation([st.Page(start, title="Lookout", url_path="start", defau
 for page in pages:
     st.sidebar.page_link(page)
 sidebar(ws)
+labeler_ui()
 current.run()

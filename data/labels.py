@@ -190,3 +190,18 @@ def label_timeline(ws: Workspace) -> list[dict]:
                 counts[names[label]] += 1
         by_day[r["day"]] = {"day": r["day"], **counts}
     return list(by_day.values())
+
+
+def labels_by_person(ws: Workspace) -> dict[str, dict[str, int]]:
+    """Current labels per person and class: who gave each frame the label it has now."""
+    names = ws.config.classes
+    table: dict[str, dict[str, int]] = {}
+    for r in ws.db.execute(
+        """SELECT a.who, f.label, COUNT(*) AS n FROM frames f
+           JOIN label_history h ON h.id = (SELECT MAX(id) FROM label_history WHERE frame_id = f.id)
+           JOIN label_actions a ON a.id = h.action_id
+           WHERE f.label IS NOT NULL GROUP BY a.who, f.label"""
+    ):
+        if r["label"] < len(names):
+            table.setdefault(r["who"], dict.fromkeys(names, 0))[names[r["label"]]] = r["n"]
+    return table

@@ -241,10 +241,12 @@ def current_queue(ws: Workspace, *, model=None, backbone=None, limit: int = 50) 
     return items
 
 
-def label_item(ws: Workspace, item: QueueItem, label: int, *, with_duplicates: bool = True) -> int:
+def label_item(
+    ws: Workspace, item: QueueItem, label: int, *, with_duplicates: bool = True, who: str | None = None
+) -> int:
     """Label a queue item (and, by default, the near-identical frames it stands for) as one action."""
     frames = [item.frame_id, *(item.duplicates if with_duplicates else [])]
-    return set_labels(ws, {f: label for f in frames}, source="review", reason=item.strategy)
+    return set_labels(ws, {f: label for f in frames}, source="review", who=who, reason=item.strategy)
 
 
 @dataclass(frozen=True)

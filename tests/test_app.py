@@ -17,8 +17,12 @@ def ws_env(tmp_path, monkeypatch):
     return tmp_path / "ws"
 
 
-def page(name: str) -> AppTest:
-    return AppTest.from_string(f"from ui import {name}\n{name}.page()", default_timeout=60)
+def page(name: str, *, labeler: str | None = "tester") -> AppTest:
+    """A page of the app, in a session whose person has given their name (None: not yet)."""
+    app = AppTest.from_string(f"from ui import {name}\n{name}.page()", default_timeout=60)
+    if labeler:
+        app.session_state["labeler"] = labeler
+    return app
 
 
 def small_workspace(root, tmp_path, n=6):
@@ -169,7 +173,7 @@ def test_review_page_labels_queue_items_and_judges_videos(ws_env, tmp_path, rand
     app = page("review").run()
     assert not app.exception and not app.error
     assert "no model yet" in app.markdown[0].value
-    app.button(key="review-1").click().run()
+    press(app, "target").run()
     assert ws.db.execute(
         "SELECT COUNT(*) FROM label_actions WHERE source = 'review' AND reason = 'cold_start'"
     ).fetchone()[0] == 1
@@ -268,3 +272,27 @@ def _folder_with(folder, image):
     folder.mkdir()
     (folder / image.name).write_bytes(image.read_bytes())
     return folder
+
+
+def test_each_person_undoes_only_their_own_labels_and_history_says_who(ws_env, tmp_path):
+    ws = small_workspace(ws_env, tmp_path)
+    alice, bob = page("label", labeler="alice").run(), page("label", labeler="bob").run()
+    press(alice, "target").run()
+    bob.run()  # bob's tab shows the next frame
+    press(bob, "no target").run()
+    next(b for b in alice.button if b.label.startswith("Undo")).click().run()  # "u" in tab A undid tab B's label
+    assert "Undone: your last action (1 frame(s) restored)" in alice.info[0].value
+    rows = ws.db.execute(
+        """SELECT a.who, a.source, f.label FROM label_actions a JOIN label_history h ON h.action_id = a.id
+           JOIN frames f ON f.id = h.frame_id WHERE a.source != 'import' ORDER BY a.id"""
+    ).fetchall()
+    assert [(r["who"], r["source"]) for r in rows] == [("alice", "label"), ("bob", "label"), ("alice", "undo")]
+    assert [r["label"] for r in rows] == [None, 0, None]  # bob's label stands
+    people = page("dataset").run().dataframe
+    assert any("bob" in list(d.value.index) for d in people)
+
+
+def test_the_label_page_asks_for_a_name_before_any_label(ws_env, tmp_path):
+    small_workspace(ws_env, tmp_path)
+    app = page("label", labeler=None).run()
+    assert "Type your name" in app.info[0].value and not [b for b in app.button if b.label.startswith("target")]

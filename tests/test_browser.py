@@ -13,6 +13,7 @@ import pytest
 from data.config import ProjectConfig
 from data.workspace import Workspace
 from tests.app_server import ARGS, CHROMIUM, needs_chromium, running_app
+from tests.test_label_keys import give_name
 
 SCREENSHOTS = Path(__file__).parent / "screenshots"
 pytestmark = needs_chromium
@@ -47,6 +48,7 @@ def test_journalist_flow_in_a_real_browser(app_server, dataset):
         page.screenshot(path=SCREENSHOTS / "dataset.png", full_page=True)
 
         page.get_by_role("link", name="Label").click()
+        give_name(page, "alice")
         expect(page.get_by_role("button", name="Trump (1)")).to_be_visible(timeout=60_000)
         page.screenshot(path=SCREENSHOTS / "label.png", full_page=True)
         for key in ("0", "0", "1"):

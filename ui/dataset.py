@@ -11,10 +11,11 @@ from data.access import server_folder
 from data.capture import capture_frames
 from data.config import BACKBONES
 from data.importer import import_folder, import_zip, last_import_report
-from data.labels import label_counts, label_timeline, open_conflicts, resolve_conflict
+from data.labels import label_counts, label_timeline, labels_by_person, open_conflicts, resolve_conflict
 from data.uploads import save_upload
 from data.workspace import define_project
 from monitor.download import VIDEO_SUFFIXES, fetch_url
+from ui.people import labeler
 from ui.progress import job_ui, start_job
 from ui.workspace import current_workspace, serving_others
 
@@ -103,7 +104,7 @@ def conflicts_ui(ws) -> None:
         right.write(f"{conflict['file_name']}: the CSV said {conflict['detail']}")
         for i, name in enumerate(ws.config.classes):
             if right.button(name, key=f"conflict-{conflict['id']}-{i}"):
-                resolve_conflict(ws, conflict["id"], i)
+                resolve_conflict(ws, conflict["id"], i, who=labeler())
                 st.rerun()
 
 
@@ -150,6 +151,9 @@ def page() -> None:
     add_frames_ui(ws)
     st.subheader("Frames per class")
     st.dataframe(pd.DataFrame({"frames": counts}), width="content")
+    if people := labels_by_person(ws):
+        st.subheader("Labels per person")
+        st.dataframe(pd.DataFrame(people).T, width="content")
     timeline = label_timeline(ws)
     if len(timeline) > 1:
         st.subheader("Labels over time")

@@ -8,6 +8,7 @@ from labeler.labeling import next_to_label
 from trainer.features import FeatureCache
 from trainer.train import feature_cache_dir
 from ui.label_keys import frame_and_keys, new_presses
+from ui.people import labeler, require_labeler
 from ui.workspace import active_model, current_workspace
 
 KEYS = "label-keys"
@@ -34,14 +35,18 @@ def _press(ws, frame_id: int | None, label: int | None) -> None:
         skipped.append(frame_id)
         return
     try:
-        set_label(ws, frame_id, label)
+        set_label(ws, frame_id, label, who=labeler())
     except LookoutError as exc:
         state.label_error = str(exc)
 
 
 def _undo(ws) -> None:
-    if not undo(ws):
-        st.session_state.label_error = "Nothing to undo."
+    """Undo this person's last action; another person's labels are theirs to undo."""
+    done = undo(ws, who=labeler())
+    if not done:
+        st.session_state.label_error = "Nothing of yours to undo."
+    else:
+        st.session_state.label_note = f"Undone: your last action ({done[0].frames} frame(s) restored)."
 
 
 def _keys_pressed(ws) -> None:
@@ -77,6 +82,8 @@ def labeling_ui(ws) -> None:
     st.caption(" · ".join(f"{name}: {n}" for name, n in counts.items()))
     if error := st.session_state.pop("label_error", None):
         st.error(error)
+    if note := st.session_state.pop("label_note", None):
+        st.info(note)
     if note := st.session_state.pop("refused_note", None):
         st.warning(f"Not applied: {note} ({st.session_state.refused} refused this session)")
     frame = next_to_label(ws, skipped=tuple(st.session_state.get("skipped", [])))
@@ -107,5 +114,6 @@ def labeling_ui(ws) -> None:
 def page() -> None:
     ws = current_workspace()
     st.title("Label")
-    st.write("Press the number of the class you see; **s** skips, **u** undoes the last label.")
-    labeling_ui(ws)
+    st.write("Press the number of the class you see; **s** skips, **u** undoes your last label.")
+    if require_labeler():
+        labeling_ui(ws)

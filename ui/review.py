@@ -7,6 +7,7 @@ from data import LookoutError
 from data.labels import set_labels, undo
 from labeler.judgements import judge_video, judgement
 from labeler.queue import current_queue, label_item, skip
+from ui.people import labeler, require_labeler
 from ui.workspace import active_model, current_workspace
 
 GRID_COLUMNS = 6
@@ -24,12 +25,13 @@ def item_ui(ws, item) -> tuple[int | None, bool]:
                          "open them below to label some differently.")
     chosen = None
     for i, name in enumerate(ws.config.classes):
-        if controls.button(f"{name} ({i})", key=f"review-{i}", shortcut=str(i), width="stretch",
+        # keys bound to the frame: a press made on this frame can never land on the next one
+        if controls.button(f"{name} ({i})", key=f"review-{i}-{item.frame_id}", shortcut=str(i), width="stretch",
                            type="primary" if i else "secondary"):
             chosen = i
-    skipped = controls.button("Skip (s)", key="review-skip", shortcut="s", width="stretch")
-    if controls.button("Undo (u)", key="review-undo", shortcut="u", width="stretch") and not undo(ws):
-        controls.warning("Nothing to undo.")
+    skipped = controls.button("Skip (s)", key=f"review-skip-{item.frame_id}", shortcut="s", width="stretch")
+    if controls.button("Undo (u)", key="review-undo", shortcut="u", width="stretch") and not undo(ws, who=labeler()):
+        controls.warning("Nothing of yours to undo.")
     return chosen, skipped
 
 
@@ -88,6 +90,8 @@ def video_ui(ws) -> tuple[int, str, object] | None:
 def page() -> None:
     ws = current_workspace()
     st.title("Review")
+    if not require_labeler():
+        return
     try:
         model, backbone = active_model(ws)
         with st.spinner("Ranking frames..."):
@@ -102,7 +106,7 @@ def page() -> None:
         item = queue[0]
         chosen, skipped = item_ui(ws, item)
         if chosen is not None:
-            label_item(ws, item, chosen)
+            label_item(ws, item, chosen, who=labeler())
             st.rerun()
         if skipped:
             skip(ws, item.frame_id)
@@ -110,7 +114,7 @@ def page() -> None:
         if item.duplicates and st.toggle(f"Show the {len(item.duplicates) + 1} near-identical frames", key="cluster"):
             if bulk := grid_ui(ws, cluster_frames(ws, item), key=f"cluster-{item.frame_id}"):
                 ticked, label = bulk
-                set_labels(ws, dict.fromkeys(ticked, label), source="review", reason=item.strategy)
+                set_labels(ws, dict.fromkeys(ticked, label), source="review", who=labeler(), reason=item.strategy)
                 st.rerun()
     st.subheader("Whole videos")
     if message := st.session_state.pop("review_message", None):
@@ -118,11 +122,11 @@ def page() -> None:
     if request := video_ui(ws):
         video_id, kind, what = request
         if kind == "judge":
-            labeled = judge_video(ws, video_id, present=what)
+            labeled = judge_video(ws, video_id, present=what, who=labeler())
             message = f"Recorded; {labeled} frames labeled {ws.config.classes[0]}." if labeled else "Recorded."
         else:
             ticked, label = what
-            set_labels(ws, dict.fromkeys(ticked, label), source="review", reason="video grid")
+            set_labels(ws, dict.fromkeys(ticked, label), source="review", who=labeler(), reason="video grid")
             message = f"{len(ticked)} frames labeled {ws.config.classes[label]}."
         st.session_state.review_message = message
         st.rerun()
