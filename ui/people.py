@@ -37,11 +37,22 @@ def _typed() -> None:
     st.session_state.labeler = st.session_state.labeler_input.strip() or None
 
 
+def _login_configured() -> bool:
+    try:
+        return "auth" in st.secrets
+    except Exception:  # no secrets.toml at all: Streamlit raises rather than answering no
+        return False
+
+
 def labeler_ui() -> str | None:
-    """In the sidebar: the login's name, or a box to type one (remembered for this browser)."""
+    """In the sidebar: the login's name, a sign-in button when the operator set up a login,
+    or else a box to type a name (remembered for this browser)."""
     if name := _logged_in_name():
         st.sidebar.caption(f"Labeling as **{name}**")
         return name
+    if _login_configured():
+        st.sidebar.button("Sign in to label", on_click=st.login)
+        return None
     result = _remembered(key="labeler-store", data={"name": st.session_state.get("labeler")},
                          on_name_change=lambda: None)
     if not st.session_state.get("labeler") and getattr(result, "name", None):
