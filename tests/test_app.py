@@ -144,6 +144,7 @@ def test_train_page_trains_in_the_background_and_activates(ws_env, tmp_path, ran
     app = page("train").run()
     assert not app.exception and "No model yet" in app.info[0].value
     app.button[0].click().run()
+    assert "first model is training" in app.info[0].value  # it said "No model yet" while training ran
     deadline = time.time() + 300
     while not list(ws.models_dir.glob("*/model.json")) and time.time() < deadline:
         time.sleep(1)
@@ -154,6 +155,9 @@ def test_train_page_trains_in_the_background_and_activates(ws_env, tmp_path, ran
     activate_button = next(b for b in app.button if b.label == "Activate for the monitor")
     activate_button.click().run()
     assert (ws.models_dir / "ACTIVE").read_text() == app.selectbox[1].value
+    from ui.train import download_name
+
+    assert download_name("Election desk", ("Trump", "Biden"), "v1") == "election_desk-trump_biden-v1.h5"  # was model.h5
 
 
 @pytest.fixture
@@ -296,3 +300,13 @@ def test_the_label_page_asks_for_a_name_before_any_label(ws_env, tmp_path):
     small_workspace(ws_env, tmp_path)
     app = page("label", labeler=None).run()
     assert "Type your name" in app.info[0].value and not [b for b in app.button if b.label.startswith("target")]
+
+
+def test_a_finished_jobs_message_is_for_the_person_who_started_it_until_closed(ws_env, dataset):
+    starter, other = page("dataset").run(), page("dataset").run()
+    next(t for t in starter.text_input if t.label.startswith("Folder")).input(str(dataset / "Data_deeplearning"))
+    next(b for b in starter.button if b.label == "Import").click().run()
+    rerun_until(starter, lambda a: "Imported" in success_text(a))
+    assert "Imported" not in success_text(other.run())  # it stayed on every page for every new session
+    next(b for b in starter.button if b.label == "Close this message").click().run()
+    assert "Imported" not in success_text(starter.run())

@@ -23,6 +23,8 @@ class Job:
     result: object = None
     error: str | None = None
     finished: bool = False
+    owner: str | None = None  # the browser session that started it: only it is shown the outcome
+    dismissed: bool = False
     cancel: threading.Event = field(default_factory=threading.Event)
 
     def progress(self, stage: str, done: int, total: int) -> None:
@@ -41,13 +43,13 @@ class JobRegistry:
     def get(self, key: str) -> Job | None:
         return self._jobs.get(key)
 
-    def start(self, key: str, work: Callable[[Job], object]) -> Job:
+    def start(self, key: str, work: Callable[[Job], object], *, owner: str | None = None) -> Job:
         """Run work(job) in a thread unless a job under `key` is still running."""
         with self._lock:
             running = self._jobs.get(key)
             if running is not None and not running.finished:
                 return running
-            job = Job(key)
+            job = Job(key, owner=owner)
             self._jobs[key] = job
 
         def run():

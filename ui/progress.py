@@ -1,5 +1,6 @@
 """Background jobs on a page: start one, and watch its progress without reloading the page."""
 
+import uuid
 from collections.abc import Callable
 
 import streamlit as st
@@ -14,8 +15,18 @@ def job_key(ws: Workspace, kind: str) -> str:
     return f"{kind}:{ws.root}"
 
 
+def _session() -> str:
+    """This browser session's own token (kept in its session state)."""
+    return st.session_state.setdefault("session_token", uuid.uuid4().hex)
+
+
 def start_job(ws: Workspace, kind: str, work: Callable[[Job], object]) -> Job:
-    return jobs().start(job_key(ws, kind), work)
+    return jobs().start(job_key(ws, kind), work, owner=_session())
+
+
+def job_running(ws: Workspace, kind: str) -> bool:
+    job = jobs().get(job_key(ws, kind))
+    return job is not None and not job.finished
 
 
 @st.fragment(run_every=1.0)
@@ -23,8 +34,8 @@ def job_ui(ws: Workspace, kind: str, title: str, done: Callable[[object], str], 
     """Progress while the job runs, then its result or its error, in the page that started it."""
     key = job_key(ws, kind)
     job = jobs().get(key)
-    if job is None:
-        return
+    if job is None or job.finished and (job.owner != _session() or job.dismissed):
+        return  # a finished job's outcome is for the person who started it, until they close it
     watching = st.session_state.setdefault("watching_jobs", set())
     if not job.finished:
         watching.add(id(job))
@@ -37,6 +48,9 @@ def job_ui(ws: Workspace, kind: str, title: str, done: Callable[[object], str], 
         st.error(job.error)
     else:
         st.success(done(job.result))
+    if st.button("Close this message", key=f"dismiss-{key}"):
+        job.dismissed = True
+        st.rerun(scope="app")
     if id(job) in watching:  # it just ended: refresh the whole page once to show what it changed
         watching.discard(id(job))
         st.rerun(scope="app")

@@ -1,6 +1,7 @@
 """Train page: one-click retraining with live progress and cancel, metrics, versions, activation."""
 
 import json
+import re
 
 import pandas as pd
 import streamlit as st
@@ -10,7 +11,7 @@ from data.labels import mapping_rows
 from data.mapping_csv import format_mapping_csv
 from trainer.registry import activate, active_version, list_models
 from ui.dataset import BACKBONE_HELP
-from ui.progress import job_ui, start_job
+from ui.progress import job_running, job_ui, start_job
 from ui.workspace import current_workspace
 
 
@@ -24,6 +25,15 @@ def train(ws, backbone: str, job):
     from trainer.train import train_model  # TensorFlow loads when the first training starts, not with the page
 
     return train_model(ws, backbone=backbone, progress=job.progress, should_stop=job.cancel.is_set)
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^\w]+", "_", text).strip("_").lower() or "model"
+
+
+def download_name(project: str, targets, version: str) -> str:
+    """<project>-<target>-<version>.h5: a model kept among others still says what it is."""
+    return f"{_slug(project)}-{_slug('_'.join(targets))}-{version}.h5"
 
 
 def describe_training(result) -> str:
@@ -51,11 +61,15 @@ def page() -> None:
     job_ui(ws, "train", "Training", describe_training, cancel="Cancel training")
     models = list_models(ws)
     if not models:
-        st.info("No model yet. Label frames of each class, then press Train.")
+        if job_running(ws, "train"):
+            st.info("The first model is training; it appears here when it is done.")
+        else:
+            st.info("No model yet. Label frames of each class, then press Train.")
         return
     active = active_version(ws)
     versions = [m["version"] for m in models]
-    chosen = st.selectbox("Model version", versions, format_func=lambda v: f"{v} (active)" if v == active else v)
+    chosen = st.selectbox("Model version", versions, index=versions.index(active) if active in versions else 0,
+                          format_func=lambda v: f"{v} (active)" if v == active else v)
     card = next(m for m in models if m["version"] == chosen)
     st.caption(f"{card['backbone']} · trained on {json.dumps(card['label_counts'])} · {card['split']['grouping']}")
     if reliability := card["split"].get("reliability"):
@@ -64,5 +78,6 @@ def page() -> None:
     if chosen != active and st.button("Activate for the monitor"):
         activate(ws, chosen)
         st.success(f"{chosen} is now the model the monitor uses.")
-    st.download_button("Download model.h5", (ws.models_dir / chosen / "model.h5").read_bytes(), file_name="model.h5")
+    st.download_button("Download model.h5", (ws.models_dir / chosen / "model.h5").read_bytes(),
+                       file_name=download_name(ws.config.name, ws.config.classes[1:], chosen))
     st.download_button("Download mapping_trump.csv", format_mapping_csv(mapping_rows(ws.db)), file_name="mapping_trump.csv")
