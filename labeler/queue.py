@@ -89,12 +89,14 @@ def _interleave(ranked: dict[str, list[QueueItem]], shares: dict[str, float], li
 
 def build_queue(
     ws: Workspace, *, strategy: str = "mixed", limit: int = 50, model=None, backbone=None,
-    shares: dict[str, float] | None = None,
+    shares: dict[str, float] | None = None, progress=None,
 ) -> list[QueueItem]:
     """Rank frames for review. strategy: "mixed" or one of STRATEGIES.
 
     model/backbone: the active model and its backbone (None: no model yet, so cold start).
+    progress(stage, done, total): called as the slow parts go (features, the label check).
     """
+    progress = progress or (lambda stage, done, total: None)
     if strategy != "mixed" and strategy not in STRATEGIES:
         raise LookoutError(f"Queue strategy {strategy!r} is not one of mixed, {', '.join(STRATEGIES)}.")
     classes = ws.config.classes
@@ -108,7 +110,8 @@ def build_queue(
         from trainer.backbones import load_backbone
 
         backbone = backbone or load_backbone(ws.config.backbone, configured=ws.config.vgg16_weights)
-    X, kept = frame_features(ws, backbone, [row for row, _ in clusters])
+    X, kept = frame_features(ws, backbone, [row for row, _ in clusters], progress=progress)
+    progress("ranking frames", 0, 1)
     dup = {row["id"]: d for row, d in clusters}
     if model is None or strategy == "cold_start":
         picks = representative_sampling(None, X, n=min(limit, len(X))) if len(X) else []
@@ -146,7 +149,7 @@ def build_queue(
             for j in order
         ]
     if strategy in ("mixed", "mislabeled"):
-        ranked["mislabeled"] = _mislabeled(ws, model, backbone, limit)
+        ranked["mislabeled"] = _mislabeled(ws, model, backbone, limit, progress)
     if strategy != "mixed":
         return ranked.get(strategy, [])[:limit]
     return _interleave(ranked, shares or DEFAULT_SHARES, limit)
@@ -159,14 +162,14 @@ def _uncertain_reason(best: float, name: str, low: float, high: float, threshold
     return f"model {best:.2f} sure it is {name}: near the boundary"
 
 
-def _mislabeled(ws: Workspace, model, backbone, limit: int) -> list[QueueItem]:
+def _mislabeled(ws: Workspace, model, backbone, limit: int, progress) -> list[QueueItem]:
     classes = ws.config.classes
     rows = ws.db.execute("SELECT * FROM frames WHERE label IS NOT NULL ORDER BY id").fetchall()
-    X, kept = frame_features(ws, backbone, rows)
+    X, kept = frame_features(ws, backbone, rows, progress=progress)
     labels = np.array([r["label"] for r in kept], dtype=int)
     if len(kept) < 20 or len(set(labels)) < 2 or min(np.bincount(labels)[np.bincount(labels) > 0]) < 4:
         return []
-    oof = out_of_fold_probabilities(X, labels, kept, n_classes=len(classes))
+    oof = out_of_fold_probabilities(X, labels, kept, n_classes=len(classes), progress=progress)
     items = []
     for i in label_issue_sampling(oof, labels, n=limit):
         guess = int(oof[i].argmax())
@@ -229,14 +232,14 @@ def wilson_interval(successes: int, total: int, z: float = 1.96) -> tuple[float,
     return max(0.0, centre - half), min(1.0, centre + half)
 
 
-def current_queue(ws: Workspace, *, model=None, backbone=None, limit: int = 50) -> list[QueueItem]:
+def current_queue(ws: Workspace, *, model=None, backbone=None, limit: int = 50, progress=None) -> list[QueueItem]:
     """The stored queue while it still has items and the active model is the one it was built with;
     otherwise (first use, queue used up, or after a retrain) a new one."""
     version = model.version if model is not None else None
     stored_version, items = stored_queue(ws)
     if items and stored_version == version:
         return items
-    items = build_queue(ws, limit=limit, model=model, backbone=backbone)
+    items = build_queue(ws, limit=limit, model=model, backbone=backbone, progress=progress)
     save_queue(ws, items, version)
     return items
 

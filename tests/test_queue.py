@@ -65,7 +65,10 @@ def test_a_deliberately_flipped_label_is_found(dataset_workspace, face_backbone)
     trump_frame = ws.db.execute("SELECT id, file_name FROM frames WHERE file_name = 'frame64.jpg'").fetchone()
     set_labels(ws, {trump_frame["id"]: 0})
     activate(ws, train_model(ws, backbone=face_backbone).version)
-    queue = build_queue(ws, strategy="mislabeled", limit=30, model=load_model(ws, "active"), backbone=face_backbone)
+    stages = []
+    queue = build_queue(ws, strategy="mislabeled", limit=30, model=load_model(ws, "active"), backbone=face_backbone,
+                        progress=lambda stage, done, total: stages.append((stage, done, total)))
+    assert ("checking labels for mistakes", 0, 4) in stages  # the page said "Ranking frames..." for 78 s
     assert "frame64.jpg" in [item.file_name for item in queue], [i.file_name for i in queue]
     item = next(i for i in queue if i.file_name == "frame64.jpg")
     assert item.reason.startswith("labeled no target, but a model that never saw it says Trump")

@@ -54,3 +54,14 @@ def job_ui(ws: Workspace, kind: str, title: str, done: Callable[[object], str], 
     if id(job) in watching:  # it just ended: refresh the whole page once to show what it changed
         watching.discard(id(job))
         st.rerun(scope="app")
+
+
+class ProgressBar:
+    """A progress(stage, done, total) callback that moves a bar on the page while the script works."""
+
+    def __init__(self, bar, title: str):
+        self.bar, self.title = bar, title
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        counter = f" {done}/{total}" if total > 1 else ""
+        self.bar.progress(done / total if total else 0.0, text=f"{self.title}: {stage}{counter}")

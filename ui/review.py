@@ -8,6 +8,7 @@ from data.labels import set_labels, undo
 from labeler.judgements import judge_video, judgement
 from labeler.queue import current_queue, label_item, skip
 from ui.people import labeler, require_labeler
+from ui.progress import ProgressBar
 from ui.workspace import active_model, current_workspace
 
 GRID_COLUMNS = 6
@@ -94,8 +95,9 @@ def page() -> None:
         return
     try:
         model, backbone = active_model(ws)
-        with st.spinner("Ranking frames..."):
-            queue = current_queue(ws, model=model, backbone=backbone)
+        bar = st.progress(0.0, text="Ranking frames...")
+        queue = current_queue(ws, model=model, backbone=backbone, progress=ProgressBar(bar, "Ranking frames"))
+        bar.empty()
     except LookoutError as exc:
         st.error(str(exc))
         return

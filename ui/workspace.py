@@ -4,7 +4,6 @@ import streamlit as st
 
 from data import Workspace
 from data.access import serves_others
-from data.labels import label_counts
 from data.workspace import workspace_path
 from ui.jobs import JobRegistry
 
@@ -30,10 +29,10 @@ def serving_others() -> bool:
 
 
 def sidebar(ws: Workspace) -> None:
+    # No label counts here: the sidebar redraws only with the whole page, so beside the Label
+    # page's own counts (which change with every key) it showed stale numbers.
     if not serving_others():
         st.sidebar.caption(f"Workspace: `{ws.root}`")
-    counts = label_counts(ws)
-    st.sidebar.write(" · ".join(f"{name}: **{n}**" for name, n in counts.items()))
 
 
 @st.cache_resource(max_entries=2)
