@@ -28,6 +28,7 @@ class UndoneAction:
     action_id: int
     source: str
     frames: int
+    file_names: tuple[str, ...] = ()  # the frames it restored
 
 
 def set_label(
@@ -113,7 +114,13 @@ def undo(ws: Workspace, *, steps: int = 1, who: str | None = None) -> list[Undon
                 ).fetchall()
                 restore = {r["frame_id"]: r["previous_class"] for r in rows}
                 record_labels(ws.db, restore, source="undo", who=who, undoes=last["id"])
-                undone.append(UndoneAction(last["id"], last["source"], len(restore)))
+                names = tuple(
+                    r["file_name"] for r in ws.db.execute(
+                        f"SELECT file_name FROM frames WHERE id IN ({','.join('?' * len(restore))}) ORDER BY id",
+                        list(restore),
+                    )
+                )
+                undone.append(UndoneAction(last["id"], last["source"], len(restore), names))
         write_mapping_csv(ws)
     return undone
 

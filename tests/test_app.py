@@ -285,7 +285,8 @@ def test_each_person_undoes_only_their_own_labels_and_history_says_who(ws_env, t
     bob.run()  # bob's tab shows the next frame
     press(bob, "no target").run()
     next(b for b in alice.button if b.label.startswith("Undo")).click().run()  # "u" in tab A undid tab B's label
-    assert "Undone: your last action (1 frame(s) restored)" in alice.info[0].value
+    first = ws.db.execute("SELECT file_name FROM frames ORDER BY id LIMIT 1 OFFSET 1").fetchone()[0]
+    assert alice.info[0].value == f"Undone: your last label, on {first}."
     rows = ws.db.execute(
         """SELECT a.who, a.source, f.label FROM label_actions a JOIN label_history h ON h.action_id = a.id
            JOIN frames f ON f.id = h.frame_id WHERE a.source != 'import' ORDER BY a.id"""

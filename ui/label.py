@@ -46,7 +46,8 @@ def _undo(ws) -> None:
     if not done:
         st.session_state.label_error = "Nothing of yours to undo."
     else:
-        st.session_state.label_note = f"Undone: your last action ({done[0].frames} frame(s) restored)."
+        names = ", ".join(done[0].file_names[:5]) + (" ..." if done[0].frames > 5 else "")
+        st.session_state.label_note = f"Undone: your last label, on {names}."
 
 
 def _keys_pressed(ws) -> None:
