@@ -8,7 +8,7 @@ import sys
 from data.cli import add_workspace_flags, command_parser, parse_and_open, run
 from data.workspace import Workspace
 from labeler.judgements import find_video, judge_video
-from labeler.queue import STRATEGIES, build_queue
+from labeler.queue import STRATEGIES, STRATEGY_NAMES, build_queue
 
 
 def build_parser():
@@ -45,12 +45,12 @@ def main(argv=None) -> int:
             print(json.dumps([item.to_json() for item in items], indent=2))
         for item in [] if args.json else items:
             more = f" (+{len(item.duplicates)} near-identical)" if item.duplicates else ""
-            print(f"{item.file_name}{more}  [{item.strategy}]  {item.reason}")
+            print(f"{item.file_name}{more}  [{STRATEGY_NAMES[item.strategy]}]  {item.reason}")
     elif args.command == "judge":
         video_id = find_video(ws, args.video)
         labeled = judge_video(ws, video_id, present=args.verdict == "present", target=args.target)
         relabeled = f"; {labeled} frames labeled {ws.config.classes[0]}" if labeled else ""
-        print(f"video {video_id}: target {args.verdict}{relabeled}")
+        print(f"video {video_id}: {ws.config.classes[args.target]} {args.verdict}{relabeled}")
     return 0
 
 

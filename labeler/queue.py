@@ -32,6 +32,16 @@ DEFAULT_SHARES = {"uncertain": 0.5, "false_positive": 0.2, "mislabeled": 0.1, "a
 DUPLICATE_BITS = 4
 
 
+AUDIT_REASON = "A random check of the monitor's frames, so that its accuracy figures stay honest."
+STRATEGY_NAMES = {  # what the review page calls each strategy, in a journalist's words
+    "uncertain": "the model cannot decide",
+    "false_positive": "check before it alerts",
+    "mislabeled": "a label that may be wrong",
+    "audit": "random check",
+    "cold_start": "typical frame",
+}
+
+
 @dataclass
 class QueueItem:
     frame_id: int
@@ -115,7 +125,7 @@ def build_queue(
     dup = {row["id"]: d for row, d in clusters}
     if model is None or strategy == "cold_start":
         picks = representative_sampling(None, X, n=min(limit, len(X))) if len(X) else []
-        why = "a typical frame of a group of similar ones" + (" (no model yet)" if model is None else "")
+        why = "A typical frame of a group of similar ones" + (": there is no model yet." if model is None else ".")
         return [_item(kept[i], "cold_start", 1.0, why, None, dup) for i in picks]
 
     ranked: dict[str, list[QueueItem]] = {}
@@ -137,15 +147,14 @@ def build_queue(
         order = confident_positive_sampling(None, X, n=len(X), probs=probs)
         ranked["false_positive"] = [
             _item(kept[i], "false_positive", float(best[i]),
-                  f"model says {best_name[i]} ({best[i]:.2f}): confirm before it triggers alerts", float(best[i]), dup)
+                  f"The model says {best_name[i]}, {best[i]:.2f}: confirm before it alerts.", float(best[i]), dup)
             for i in order if best[i] >= threshold
         ]
     if strategy in ("mixed", "audit") and len(X):
         monitor = [i for i, r in enumerate(kept) if r["origin"] == "monitor"]
         order = random_sampling(None, monitor, n=len(monitor), seed=len(kept))
         ranked["audit"] = [
-            _item(kept[monitor[j]], "audit", 0.0, "random audit of the monitor's frames (keeps the accuracy estimate honest)",
-                  float(best[monitor[j]]), dup)
+            _item(kept[monitor[j]], "audit", 0.0, AUDIT_REASON, float(best[monitor[j]]), dup)
             for j in order
         ]
     if strategy in ("mixed", "mislabeled"):
@@ -157,9 +166,9 @@ def build_queue(
 
 def _uncertain_reason(best: float, name: str, low: float, high: float, threshold: float) -> str:
     if low < threshold < high:
-        return (f"model {best:.2f} sure it is {name}, but its guesses run from {low:.2f} to {high:.2f}: "
-                "few frames like this are labeled")
-    return f"model {best:.2f} sure it is {name}: near the boundary"
+        return (f"The model cannot decide whether this is {name}: its guesses run from {low:.2f} to {high:.2f}, "
+                "because few frames like this are labeled.")
+    return f"The model cannot decide whether this is {name} ({best:.2f})."
 
 
 def _mislabeled(ws: Workspace, model, backbone, limit: int, progress) -> list[QueueItem]:
@@ -175,7 +184,8 @@ def _mislabeled(ws: Workspace, model, backbone, limit: int, progress) -> list[Qu
         guess = int(oof[i].argmax())
         items.append(_item(
             kept[i], "mislabeled", float(oof[i, guess]),
-            f"labeled {classes[labels[i]]}, but a model that never saw it says {classes[guess]} ({oof[i, guess]:.2f})",
+            f"Labeled {classes[labels[i]]}, but a model that never saw it says {classes[guess]} "
+            f"({oof[i, guess]:.2f}): check the label.",
             float(oof[i, 1:].max()), {},
         ))
     return items

@@ -71,7 +71,7 @@ def test_a_deliberately_flipped_label_is_found(dataset_workspace, face_backbone)
     assert ("checking labels for mistakes", 0, 4) in stages  # the page said "Ranking frames..." for 78 s
     assert "frame64.jpg" in [item.file_name for item in queue], [i.file_name for i in queue]
     item = next(i for i in queue if i.file_name == "frame64.jpg")
-    assert item.reason.startswith("labeled no target, but a model that never saw it says Trump")
+    assert item.reason.startswith("Labeled no target, but a model that never saw it says Trump")
 
 
 def test_cold_start_offers_representative_frames(tmp_path, workspace, random_vgg16, monkeypatch):

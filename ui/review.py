@@ -6,7 +6,7 @@ import streamlit as st
 from data import LookoutError
 from data.labels import set_labels, undo
 from labeler.judgements import judge_video, judgement
-from labeler.queue import current_queue, label_item, skip
+from labeler.queue import STRATEGY_NAMES, current_queue, label_item, skip
 from ui.people import labeler, require_labeler
 from ui.progress import ProgressBar
 from ui.workspace import active_model, current_workspace
@@ -20,7 +20,7 @@ def item_ui(ws, item) -> tuple[int | None, bool]:
     where = f"video {item.video_id} at {item.timestamp_s:.1f} s" if item.video_id else "imported"
     picture, controls = st.columns([1, 1])
     picture.image(str(ws.frames_dir / item.file_name), caption=f"{item.file_name} ({where})", width=360)
-    controls.markdown(f"**Why:** {item.reason}  \n*strategy: {item.strategy}*")
+    controls.markdown(f"**Why:** {item.reason}  \n*{STRATEGY_NAMES.get(item.strategy, item.strategy)}*")
     if item.duplicates:
         controls.caption(f"Labeling it labels its {len(item.duplicates)} near-identical frames too; "
                          "open them below to label some differently.")
