@@ -43,7 +43,8 @@ def give_name(page, name: str) -> None:
 RECORD_SCREEN = """
 window.__screenAtPress = [];
 window.addEventListener("keydown", (event) => {
-  const roots = [document, ...[...document.querySelectorAll("*")].map((e) => e.shadowRoot).filter(Boolean)];
+  const hosts = [...document.querySelectorAll("*")].filter((e) => e.shadowRoot && e.isConnected);
+  const roots = [document, ...hosts.map((e) => e.shadowRoot)];
   const caption = roots.map((r) => r.querySelector("figure.frame figcaption")).find(Boolean);
   window.__screenAtPress.push([caption ? caption.textContent : "", event.key]);
 }, true);

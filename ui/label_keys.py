@@ -27,6 +27,7 @@ export default function(component) {
   const img = parentElement.querySelector("img");
   const caption = parentElement.querySelector("figcaption");
   s.keys = data.keys;
+  s.handled = (data.handled || {})[s.session] || 0;
   if (data.frame === null) {
     s.frame = null;
     img.removeAttribute("src");
@@ -41,19 +42,26 @@ export default function(component) {
     };
     next.src = data.src;
   }
-  s.send = () => setStateValue("presses", { session: s.session, presses: s.presses.slice(-200) });
+  s.sends = s.sends || 0;
+  s.send = () => setStateValue("presses", { session: s.session, presses: s.presses.slice(-200), send: ++s.sends });
   if (!s.listening) {
     s.listening = true;
+    // The keys are the Label page's only while it is open (the component itself is briefly
+    // unmounted while the page redraws, and a press then must still count).
+    const onLabelPage = () => window.location.pathname.replace(/\/$/, "").endsWith("/label");
+    // A value that reaches the server while it reruns can be dropped: until the page says it
+    // handled the newest press, send the list again.
+    setInterval(() => { if (onLabelPage() && s.seq > s.handled) s.send(); }, 1000);
     document.addEventListener("keydown", (event) => {
       const target = event.target;
       if (target && (target.tagName === "INPUT" || target.tagName === "TEXTAREA" || target.isContentEditable)) return;
-      if (event.repeat || event.ctrlKey || event.metaKey || event.altKey || !s.keys.includes(event.key)) return;
+      if (!onLabelPage() || event.repeat || event.ctrlKey || event.metaKey || event.altKey) return;
+      if (!s.keys.includes(event.key)) return;
       s.seq += 1;
       s.presses.push({ seq: s.seq, frame: s.frame, key: event.key });
       s.send();
     });
   }
-  return () => { s.keys = []; };  // off the Label page, the keys are the page's own again
 }
 """
 
@@ -77,4 +85,6 @@ def new_presses(key: str) -> list[dict]:
 def frame_and_keys(*, key: str, frame: int | None, image: Path | None, caption: str, keys: list[str], on_press) -> None:
     """Show `image` (frame `frame`) and listen for `keys`; on_press() runs before the next rerun."""
     src = f"data:image/jpeg;base64,{base64.b64encode(image.read_bytes()).decode()}" if image else None
-    _component(key=key, data={"frame": frame, "src": src, "caption": caption, "keys": keys}, on_presses_change=on_press)
+    data = {"frame": frame, "src": src, "caption": caption, "keys": keys,
+            "handled": st.session_state.get("handled_presses", {})}
+    _component(key=key, data=data, on_presses_change=on_press)
