@@ -18,7 +18,7 @@ import streamlit as st
 
 _HTML = '<figure class="frame"><img alt=""><figcaption></figcaption></figure>'
 _CSS = ".frame { margin: 0; } .frame img { width: 360px; display: block; } figcaption { font-size: 0.85rem; opacity: 0.7; }"
-_JS = """
+_JS = r"""
 export default function(component) {
   const { data, setStateValue, parentElement } = component;
   const s = window.__lookoutKeys = window.__lookoutKeys || {

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-_JS = """
+_JS = r"""
 export default function(component) {
   const { data, setStateValue } = component;
   const stored = window.localStorage.getItem("lookout-labeler");
