@@ -22,14 +22,15 @@ _JS = r"""
 export default function(component) {
   const { data, setStateValue, parentElement } = component;
   const s = window.__lookoutKeys = window.__lookoutKeys || {
-    session: Math.random().toString(36).slice(2), presses: [], seq: 0, frame: null,
+    session: Math.random().toString(36).slice(2), presses: [], seq: 0,
   };
   const img = parentElement.querySelector("img");
   const caption = parentElement.querySelector("figcaption");
+  s.img = img;  // the newest drawing of the frame; a press is tagged with what it shows
   s.keys = data.keys;
   s.handled = (data.handled || {})[s.session] || 0;
   if (data.frame === null) {
-    s.frame = null;
+    delete img.dataset.frame;
     img.removeAttribute("src");
     caption.textContent = "";
   } else if (img.dataset.frame !== String(data.frame)) {
@@ -38,7 +39,6 @@ export default function(component) {
       img.src = next.src;
       img.dataset.frame = String(data.frame);
       caption.textContent = data.caption;
-      s.frame = data.frame;
     };
     next.src = data.src;
   }
@@ -58,7 +58,9 @@ export default function(component) {
       if (!onLabelPage() || event.repeat || event.ctrlKey || event.metaKey || event.altKey) return;
       if (!s.keys.includes(event.key)) return;
       s.seq += 1;
-      s.presses.push({ seq: s.seq, frame: s.frame, key: event.key });
+      // What is on screen, read at the press: a drawing that was replaced or not loaded yet shows nothing.
+      const shown = s.img && s.img.isConnected && s.img.dataset.frame ? Number(s.img.dataset.frame) : null;
+      s.presses.push({ seq: s.seq, frame: shown, key: event.key });
       s.send();
     });
   }
