@@ -48,6 +48,7 @@ def test_journalist_flow_in_a_real_browser(app_server, dataset):
         page.screenshot(path=SCREENSHOTS / "dataset.png", full_page=True)
 
         page.get_by_role("link", name="Label").click()
+        expect(page.locator("h1").first).to_have_text("Label", timeout=60_000)  # then type the name, on that page
         give_name(page, "alice")
         expect(page.get_by_role("button", name="Trump (1)")).to_be_visible(timeout=60_000)
         page.screenshot(path=SCREENSHOTS / "label.png", full_page=True)
