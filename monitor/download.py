@@ -95,12 +95,14 @@ def stop_process_group(proc: subprocess.Popen) -> None:
 
 
 def _remove_leftovers(folder: Path, before: set[Path], kept: list[FetchedVideo]) -> None:
-    """What a stopped or refused download left: every new file but the kept videos, their info
-    JSON and the archive."""
+    """What a stopped or refused download left: yt-dlp's partial files, and info JSON of videos
+    not kept. Only yt-dlp's own kinds of file: the folder may also hold videos a journalist
+    uploaded meanwhile."""
     keep = {v.path.stem for v in kept}
-    for path in folder.iterdir():
-        stem = path.name.split(".")[0]
-        if path not in before and path.is_file() and stem not in keep and path.name != ARCHIVE:
+    for path in set(folder.iterdir()) - before:
+        partial = path.suffix in (".part", ".ytdl", ".temp") or ".part-Frag" in path.name
+        orphan_info = path.name.endswith(".info.json") and path.name.removesuffix(".info.json") not in keep
+        if path.is_file() and (partial or orphan_info):
             path.unlink(missing_ok=True)
 
 

@@ -436,3 +436,25 @@ def test_capturing_a_long_1080p_video_keeps_memory_flat(workspace, tmp_path):
         tracemalloc.stop()
     assert report.kept == 40
     assert peak < 100 << 20  # it kept ~6 MB per frame: 240 MB here, 1.95 GB for 300 frames
+
+
+def test_a_stopped_download_leaves_a_colleagues_upload_alone(tmp_path):
+    """Two people at once: the monitor's download gives up while the app saves an upload beside it."""
+    folder = tmp_path / "videos"
+    folder.mkdir()
+    with VideoServer({}) as server:
+        server.faults["v.mp4"] = "drip"
+
+        def upload_meanwhile():
+            time.sleep(1)
+            (folder / "uploaded-by-alice.mp4").write_bytes(b"her clip")
+
+        import threading
+
+        uploader = threading.Thread(target=upload_meanwhile)
+        uploader.start()
+        videos, error = download(f"{server.url}/v.mp4", folder, limits=Limits(deadline_s=4))
+        uploader.join()
+    assert videos == [] and "gave up" in error
+    assert (folder / "uploaded-by-alice.mp4").read_bytes() == b"her clip"
+    assert not [p for p in folder.iterdir() if p.suffix in (".part", ".ytdl") or p.name.endswith(".info.json")]
