@@ -1,48 +1,114 @@
-"""Retrain time on the shared dataset: cold feature cache, warm cache, and recomputing every run.
+"""Retraining you can trust, on the shared dataset with the face backbone (it runs offline).
 
-The tutorial recomputed VGG16 features on every run; Lookout caches them per image,
-so a retrain after a few new labels only trains the head. VGG16 runs with random
-weights (the speed is the same; ImageNet's cannot be downloaded here).
-Run: python -m bench.retrain
+1. Schedule: test-set F1 (Trump, threshold 0.5) with 20, 60, 200 and all training labels,
+   for several numbers of gradient steps, mean and spread over 5 seeds: how
+   trainer.train.FACE_STEPS was chosen.
+2. Same labels and seed, trained twice: the same model.
+3. A reviewed 60-second video: Biden.mp4 captured and its frames labeled "no target",
+   then a retrain with a warm feature cache. It computes features for the new frames
+   only; compared with a retrain that recomputes every frame's features (the tutorial's
+   way), estimated from this run's own cost per new frame.
+Run: python -m bench.retrain   (set LOOKOUT_FEATURE_CACHE to reuse the shared frames' features)
 """
 
 from __future__ import annotations
 
 import os
-import shutil
 import tempfile
 import time
 from pathlib import Path
 
-from bench.common import random_vgg16_weights, require_dataset
+import numpy as np
+
+from bench.common import require_dataset
+from data.capture import capture_frames
 from data.config import ProjectConfig
 from data.importer import import_folder
+from data.labels import set_labels
 from data.workspace import Workspace
-from trainer.train import train_model
+from labeler.scores import frame_features
+from trainer.backbones import FaceBackbone
+from trainer.evaluate import evaluate
+from trainer.features import FeatureCache
+from trainer.head import Head
+from trainer.testset import feature_cache_dir, split_frames
+from trainer.train import FACE_STEPS, train_model
+
+LABELS = (20, 60, 200, None)  # None: every training frame
+STEPS = (100, 300, 1000, 3000)
+SEEDS = range(5)
+CLASSES = ("no target", "Trump")
 
 
-def timed_train(ws: Workspace) -> float:
-    start = time.perf_counter()
-    train_model(ws, backbone="vgg16")
-    return time.perf_counter() - start
+def subsample(y: np.ndarray, n: int | None, seed: int) -> np.ndarray:
+    """n training frames at random, at least 2 of each class."""
+    if n is None or n >= len(y):
+        return np.arange(len(y))
+    rng = np.random.default_rng(seed)
+    first = [rng.choice(np.flatnonzero(y == c), 2, replace=False) for c in (0, 1)]
+    rest = rng.permutation(np.setdiff1d(np.arange(len(y)), np.concatenate(first)))[: n - 4]
+    return np.concatenate([*first, rest])
+
+
+def f1(head: Head, X: np.ndarray, y: np.ndarray) -> float:
+    return evaluate(y, head.predict_proba(X), class_names=CLASSES, thresholds=0.5)["per_class"]["Trump"]["f1"]
+
+
+def schedule_curve(X_train, y_train, X_test, y_test) -> None:
+    print("1. test-set F1 for Trump (mean ± sd over 5 seeds) by training labels and gradient steps")
+    print(f"{'labels':>8} " + " ".join(f"{s:>14}" for s in STEPS))
+    for n in LABELS:
+        cells = []
+        for steps in STEPS:
+            scores = []
+            for seed in SEEDS:
+                keep = subsample(y_train, n, seed)
+                scores.append(f1(Head(n_classes=2, steps=steps, seed=seed).fit(X_train[keep], y_train[keep]), X_test, y_test))
+            cells.append(f"{np.mean(scores):.3f} ± {np.std(scores):.3f}")
+        print(f"{n or len(y_train):>8} " + " ".join(f"{c:>14}" for c in cells))
 
 
 def main() -> None:
     dataset = require_dataset()
-    os.environ["LOOKOUT_VGG16_WEIGHTS"] = str(random_vgg16_weights())
-    os.environ.pop("LOOKOUT_FEATURE_CACHE", None)
+    os.environ.setdefault("LOOKOUT_FEATURE_CACHE", str(Path.home() / ".cache" / "lookout-bench" / "features"))
+    backbone = FaceBackbone()
     with tempfile.TemporaryDirectory() as tmp:
-        ws = Workspace.open(Path(tmp) / "ws", config=ProjectConfig(classes=("no target", "Trump")))
+        ws = Workspace.open(Path(tmp) / "ws", config=ProjectConfig(classes=CLASSES, backbone="face"))
         import_folder(ws, dataset / "Data_deeplearning")
-        cold = timed_train(ws)
-        warm = timed_train(ws)
-        shutil.rmtree(ws.features_dir)  # the tutorial's way: features recomputed on every run
-        ws.features_dir.mkdir()
-        recompute = timed_train(ws)
-    print(f"cold cache:          {cold:7.1f} s")
-    print(f"warm cache:          {warm:7.1f} s   (target <= 15 s)")
-    print(f"recompute every run: {recompute:7.1f} s")
-    print(f"warm vs recompute: {recompute / warm:.1f}x faster; warm vs cold: {cold / warm:.1f}x faster")
+        split = split_frames(ws, FeatureCache(feature_cache_dir(ws), backbone), progress=None)
+        X, _ = frame_features(ws, backbone, split.rows)
+        test = split.is_test
+        print(f"shared dataset: {len(split.rows)} labeled frames, {int(test.sum())} on the test side")
+        schedule_curve(X[~test], split.labels[~test], X[test], split.labels[test])
+
+        print(f"2. default schedule ({FACE_STEPS} steps), twice with seed 0, then seeds 0-4:")
+        twice = [train_model(ws, backbone=backbone, seed=0).card["validation"]["per_class"]["Trump"] for _ in range(2)]
+        print(f"   seed 0 twice: {twice[0]} / {twice[1]} -> {'identical' if twice[0] == twice[1] else 'DIFFERENT'}")
+        by_seed = [train_model(ws, backbone=backbone, seed=s).card["validation"]["per_class"]["Trump"]["f1"] for s in SEEDS]
+        print(f"   F1 over seeds: {' '.join(f'{v:.3f}' for v in by_seed)}; mean {np.mean(by_seed):.3f}, "
+              f"spread {max(by_seed) - min(by_seed):.3f}")
+
+        print("3. retrain after a reviewed 60-second video (Biden.mp4, frames labeled 'no target'):")
+        captured = capture_frames(ws, dataset / "Biden.mp4")
+        new = [r["id"] for r in ws.db.execute("SELECT id FROM frames WHERE origin = 'capture'")]
+        set_labels(ws, dict.fromkeys(new, 0), who="bench")
+        stages: dict[str, float] = {}
+        start = time.perf_counter()
+
+        def progress(stage: str, done: int, total: int) -> None:
+            stages.setdefault(stage, time.perf_counter())
+
+        result = train_model(ws, backbone=backbone, progress=progress)
+        warm = time.perf_counter() - start
+        feature_time = stages.get("epochs", time.perf_counter()) - start
+        per_frame = feature_time / max(result.features_computed, 1)
+        labeled = sum(result.card["label_counts"].values())
+        recompute = per_frame * labeled + (warm - feature_time)
+        print(f"   {captured.summary()}")
+        print(f"   warm retrain: {warm:.1f} s, {result.features_computed} features computed "
+              f"({feature_time:.1f} s, {per_frame:.2f} s a frame), head {warm - feature_time:.1f} s")
+        print(f"   recomputing all {labeled} frames' features at that pace: ~{recompute:.0f} s (estimated); "
+              f"warm retrain is {recompute / warm:.1f}x faster")
 
 
 if __name__ == "__main__":

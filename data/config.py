@@ -16,11 +16,17 @@ BACKBONES = ("vgg16", "face")
 
 @dataclass(frozen=True)
 class FrameRule:
-    """When a video counts as showing a target (the tutorial: >= 1/3 of frames)."""
+    """When a video counts as showing a target (the tutorial: >= 1/3 of frames).
+
+    A frame shows a target when its probability reaches the model's threshold for it: the
+    lowest that reached precision_goal on the test set, never below `threshold` (the
+    tutorial's 0.5). precision_goal = 0 uses `threshold` alone, as the tutorial did.
+    """
 
     min_ratio: float = 1 / 3
     threshold: float = 0.5
     min_frames: int = 1
+    precision_goal: float = 0.95
 
 
 @dataclass(frozen=True)
@@ -142,7 +148,10 @@ def _parse_rule(rule_raw: dict, bad) -> FrameRule:
     min_frames = rule_raw.get("min_frames", default.min_frames)
     if isinstance(min_frames, bool) or not isinstance(min_frames, int) or min_frames < 1:
         raise bad("frame_rule.min_frames", "a whole number of at least 1")
-    return FrameRule(float(min_ratio), float(threshold), min_frames)
+    goal = rule_raw.get("precision_goal", default.precision_goal)
+    if isinstance(goal, bool) or not isinstance(goal, int | float) or not 0 <= goal <= 1:
+        raise bad("frame_rule.precision_goal", "a precision from 0 (off: use threshold) to 1, e.g. 0.95")
+    return FrameRule(float(min_ratio), float(threshold), min_frames, float(goal))
 
 
 def save_config(config: ProjectConfig, path: Path) -> None:

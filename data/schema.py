@@ -195,11 +195,21 @@ M004_ALERT_ATTEMPTS = (
     "CREATE INDEX attempts_by_alert ON alert_attempts(alert_id, endpoint)",
 )
 
+# A frame's side (train or test), fixed the first time a training sees it; keyed by content.
+M005_TEST_SET = (
+    """CREATE TABLE test_set (
+        sha256 TEXT PRIMARY KEY,
+        is_test INTEGER NOT NULL CHECK (is_test IN (0, 1)),
+        assigned_at TEXT NOT NULL
+    )""",
+)
+
 MIGRATIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("m001_initial", M001_INITIAL),
     ("m002_monitor", M002_MONITOR),
     ("m003_review", M003_REVIEW),
     ("m004_alert_attempts", M004_ALERT_ATTEMPTS),
+    ("m005_test_set", M005_TEST_SET),
 )
 
 

@@ -130,8 +130,8 @@ def build_queue(
 
     ranked: dict[str, list[QueueItem]] = {}
     probs = model.head.predict_proba(X) if len(X) else np.zeros((0, len(classes)))
-    threshold = ws.config.frame_rule.threshold
     best = probs[:, 1:].max(axis=1) if len(probs) else np.zeros(0)
+    threshold = model.thresholds(ws.config.frame_rule)[probs[:, 1:].argmax(axis=1)] if len(probs) else np.zeros(0)
     best_name = [classes[int(i) + 1] for i in probs[:, 1:].argmax(axis=1)] if len(probs) else []
 
     if strategy in ("mixed", "uncertain") and len(X):
@@ -139,16 +139,16 @@ def build_queue(
         order = uncertainty_sampling(None, X, n=min(limit, len(X)), probs=probs, samples=samples)
         low, high = np.percentile(samples[..., 1:].max(axis=2), [10, 90], axis=0)
         ranked["uncertain"] = [
-            _item(kept[i], "uncertain", float(1 - abs(best[i] - threshold)),
-                  _uncertain_reason(best[i], best_name[i], low[i], high[i], threshold), float(best[i]), dup)
-            for i in order if low[i] < threshold < high[i] or abs(best[i] - threshold) < 0.35
+            _item(kept[i], "uncertain", float(1 - abs(best[i] - threshold[i])),
+                  _uncertain_reason(best[i], best_name[i], low[i], high[i], threshold[i]), float(best[i]), dup)
+            for i in order if low[i] < threshold[i] < high[i] or abs(best[i] - threshold[i]) < 0.35
         ]
     if strategy in ("mixed", "false_positive") and len(X):
         order = confident_positive_sampling(None, X, n=len(X), probs=probs)
         ranked["false_positive"] = [
             _item(kept[i], "false_positive", float(best[i]),
                   f"The model says {best_name[i]}, {best[i]:.2f}: confirm before it alerts.", float(best[i]), dup)
-            for i in order if best[i] >= threshold
+            for i in order if best[i] >= threshold[i]
         ]
     if strategy in ("mixed", "audit") and len(X):
         monitor = [i for i, r in enumerate(kept) if r["origin"] == "monitor"]
@@ -278,7 +278,8 @@ def audit_estimate(ws: Workspace, *, model, backbone, target: int = 1) -> AuditE
            WHERE a.reason = 'audit' AND f.label IS NOT NULL"""
     ).fetchall()
     X, kept = frame_features(ws, backbone, rows)
-    predicted = (model.head.predict_proba(X)[:, target] >= ws.config.frame_rule.threshold) if len(X) else np.zeros(0, bool)
+    threshold = model.thresholds(ws.config.frame_rule)[target - 1]
+    predicted = (model.head.predict_proba(X)[:, target] >= threshold) if len(X) else np.zeros(0, bool)
     actual = np.array([r["label"] == target for r in kept], dtype=bool)
     tp, fp, fn = int((predicted & actual).sum()), int((predicted & ~actual).sum()), int((~predicted & actual).sum())
 

@@ -6,23 +6,19 @@ import numpy as np
 from sklearn.base import clone
 from sklearn.model_selection import StratifiedGroupKFold
 
-from data.images import load_rgb
 from data.workspace import Workspace
 from trainer.backbones import Backbone
-from trainer.features import ORIGINAL, FeatureCache, FeatureRequest
+from trainer.features import FeatureCache
 from trainer.head import Head
 from trainer.split import FrameFacts, leakage_groups
-from trainer.train import feature_cache_dir
+from trainer.testset import feature_cache_dir, original_request
 
 
 def frame_features(ws: Workspace, backbone: Backbone, rows: list, *, progress=None) -> tuple[np.ndarray, list]:
     """Backbone features of frames (computed once, then cached); rows whose image is unreadable are dropped.
     progress(stage, done, total) is called as features are computed."""
     cache = FeatureCache(feature_cache_dir(ws), backbone)
-    requests = [
-        FeatureRequest(r["sha256"], ORIGINAL, lambda path=ws.frames_dir / r["file_name"]: load_rgb(path)) for r in rows
-    ]
-    _, failed = cache.ensure(requests, progress=progress)
+    _, failed = cache.ensure([original_request(ws, r) for r in rows], progress=progress)
     kept = [r for r in rows if r["sha256"] not in failed]
     features = np.zeros((len(kept), *backbone.feature_shape), "float32")
     for i, r in enumerate(kept):
@@ -36,7 +32,7 @@ def out_of_fold_probabilities(
     """Each labeled frame scored by a head that never saw it (nor its near-copies)."""
     groups = leakage_groups([FrameFacts(r["file_name"], r["video_id"], r["phash"]) for r in rows])
     probs = np.zeros((len(X), n_classes), "float32")
-    template = Head(n_classes=n_classes, epochs=30, patience=5)
+    template = Head(n_classes=n_classes, epochs=30)
     splitter = StratifiedGroupKFold(n_splits=min(folds, len(set(groups))), shuffle=True, random_state=0)
     splits = list(splitter.split(X, labels, groups))
     for done, (train, test) in enumerate(splits):

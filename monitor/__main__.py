@@ -63,7 +63,7 @@ def main(argv=None) -> int:
                 open_video(Path(item))  # a missing or unreadable file: one line, before any slow work
         model = load_model(ws, args.model)
         backbone = backbone_for(ws, model)
-        threshold = ws.config.frame_rule.threshold
+        thresholds = model.thresholds(ws.config.frame_rule)
         for video, video_id in videos_to_score(ws, args.videos):
             score = score_video(ws, model, backbone, video, video_id=video_id)
             if args.json:
@@ -72,7 +72,7 @@ def main(argv=None) -> int:
             print(f"{video}:")
             for verdict in score.verdicts:
                 best_time = score.times[verdict.best_index] if verdict.best_index >= 0 else 0.0
-                print(score.frame_calls(verdict.target, threshold))
+                print(score.frame_calls(verdict.target, thresholds[verdict.target - 1]))
                 state = "is in this video" if verdict.positive else "is not in this video"
                 print(f"{verdict.name} {state}: {verdict.positive_frames} of {verdict.sampled_frames} frames "
                       f"({verdict.ratio:.0%}); best frame at {best_time:.1f} s")

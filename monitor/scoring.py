@@ -118,9 +118,9 @@ class OncePerLook:
         return ready
 
 
-def is_uncertain(score: VideoScore, threshold: float) -> bool:
+def is_uncertain(score: VideoScore, thresholds: np.ndarray) -> bool:
     probs = np.asarray(score.probs)
-    return bool(len(probs)) and bool((np.abs(probs[:, 1:] - threshold) <= UNCERTAIN_MARGIN).any())
+    return bool(len(probs)) and bool((np.abs(probs[:, 1:] - thresholds) <= UNCERTAIN_MARGIN).any())
 
 
 def score_video(
@@ -153,11 +153,12 @@ def score_video(
         collect(scorer.finish())
         if video_id is None:  # recorded only once the whole video was read
             video_id = record_video(ws, path, source="score")
+        thresholds = model.thresholds(rule)
         verdicts = video_verdicts(np.array(probs).reshape(-1, len(model.classes)), np.array(represents, int),
-                                  classes=model.classes, rule=rule)
+                                  classes=model.classes, rule=rule, thresholds=thresholds)
         score = VideoScore(video_id, str(path), model.version, times, represents, probs, verdicts,
                            forward_passes=scorer.forward_passes)
-        keep = keep_frames and (any(v.positive for v in verdicts) or is_uncertain(score, rule.threshold))
+        keep = keep_frames and (any(v.positive for v in verdicts) or is_uncertain(score, thresholds))
         _store(ws, score, Path(spool) if keep else None, path, sizes, alert=alert)
     return score
 

@@ -21,14 +21,16 @@ class Verdict:
     best_index: int  # the row with the highest probability for this target
 
 
-def video_verdicts(probs: np.ndarray, represents: np.ndarray, *, classes: tuple[str, ...], rule: FrameRule) -> list[Verdict]:
-    """probs: one row per distinct frame; represents: how many sampled frames each row stands for."""
+def video_verdicts(probs: np.ndarray, represents: np.ndarray, *, classes: tuple[str, ...], rule: FrameRule,
+                   thresholds: np.ndarray) -> list[Verdict]:
+    """probs: one row per distinct frame; represents: how many sampled frames each row stands for;
+    thresholds: what a frame's probability must reach, per target (Model.thresholds)."""
     probs = np.asarray(probs, dtype=float)
     weights = np.asarray(represents, dtype=int)
     sampled = int(weights.sum())
     verdicts = []
     for target in range(1, len(classes)):
-        hits = probs[:, target] >= rule.threshold if len(probs) else np.zeros(0, bool)
+        hits = probs[:, target] >= thresholds[target - 1] if len(probs) else np.zeros(0, bool)
         positive = int(weights[hits].sum())
         ratio = positive / sampled if sampled else 0.0
         verdicts.append(

@@ -155,7 +155,7 @@ def test_train_page_trains_in_the_background_and_activates(ws_env, tmp_path, ran
     activate_button = next(b for b in app.button if b.label == "Activate for the monitor")
     activate_button.click().run()
     assert (ws.models_dir / "ACTIVE").read_text() == app.selectbox[1].value
-    from ui.train import download_name
+    from trainer.registry import download_name
 
     assert download_name("Election desk", ("Trump", "Biden"), "v1") == "election_desk-trump_biden-v1.h5"  # was model.h5
 

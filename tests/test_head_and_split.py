@@ -1,8 +1,9 @@
 import numpy as np
+import pytest
 
 from trainer.evaluate import decide, evaluate
 from trainer.head import Batches, Head
-from trainer.split import FrameFacts, leakage_groups, split_train_validation
+from trainer.split import FrameFacts, choose_test_groups, leakage_groups
 
 
 def face_frames(rng, n, target_vector, with_target):
@@ -66,19 +67,20 @@ def test_frames_of_one_video_or_capture_run_never_straddle_the_split():
     )
     groups = leakage_groups(facts)
     labels = np.array([i % 2 for i in range(len(facts))])
-    train, val = split_train_validation(labels, groups)
+    is_test = choose_test_groups(facts, labels, groups)
+    train, val = np.flatnonzero(~is_test), np.flatnonzero(is_test)
     assert not set(groups[train]) & set(groups[val])
     assert len(set(groups[:60])) == 6  # one group per video
     assert groups[60] == groups[84] and groups[60] != groups[85]  # frame0..frame24 is one block
     assert groups[-1] == groups[-2]  # identical perceptual hashes
-    assert 0.1 < len(val) / len(facts) < 0.35
+    assert set(labels[val]) == {0, 1} and len(val) / len(facts) < 0.35  # ~1 group in 5, each class tested
 
 
 def test_metrics_for_the_model_card():
     probs = np.array([[0.9, 0.1], [0.2, 0.8], [0.6, 0.4], [0.3, 0.7]])
     assert list(decide(probs, 0.5)) == [0, 1, 0, 1]
     assert list(decide(probs, 0.75)) == [0, 1, 0, 0]
-    metrics = evaluate([0, 1, 1, 0], probs, class_names=("no target", "Trump"), threshold=0.5)
+    metrics = evaluate([0, 1, 1, 0], probs, class_names=("no target", "Trump"), thresholds=0.5)
     assert metrics["confusion_matrix"] == [[1, 1], [1, 1]]
     assert metrics["per_class"]["Trump"] == {"precision": 0.5, "recall": 0.5, "f1": 0.5, "support": 2}
     assert metrics["pr_curves"]["Trump"]["thresholds"]
@@ -91,3 +93,35 @@ def test_training_batches_are_even_so_no_tiny_batch_jolts_the_head():
     sizes = [len(batches[i][0]) for i in range(len(batches))]
     seen = np.concatenate([batches[i][0].ravel() for i in range(len(batches))])
     assert sizes == [70, 70] and sorted(seen) == list(range(140))
+
+
+def test_a_frames_side_is_fixed_by_its_own_group_not_by_what_else_is_labeled():
+    facts = [FrameFacts(f"clip_{i}.jpg", video_id=i % 40, phash=None) for i in range(400)]
+    labels = np.array([i % 2 for i in range(400)])
+    alone = choose_test_groups(facts[:200], labels[:200], leakage_groups(facts[:200]))
+    together = choose_test_groups(facts, labels, leakage_groups(facts))
+    assert (alone == together[:200]).all()
+    known = {i: bool(not alone[i]) for i in range(200)}  # sides recorded earlier win, whatever the draw says
+    assert (choose_test_groups(facts, labels, leakage_groups(facts), known)[:200] == ~alone).all()
+
+
+@pytest.mark.parametrize("goal, expected", [
+    (0.0, {"threshold": 0.5, "precision": 0.6, "recall": 1.0}),   # off: the tutorial's 0.5
+    (0.95, {"threshold": 0.8, "precision": 1.0, "recall": 2 / 3}),  # the lowest that reaches the goal
+])
+def test_the_alert_threshold_is_the_lowest_that_reaches_the_precision_goal(goal, expected):
+    from trainer.operating_point import choose_threshold
+
+    scores = np.array([0.55, 0.6, 0.7, 0.8, 0.9, 0.2])
+    is_target = np.array([False, True, False, True, True, False])
+    point = choose_threshold(is_target, scores, goal=goal, floor=0.5)
+    assert {k: point[k] for k in expected} == pytest.approx(expected, abs=1e-3)
+    assert point["recall_at_floor"] == 1.0 and point["goal_met"]
+
+
+def test_a_goal_no_threshold_reaches_says_so_and_keeps_the_most_precise():
+    from trainer.operating_point import choose_threshold
+
+    point = choose_threshold(np.array([False, True, True]), np.array([0.99, 0.9, 0.6]), goal=0.95, floor=0.5)
+    assert not point["goal_met"] and point["precision"] == pytest.approx(2 / 3, abs=1e-3)  # not 1 of 2 or 0 of 1
+    assert point["threshold"] == 0.5  # the same calls as 0.6, and the lowest

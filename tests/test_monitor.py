@@ -219,7 +219,8 @@ def test_each_look_scored_once_gives_the_verdict_of_scoring_every_sampled_frame(
         score = score_video(ws, model, backbone, clip, keep_frames=False)
         every = list(sample_video(clip, fps=ws.config.fps, collapse=False))
         probs = model.head.predict_proba(backbone.embed([f.rgb for f in every]))
-        full = video_verdicts(probs, np.ones(len(every), int), classes=model.classes, rule=ws.config.frame_rule)
+        full = video_verdicts(probs, np.ones(len(every), int), classes=model.classes, rule=ws.config.frame_rule,
+                              thresholds=model.thresholds(ws.config.frame_rule))
         assert score.forward_passes <= len(score.times) < len(every)
         assert [v.positive for v in score.verdicts] == [v.positive for v in full]
         assert all(abs(v.ratio - w.ratio) < 0.05 for v, w in zip(score.verdicts, full))  # a shared score may flip a frame

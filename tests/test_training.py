@@ -52,7 +52,8 @@ def test_train_exports_a_versioned_model_with_its_card(labeled, random_vgg16):
     assert card["backbone"] == "vgg16" and card["input_shape"] == [7, 7, 512]
     assert card["classes"] == ["no target", "Trump"] and card["label_counts"] == {"no target": 8, "Trump": 8}
     assert card["augment_copies"] == 1 and "capture" in card["split"]["grouping"]
-    assert set(card["validation"]) >= {"per_class", "confusion_matrix", "pr_curves", "threshold"}
+    assert set(card["validation"]) >= {"per_class", "confusion_matrix", "pr_curves", "thresholds"}
+    assert card["thresholds"]["Trump"] >= 0.5 and card["operating_points"]["Trump"]["recall_at_floor"] >= 0
     assert {"features", "epochs"} <= set(stages)
     assert active_version(labeled) is None  # training never switches the monitor's model by itself
 

@@ -1,13 +1,15 @@
-"""python -m trainer train|evaluate|predict|activate|list: models from the command line."""
+"""python -m trainer train|evaluate|predict|compare|activate|export|list: models from the command line."""
 
 from __future__ import annotations
 
 import json
 import sys
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 
+from data.atomic import write_atomically
 from data.cli import (
     add_workspace_flags,
     command_parser,
@@ -19,9 +21,10 @@ from data.errors import LookoutError
 from data.images import load_rgb
 from data.mapping_csv import read_mapping_csv
 from data.workspace import Workspace
+from trainer.compare import activate_checked, compare_versions, default_versions, format_comparison
 from trainer.evaluate import evaluate, format_metrics
 from trainer.predict import backbone_for, predict_images
-from trainer.registry import activate, active_version, list_models, load_model
+from trainer.registry import active_version, download_name, export_h5, list_models, load_model
 from trainer.train import train_model
 
 
@@ -32,7 +35,9 @@ def build_parser():
     p.add_argument("--epochs", type=int, help="at most this many (default: 10 for vgg16, 100 for face)")
     p.add_argument("--augment", type=int, metavar="N", help="augmented copies per training frame")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--activate", action="store_true", help="make the new model the one the monitor uses")
+    p.add_argument("--activate", action="store_true",
+                   help="make the new model the one the monitor uses, unless it is worse than the active one")
+    p.add_argument("--force", action="store_true", help="with --activate: even when it is worse")
     p = commands.add_parser("evaluate", help="print a model's validation metrics, or measure them on a labeled folder")
     p.add_argument("model", metavar="MODEL", help="'active', a version, or a .h5 file")
     p.add_argument("--csv", type=Path, help="mapping CSV (Image_ID,Class) to evaluate on")
@@ -42,8 +47,15 @@ def build_parser():
     p.add_argument("model", metavar="MODEL")
     p.add_argument("images", type=Path, nargs="+", metavar="IMAGE")
     p.add_argument("--json", action="store_true")
+    p = commands.add_parser("compare", help="versions scored on the same test frames, with 95%% intervals")
+    p.add_argument("versions", nargs="*", metavar="VERSION", help="default: the active version and the newest other")
+    p.add_argument("--json", action="store_true")
     p = commands.add_parser("activate", help="make a model version the one the monitor uses")
     p.add_argument("version")
+    p.add_argument("--force", action="store_true", help="activate even when it is worse than the active one")
+    p = commands.add_parser("export", help="write a version's .h5, with its card inside, for another machine")
+    p.add_argument("version", help="'active' or a version")
+    p.add_argument("--out", type=Path, help="default: <project>-<targets>-<version>.h5 in this folder")
     commands.add_parser("list", help="model versions and their validation F1")
     add_workspace_flags(commands)
     for name in ("evaluate", "predict"):
@@ -66,7 +78,7 @@ def main(argv=None) -> int:
         print(format_metrics(result.card["validation"]))
         print(f"Validation figures: {result.card['split']['reliability']}")
         if args.activate:
-            activate(ws, result.version)
+            activate_checked(ws, result.version, force=args.force)
             print(f"{result.version} is now active")
     elif args.command == "evaluate":
         model = load_model(ws, args.model, trust_code=args.trust_code)
@@ -89,9 +101,19 @@ def main(argv=None) -> int:
         else:
             for row in rows:
                 print(f"{row['image']}: {row['class']} ({row['probability']:.2f})")
+    elif args.command == "compare":
+        comparison = compare_versions(ws, args.versions or default_versions(ws), progress=print_progress)
+        print(json.dumps(asdict(comparison), indent=2) if args.json else format_comparison(comparison))
     elif args.command == "activate":
-        activate(ws, args.version)
+        activate_checked(ws, args.version, force=args.force)
         print(f"{args.version} is now active")
+    elif args.command == "export":
+        version = active_version(ws) if args.version == "active" else args.version
+        if version is None:
+            raise LookoutError("No model is active yet; name a version (python -m trainer list).")
+        out = args.out or Path(download_name(ws.config.name, ws.config.classes[1:], version))
+        write_atomically(out, export_h5(ws, version))
+        print(f"Wrote {out}: copy it to the other machine and give it to `python -m monitor score --model {out.name}`")
     elif args.command == "list":
         active = active_version(ws)
         for card in list_models(ws):
@@ -112,7 +134,7 @@ def evaluate_folder(ws: Workspace, model, csv: Path, images: Path) -> dict:
         except (LookoutError, FileNotFoundError) as exc:
             print(f"skipped {row.image_id}: {exc}", file=sys.stderr)
     probs = predict_images(model, backbone, pictures)
-    return evaluate(np.array(kept), probs, class_names=model.classes, threshold=model.card["threshold"])
+    return evaluate(np.array(kept), probs, class_names=model.classes, thresholds=model.thresholds(ws.config.frame_rule))
 
 
 if __name__ == "__main__":

@@ -10,11 +10,15 @@ from sklearn.metrics import (
 )
 
 
-def decide(probs: np.ndarray, threshold: float) -> np.ndarray:
-    """Class per row: the most likely target when its probability reaches threshold, else 0."""
+def decide(probs: np.ndarray, thresholds) -> np.ndarray:
+    """Class per row: of the targets whose probability reaches their threshold, the most likely; else 0.
+
+    thresholds: one number for every target, or one per target (classes[1:]).
+    """
     probs = np.asarray(probs)
-    best_target = probs[:, 1:].argmax(axis=1) + 1
-    return np.where(probs[np.arange(len(probs)), best_target] >= threshold, best_target, 0)
+    reached = probs[:, 1:] >= np.broadcast_to(np.asarray(thresholds, float), (probs.shape[1] - 1,))
+    scored = np.where(reached, probs[:, 1:], -1.0)
+    return np.where(reached.any(axis=1), scored.argmax(axis=1) + 1, 0)
 
 
 def _curve(y_true: np.ndarray, scores: np.ndarray, points: int = 50) -> dict:
@@ -29,13 +33,15 @@ def _curve(y_true: np.ndarray, scores: np.ndarray, points: int = 50) -> dict:
     }
 
 
-def evaluate(y_true, probs, *, class_names: tuple[str, ...], threshold: float) -> dict:
+def evaluate(y_true, probs, *, class_names: tuple[str, ...], thresholds) -> dict:
+    """thresholds: one number, or one per target."""
     y_true = np.asarray(y_true)
-    y_pred = decide(probs, threshold)
+    per_target = np.broadcast_to(np.asarray(thresholds, float), (len(class_names) - 1,))
+    y_pred = decide(probs, per_target)
     labels = list(range(len(class_names)))
     precision, recall, f1, support = precision_recall_fscore_support(y_true, y_pred, labels=labels, zero_division=0)
     return {
-        "threshold": threshold,
+        "thresholds": {name: round(float(t), 4) for name, t in zip(class_names[1:], per_target)},
         "frames": int(len(y_true)),
         "accuracy": round(float((y_true == y_pred).mean()), 4) if len(y_true) else 0.0,
         "per_class": {
@@ -53,7 +59,9 @@ def evaluate(y_true, probs, *, class_names: tuple[str, ...], threshold: float) -
 
 
 def format_metrics(metrics: dict) -> str:
-    lines = [f"Validation: {metrics['frames']} frames, accuracy {metrics['accuracy']:.3f}, threshold {metrics['threshold']}"]
+    thresholds = metrics.get("thresholds") or {"every target": metrics["threshold"]}  # cards before 2026-12: one
+    lines = [f"Test set: {metrics['frames']} frames, accuracy {metrics['accuracy']:.3f}, thresholds "
+             + ", ".join(f"{name} {t}" for name, t in thresholds.items())]
     lines.append(f"{'class':<20} {'precision':>9} {'recall':>7} {'F1':>6} {'frames':>7}")
     for name, m in metrics["per_class"].items():
         lines.append(f"{name:<20} {m['precision']:>9.3f} {m['recall']:>7.3f} {m['f1']:>6.3f} {m['support']:>7}")

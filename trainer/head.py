@@ -3,7 +3,7 @@
 - vgg16 features (7, 7, 512): the tutorial's head, Flatten and Dense 1024/512/512/256
   with dropout 0.5, softmax over the project's classes.
 - face features (faces, 129): each face row gets class probabilities; a frame shows
-  a target when any of its faces is that target (FacePooling).
+  a target when any of its faces is that target (face_pooling).
 """
 
 from __future__ import annotations
@@ -23,12 +23,7 @@ FACE_LAYERS = (128,)
 
 @keras.saving.register_keras_serializable(package="lookout")
 class FacePooling(layers.Layer):
-    """(per-face probabilities, face features) -> frame probabilities.
-
-    The last feature column marks a real face (1) or padding (0). A target's
-    probability is its highest over the faces present; "no target" is the lowest
-    "no target" probability over them (1 when there is no face).
-    """
+    """Loads face models saved before face_pooling() existed; new models are built without it."""
 
     def call(self, face_probs, features):
         mask = ops.expand_dims(features[..., -1], -1)
@@ -36,6 +31,39 @@ class FacePooling(layers.Layer):
         none = ops.min(face_probs[..., :1] * mask + (1.0 - mask), axis=1)
         frame = ops.concatenate([none, targets], axis=-1)
         return frame / ops.maximum(ops.sum(frame, axis=-1, keepdims=True), 1e-7)
+
+
+def _fixed_dense(units: int, kernel: np.ndarray, bias: np.ndarray | None, name: str) -> layers.Dense:
+    """A Dense layer used as arithmetic (select a column, negate, 1 - x): frozen, with set weights."""
+    layer = layers.Dense(units, use_bias=bias is not None, trainable=False, name=name)
+    layer.build((None, kernel.shape[0]))
+    layer.set_weights([kernel] if bias is None else [kernel, bias])
+    return layer
+
+
+def face_pooling(face_probs, features, n_classes: int):
+    """(per-face probabilities, face features) -> frame probabilities, from Keras' own layers only,
+    so the saved .h5 loads in plain Keras with nothing of Lookout's installed.
+
+    The last feature column marks a real face (1) or padding (0). A target's probability is its
+    highest over the faces present; "no target" is the lowest "no target" probability over them
+    (1 when there is no face). With one target the two add up to 1; with several, each target's
+    number is the probability that some face is that target.
+    """
+    width = features.shape[-1]
+    pick_mask = np.zeros((width, 1), "float32")
+    pick_mask[-1, 0] = 1
+    mask = _fixed_dense(1, pick_mask, None, "face_present")(features)
+    eye = np.eye(n_classes, dtype="float32")
+    targets = _fixed_dense(n_classes - 1, eye[:, 1:], None, "target_probs")(face_probs)
+    targets = layers.GlobalMaxPooling1D(name="best_face")(layers.Multiply()([targets, mask]))
+    none = _fixed_dense(1, eye[:, :1], None, "none_probs")(face_probs)
+    absent = _fixed_dense(1, -np.ones((1, 1), "float32"), np.ones(1, "float32"), "padding")(mask)
+    none = layers.Add()([layers.Multiply()([none, mask]), absent])  # padding rows count as "no target": 1
+    negate = np.array([[-1.0]], "float32")
+    none = _fixed_dense(1, negate, None, "negate")(none)  # min over faces = -max(-x)
+    none = _fixed_dense(1, negate, None, "least_none")(layers.GlobalMaxPooling1D()(none))
+    return layers.Concatenate(name="frame_classes")([none, targets])
 
 
 def build_model(feature_shape: tuple[int, ...], n_classes: int, *, hidden: tuple[int, ...], dropout: float):
@@ -47,7 +75,7 @@ def build_model(feature_shape: tuple[int, ...], n_classes: int, *, hidden: tuple
         x = layers.Dropout(dropout)(x)
     outputs = layers.Dense(n_classes, activation="softmax", name="face_classes" if faces else "classes")(x)
     if faces:
-        outputs = FacePooling(name="frame_classes")(outputs, inputs)
+        outputs = face_pooling(outputs, inputs, n_classes)
     return keras.Model(inputs, outputs)
 
 
@@ -97,6 +125,10 @@ class Head(BaseEstimator, ClassifierMixin):
 
     hidden: Dense layer sizes (None: the tutorial's for vgg16 features, one layer of
     128 for face features). class_weight: "balanced" or None.
+    The schedule is fixed, never stopped early on the test frames (that would tune the
+    model to the frames it is judged on): `epochs` passes over the data, or, with `steps`,
+    as many passes as make that many gradient steps (few labeled frames still get enough).
+    The same data and seed give the same model.
     """
 
     def __init__(
@@ -106,9 +138,9 @@ class Head(BaseEstimator, ClassifierMixin):
         hidden: tuple[int, ...] | None = None,
         dropout: float = 0.5,
         epochs: int = 100,
+        steps: int | None = None,
         batch_size: int = 128,
         learning_rate: float = 1e-3,
-        patience: int = 10,
         class_weight: str | None = "balanced",
         seed: int = 0,
     ):
@@ -116,9 +148,9 @@ class Head(BaseEstimator, ClassifierMixin):
         self.hidden = hidden
         self.dropout = dropout
         self.epochs = epochs
+        self.steps = steps
         self.batch_size = batch_size
         self.learning_rate = learning_rate
-        self.patience = patience
         self.class_weight = class_weight
         self.seed = seed
 
@@ -127,7 +159,6 @@ class Head(BaseEstimator, ClassifierMixin):
         X,
         y,
         *,
-        validation: tuple | None = None,
         progress: Progress | None = None,
         should_stop: ShouldStop | None = None,
     ) -> "Head":
@@ -145,24 +176,13 @@ class Head(BaseEstimator, ClassifierMixin):
             present = np.unique(y)
             per_class = compute_class_weight("balanced", classes=present, y=y)
             weights = per_class[np.searchsorted(present, y)].astype("float32")
-        monitor = "val_loss" if validation is not None else "loss"
-        callbacks = [
-            keras.callbacks.EarlyStopping(monitor=monitor, patience=self.patience, restore_best_weights=True),
-            ReportEpochs(self.epochs, progress, should_stop),
-        ]
-        val = None
-        if validation is not None:
-            val = (np.asarray(validation[0]), np.asarray(validation[1], dtype="int64"))
-        self.model_.fit(
-            Batches(X, y, weights, self.batch_size, self.seed),
-            validation_data=val,
-            epochs=self.epochs,
-            callbacks=callbacks,
-            verbose=0,
-        )
-        if callbacks[1].cancelled:
+        batches = Batches(X, y, weights, self.batch_size, self.seed)
+        epochs = -(-self.steps // len(batches)) if self.steps else self.epochs
+        reporter = ReportEpochs(epochs, progress, should_stop)
+        self.model_.fit(batches, epochs=epochs, callbacks=[reporter], verbose=0)
+        if reporter.cancelled:
             raise Cancelled()
-        self.epochs_run_ = len(self.model_.history.epoch) if self.model_.history else self.epochs
+        self.epochs_run_ = epochs
         return self
 
     def predict_proba(self, X) -> np.ndarray:

@@ -1,15 +1,17 @@
 """Model versions on disk: models/<version>/{model.h5, model.keras, model.json} and the ACTIVE marker.
 
-model.h5 is the head only (input: backbone features, output: softmax over the
-project's classes), which the monitor loads. model.json is the model card. A head
-in the tutorial's format (a .h5 with (7, 7, 512) input, 2 outputs, no card) loads
-as a vgg16 model with classes [no target, target].
+model.h5 is the head only (input: backbone features, output: probabilities over the
+project's classes), which the monitor loads; it holds only Keras' own layers, and its
+attributes carry the model card, so the file alone is a portable model. model.json is
+the model card. A head in the tutorial's format (a .h5 with (7, 7, 512) input, 2
+outputs, no card) loads as a vgg16 model with classes [no target, target].
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 import zipfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -17,8 +19,10 @@ from pathlib import Path
 
 import h5py
 import keras
+import numpy as np
 
 from data.atomic import write_atomically
+from data.config import FrameRule
 from data.errors import LookoutError
 from data.schema import now, transaction
 from data.scratch import scratch_dir
@@ -43,6 +47,12 @@ class Model:
     @property
     def classes(self) -> tuple[str, ...]:
         return tuple(self.card["classes"])
+
+    def thresholds(self, rule: FrameRule) -> np.ndarray:
+        """Per target (classes[1:]), what a frame's probability must reach: the threshold chosen
+        for the precision goal when the card has one, never below the project's frame_rule.threshold."""
+        chosen = self.card.get("thresholds", {}) if rule.precision_goal > 0 else {}
+        return np.array([max(chosen.get(name, rule.threshold), rule.threshold) for name in self.classes[1:]])
 
     def check_backbone(self, backbone: Backbone) -> None:
         if backbone.name != self.card["backbone"] or tuple(backbone.feature_shape) != tuple(self.card["input_shape"]):
@@ -87,11 +97,56 @@ def save_model(ws: Workspace, head: Head, card: dict) -> Path:
             head.model_.save(Path(tmp) / "model.h5")
         finally:
             absl.setLevel(level)
+        write_card_attrs(Path(tmp) / "model.h5", card)
         head.model_.save(Path(tmp) / "model.keras")
         write_atomically(Path(tmp) / "model.json", json.dumps(card, indent=2).encode())
         Path(tmp).rename(folder)
     _record(ws, folder, card)
     return folder
+
+
+CARD_ATTR = "lookout_card"
+
+
+def write_card_attrs(path: Path, card: dict) -> None:
+    """Store the model card in the .h5 file's attributes, so the file alone says what it is
+    (backbone and its identity, classes, thresholds) on a machine that has only the file.
+    Keras ignores attributes it does not know, so the file still loads in plain Keras."""
+    with h5py.File(path, "a") as f:
+        f.attrs[CARD_ATTR] = json.dumps(card)
+        f.attrs["lookout_backbone"] = card["backbone"]
+        f.attrs["lookout_backbone_identity"] = card.get("backbone_identity") or ""
+        f.attrs["lookout_classes"] = json.dumps(card["classes"])
+        f.attrs["lookout_thresholds"] = json.dumps(card.get("thresholds") or {})
+
+
+def _card_in_attrs(path: Path) -> dict | None:
+    if path.suffix != ".h5":
+        return None
+    with h5py.File(path, "r") as f:
+        text = f.attrs.get(CARD_ATTR)
+    return json.loads(text) if text else None
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^\w]+", "_", text).strip("_").lower() or "model"
+
+
+def download_name(project: str, targets, version: str) -> str:
+    """<project>-<target>-<version>.h5: a model kept among others still says what it is."""
+    return f"{_slug(project)}-{_slug('_'.join(targets))}-{version}.h5"
+
+
+def export_h5(ws: Workspace, version: str) -> bytes:
+    """A version's model.h5 with its current card in the file's attributes (older versions were
+    saved without them), ready to copy to another machine."""
+    folder = ws.models_dir / version
+    card = json.loads((folder / "model.json").read_text())
+    with scratch_dir(ws.models_dir, "export") as tmp:
+        copy = Path(tmp) / "model.h5"
+        copy.write_bytes((folder / "model.h5").read_bytes())
+        write_card_attrs(copy, card)
+        return copy.read_bytes()
 
 
 def _record(ws: Workspace, folder: Path, card: dict) -> None:
@@ -178,7 +233,10 @@ def load_model(ws: Workspace, ref: str, *, trust_code: bool = False) -> Model:
     except Exception as exc:
         raise LookoutError(f"{path} is not a Keras model Lookout can load ({type(exc).__name__}: {exc}).") from None
     card_path = path.parent / "model.json"
-    card = json.loads(card_path.read_text()) if card_path.is_file() else _tutorial_card(path, keras_model)
+    if card_path.is_file():
+        card = json.loads(card_path.read_text())
+    else:
+        card = _card_in_attrs(path) or _tutorial_card(path, keras_model)
     input_shape = tuple(keras_model.input_shape[1:])
     if input_shape != tuple(card["input_shape"]):
         raise LookoutError(f"{path} takes input {input_shape}, but its card says {tuple(card['input_shape'])}.")

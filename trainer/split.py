@@ -1,4 +1,5 @@
-"""A validation split that does not leak: near-identical frames never fall on both sides.
+"""A test set that does not leak and stays put: near-identical frames never fall on both
+sides, and a frame once on one side stays there (trainer/testset.py records it).
 
 Groups, merged where they overlap:
 - frames captured from one video share that video's group;
@@ -10,15 +11,14 @@ Groups, merged where they overlap:
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
 
 import numpy as np
-from sklearn.model_selection import StratifiedGroupKFold
-
-from data.errors import LookoutError
 
 CAPTURE_BLOCK = 25  # frame numbers per block for imported frames
+TEST_SHARE = 0.2  # of leakage groups
 NEAR_DUPLICATE_BITS = 0  # of 64: chains of merely similar frames grow into one giant group
 
 GROUPING = (
@@ -48,16 +48,20 @@ class _UnionFind:
         self.parent[self.find(a)] = self.find(b)
 
 
+def provenance_key(frame: FrameFacts) -> str:
+    """What ties a frame to its neighbours: its video, else its capture block, else its name."""
+    if frame.video_id is not None:
+        return f"video {frame.video_id}"
+    number = re.findall(r"\d+", frame.file_name)
+    return f"block {int(number[0]) // CAPTURE_BLOCK}" if number else f"name {frame.file_name}"
+
+
 def leakage_groups(frames: list[FrameFacts]) -> np.ndarray:
     """One group id per frame."""
     uf = _UnionFind(len(frames))
-    first_of: dict[tuple, int] = {}
+    first_of: dict[str, int] = {}
     for i, frame in enumerate(frames):
-        if frame.video_id is not None:
-            key = ("video", frame.video_id)
-        else:
-            number = re.findall(r"\d+", frame.file_name)
-            key = ("block", int(number[0]) // CAPTURE_BLOCK) if number else ("name", frame.file_name)
+        key = provenance_key(frame)
         if key in first_of:
             uf.union(i, first_of[key])
         else:
@@ -71,27 +75,56 @@ def leakage_groups(frames: list[FrameFacts]) -> np.ndarray:
     return np.array([uf.find(i) for i in range(len(frames))])
 
 
-def split_train_validation(labels: np.ndarray, groups: np.ndarray, *, seed: int = 0, folds: int = 5):
-    """Indices (train, validation), about 1/folds validation, stratified by class, groups kept whole.
+def stable_draw(key: str) -> float:
+    """A number in [0, 1) fixed by the key alone: the same on every run and every machine."""
+    return int(hashlib.sha256(key.encode()).hexdigest()[:15], 16) / 16**15
 
-    With fewer groups than folds (frames from two videos), each group is a fold: the validation
-    side is one whole group, and its figures say how the model does on that one video.
+
+def choose_test_groups(frames: list[FrameFacts], labels: np.ndarray, groups: np.ndarray,
+                       known: dict[int, bool] | None = None) -> np.ndarray:
+    """True per frame on the test side.
+
+    known: sides already fixed, by frame index (they never change). A new group joins the
+    side of its known frames; a group with none goes to test when the stable draw of its
+    smallest provenance key is below TEST_SHARE, so the choice does not depend on what else
+    is labeled. Then, among new groups only: a class with no test frame gets its lowest-drawn
+    group moved to test (when training keeps others of that class), and a class with no
+    training frame gets its test groups moved back.
     """
-    n_groups = len(np.unique(groups))
-    if n_groups < 2:
-        raise LookoutError(
-            "All labeled frames come from one video (or one run of similar frames), so none is left to check "
-            "the model on; capture and label frames from at least one more video."
-        )
-    splitter = StratifiedGroupKFold(n_splits=min(folds, n_groups), shuffle=True, random_state=seed)
-    train, validation = next(splitter.split(np.zeros(len(labels)), labels, groups))
-    return train, validation
+    known = known or {}
+    members: dict[int, list[int]] = {}
+    for i, g in enumerate(groups):
+        members.setdefault(int(g), []).append(i)
+    draw, is_test, fixed = {}, np.zeros(len(frames), bool), set()
+    for g, rows in members.items():
+        sides = [known[i] for i in rows if i in known]
+        draw[g] = stable_draw(min(provenance_key(frames[i]) for i in rows))
+        test = sum(sides) * 2 > len(sides) if sides else draw[g] < TEST_SHARE
+        if sides:
+            fixed.add(g)
+        for i in rows:
+            is_test[i] = known.get(i, test)
+    movable = sorted((g for g in members if g not in fixed), key=draw.get)
+    for c in np.unique(labels):
+        has = labels == c
+        if not (has & is_test).any():
+            for g in movable:
+                rows = members[g]
+                if (labels[rows] == c).any() and (has & ~is_test).sum() > (labels[rows] == c).sum():
+                    is_test[rows] = True
+                    break
+        if not (has & ~is_test).any():
+            for g in reversed(movable):
+                if (labels[members[g]] == c).any():
+                    is_test[members[g]] = False
+                    break
+    return is_test
 
 
-def reliability(groups: np.ndarray, validation: np.ndarray) -> str:
-    """How far the validation figures can be trusted, in words."""
-    held_out, total = len(np.unique(groups[validation])), len(np.unique(groups))
+def reliability(groups: np.ndarray, test: np.ndarray) -> str:
+    """How far the test figures can be trusted, in words."""
+    held_out, total = len(np.unique(groups[test])), len(np.unique(groups))
     if held_out < 5:
-        return (f"rough: checked on {len(validation)} frames from only {held_out} of {total} videos or frame runs; "
+        return (f"rough: tested on {len(test)} frames from only {held_out} of {total} videos or frame runs; "
                 "label frames from more videos for figures you can rely on")
-    return f"checked on {len(validation)} frames from {held_out} of {total} videos or frame runs the model did not learn from"
+    return f"tested on {len(test)} frames from {held_out} of {total} videos or frame runs the model did not learn from"

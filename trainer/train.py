@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,17 +15,22 @@ from data.workspace import Workspace
 from trainer.augment import Augmenter
 from trainer.backbones import Backbone, load_backbone
 from trainer.evaluate import evaluate
-from trainer.features import ORIGINAL, FeatureCache, FeatureRequest
+from trainer.features import FeatureCache, FeatureRequest
 from trainer.head import Head
+from trainer.operating_point import operating_points
 from trainer.progress import Progress, ShouldStop
 from trainer.registry import new_version, save_model
-from trainer.split import GROUPING, FrameFacts, leakage_groups, reliability, split_train_validation
+from trainer.split import GROUPING, reliability
+from trainer.testset import feature_cache_dir, original_request, split_frames
 
 MIN_PER_CLASS = 5
 # Face descriptors are built to ignore brightness and mirroring, so copies add cost, not information.
 DEFAULT_AUGMENT_COPIES = {"vgg16": 1, "face": 0}
-# The tutorial's vgg16 head has 25M weights and an epoch costs about a second; the face head is tiny.
-DEFAULT_EPOCHS = {"vgg16": (10, 3), "face": (100, 10)}  # (at most, patience)
+# The tutorial's vgg16 head has 25M weights and an epoch costs about a second: its 10 epochs.
+# The face head is tiny; what it needs is enough gradient steps however few frames are labeled
+# (bench/retrain.py measures the curve).
+FACE_STEPS = 500
+DEFAULT_SCHEDULE = {"vgg16": {"epochs": 10}, "face": {"steps": FACE_STEPS}}
 
 
 @dataclass
@@ -35,17 +39,6 @@ class TrainResult:
     card: dict
     skipped: list[list[str]] = field(default_factory=list)  # [file, reason] for unreadable images
     features_computed: int = 0
-
-
-def feature_cache_dir(ws: Workspace) -> Path:
-    """$LOOKOUT_FEATURE_CACHE lets several workspaces share features (entries are keyed by content)."""
-    return Path(os.environ.get("LOOKOUT_FEATURE_CACHE") or ws.features_dir)
-
-
-def labeled_frames(ws: Workspace) -> list:
-    return ws.db.execute(
-        "SELECT id, sha256, file_name, video_id, phash, label FROM frames WHERE label IS NOT NULL ORDER BY id"
-    ).fetchall()
 
 
 def check_labels(labels: np.ndarray, class_names: tuple[str, ...]) -> None:
@@ -75,54 +68,53 @@ def train_model(
     """Train a head on every labeled frame and export it as a new version (not yet active).
 
     backbone: a Backbone, "vgg16", "face", or None for the project's setting.
-    epochs: at most this many, stopping early when validation loss stops improving
-    (None: 10 for vgg16, whose epochs cost a second each, 100 for face).
+    epochs: passes over the training frames (None: DEFAULT_SCHEDULE for the backbone).
     augment_copies: augmented copies per training frame (None: 1 for vgg16, 0 for face);
-    validation frames are never augmented.
+    test frames are never augmented. The test set is the workspace's (trainer/testset.py):
+    frames once tested are never trained on, so versions compare on the same frames.
     """
     config = ws.config
     if not isinstance(backbone, Backbone):
         backbone = load_backbone(backbone or config.backbone, configured=config.vgg16_weights)
     if augment_copies is None:
         augment_copies = DEFAULT_AUGMENT_COPIES.get(backbone.name, 1)
-    rows = labeled_frames(ws)
-    check_labels(np.array([r["label"] for r in rows], dtype=int), config.classes)
-
+    labeled = ws.db.execute("SELECT label FROM frames WHERE label IS NOT NULL").fetchall()
+    check_labels(np.array([r["label"] for r in labeled], dtype=int), config.classes)  # before any slow work
     cache = FeatureCache(feature_cache_dir(ws), backbone)
     augmenter = Augmenter(seed=seed)
 
     def request(row, copy: int) -> FeatureRequest:
-        path = ws.frames_dir / row["file_name"]
         if copy == 0:
-            return FeatureRequest(row["sha256"], ORIGINAL, lambda: load_rgb(path))
+            return original_request(ws, row)
+        path = ws.frames_dir / row["file_name"]
         return FeatureRequest(
             row["sha256"], augmenter.variant(copy), lambda: augmenter(load_rgb(path), sha256=row["sha256"], copy=copy)
         )
 
-    # Originals first: frames whose image cannot be read are skipped before the split.
-    computed, failed = cache.ensure([request(r, 0) for r in rows], progress=progress, should_stop=should_stop)
-    skipped = [[r["file_name"], failed[r["sha256"]]] for r in rows if r["sha256"] in failed]
-    readable = [r for r in rows if r["sha256"] not in failed]
-    labels = np.array([r["label"] for r in readable], dtype=np.int64)
+    split = split_frames(ws, cache, progress=progress, should_stop=should_stop)
+    readable, labels, is_test, groups = split.rows, split.labels, split.is_test, split.groups
     check_labels(labels, config.classes)
-
-    groups = leakage_groups([FrameFacts(r["file_name"], r["video_id"], r["phash"]) for r in readable])
-    train_idx, val_idx = split_train_validation(labels, groups, seed=seed)
+    computed, skipped = split.computed, split.skipped
+    train_idx, test_idx = np.flatnonzero(~is_test), np.flatnonzero(is_test)
     train_keys = [(readable[i], c) for i in train_idx for c in range(augment_copies + 1)]
-    requests = [request(row, c) for row, c in train_keys] + [request(readable[i], 0) for i in val_idx]
+    requests = [request(row, c) for row, c in train_keys] + [request(readable[i], 0) for i in test_idx]
     more, _ = cache.ensure(requests, progress=progress, should_stop=should_stop)
     computed += more
 
-    most, patience = DEFAULT_EPOCHS.get(backbone.name, (50, 10))
-    head = head or Head(n_classes=len(config.classes), epochs=epochs or most, patience=patience, seed=seed)
+    schedule = {"epochs": epochs} if epochs else DEFAULT_SCHEDULE.get(backbone.name, {"epochs": 50})
+    head = head or Head(n_classes=len(config.classes), seed=seed, **schedule)
+    rule = config.frame_rule
     with scratch_dir(ws.features_dir, "train") as tmp:
         X_train = cache.stack([(r.sha256, r.variant) for r in requests[: len(train_keys)]], Path(tmp) / "train.npy")
-        X_val = cache.stack([(r.sha256, r.variant) for r in requests[len(train_keys) :]], Path(tmp) / "val.npy")
+        X_test = cache.stack([(r.sha256, r.variant) for r in requests[len(train_keys) :]], Path(tmp) / "test.npy")
         y_train = np.array([row["label"] for row, _ in train_keys], dtype=np.int64)
-        y_val = labels[val_idx]
-        head.fit(X_train, y_train, validation=(X_val, y_val), progress=progress, should_stop=should_stop)
-        metrics = evaluate(y_val, head.predict_proba(X_val), class_names=config.classes, threshold=config.frame_rule.threshold)
-        del X_train, X_val  # release the memory maps before the folder goes
+        y_test = labels[test_idx]
+        head.fit(X_train, y_train, progress=progress, should_stop=should_stop)
+        test_probs = head.predict_proba(X_test)
+        del X_train, X_test  # release the memory maps before the folder goes
+    points = operating_points(y_test, test_probs, config.classes, goal=rule.precision_goal, floor=rule.threshold)
+    thresholds = {name: point["threshold"] for name, point in points.items()}
+    metrics = evaluate(y_test, test_probs, class_names=config.classes, thresholds=list(thresholds.values()))
 
     version = new_version(ws)
     card = {
@@ -132,20 +124,20 @@ def train_model(
         "backbone_identity": backbone.identity,
         "input_shape": list(backbone.feature_shape),
         "classes": list(config.classes),
-        "threshold": config.frame_rule.threshold,
-        "frame_rule": {
-            "min_ratio": config.frame_rule.min_ratio,
-            "threshold": config.frame_rule.threshold,
-            "min_frames": config.frame_rule.min_frames,
-        },
+        "threshold": rule.threshold,
+        "thresholds": thresholds,
+        "precision_goal": rule.precision_goal,
+        "operating_points": points,
+        "frame_rule": {"min_ratio": rule.min_ratio, "threshold": rule.threshold, "min_frames": rule.min_frames},
         "training_data_hash": hashlib.sha256(
             "\n".join(f"{r['sha256']},{r['label']}" for r in readable).encode()
         ).hexdigest(),
         "label_counts": {name: int((labels == i).sum()) for i, name in enumerate(config.classes)},
-        "split": {"grouping": GROUPING, "train_frames": int(len(train_idx)), "validation_frames": int(len(val_idx)),
-                  "reliability": reliability(groups, val_idx)},
+        "split": {"grouping": GROUPING, "train_frames": int(len(train_idx)), "test_frames": int(len(test_idx)),
+                  "reliability": reliability(groups, test_idx)},
         "augment_copies": augment_copies,
         "epochs_run": int(head.epochs_run_),
+        "schedule": schedule,
         "seed": seed,
         "validation": metrics,
         "skipped_frames": len(skipped),

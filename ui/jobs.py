@@ -8,6 +8,7 @@ already running returns the running one. Errors are kept for the page to show.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -26,9 +27,19 @@ class Job:
     owner: str | None = None  # the browser session that started it: only it is shown the outcome
     dismissed: bool = False
     cancel: threading.Event = field(default_factory=threading.Event)
+    stage_started: float = field(default_factory=time.monotonic)
 
     def progress(self, stage: str, done: int, total: int) -> None:
+        if stage != self.stage:
+            self.stage_started = time.monotonic()
         self.stage, self.done, self.total = stage, done, total
+
+    @property
+    def seconds_left(self) -> float | None:
+        """This stage's time left at its pace so far (None until a step is done)."""
+        if not self.total or not self.done:
+            return None
+        return (time.monotonic() - self.stage_started) / self.done * (self.total - self.done)
 
     @property
     def fraction(self) -> float:

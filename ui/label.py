@@ -6,7 +6,7 @@ from data import LookoutError
 from data.labels import label_counts, set_label, undo
 from labeler.labeling import next_to_label
 from trainer.features import FeatureCache
-from trainer.train import feature_cache_dir
+from trainer.testset import feature_cache_dir
 from ui.label_keys import frame_and_keys, new_presses
 from ui.people import labeler, require_labeler
 from ui.workspace import active_model, current_workspace

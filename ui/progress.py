@@ -40,7 +40,9 @@ def job_ui(ws: Workspace, kind: str, title: str, done: Callable[[object], str], 
     if not job.finished:
         watching.add(id(job))
         counter = f" {job.done}/{job.total}" if job.total else ""
-        st.progress(job.fraction, text=f"{title}: {job.stage}{counter}")
+        left = job.seconds_left
+        eta = f", about {_duration(left)} left" if left is not None and job.done < job.total else ""
+        st.progress(job.fraction, text=f"{title}: {job.stage}{counter}{eta}")
         if cancel and st.button(cancel, key=f"cancel-{key}"):
             job.cancel.set()
         return
@@ -54,6 +56,10 @@ def job_ui(ws: Workspace, kind: str, title: str, done: Callable[[object], str], 
     if id(job) in watching:  # it just ended: refresh the whole page once to show what it changed
         watching.discard(id(job))
         st.rerun(scope="app")
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.0f} min"
 
 
 class ProgressBar:

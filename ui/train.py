@@ -1,7 +1,6 @@
 """Train page: one-click retraining with live progress and cancel, metrics, versions, activation."""
 
 import json
-import re
 
 import pandas as pd
 import streamlit as st
@@ -9,7 +8,7 @@ import streamlit as st
 from data.config import BACKBONES
 from data.labels import mapping_rows
 from data.mapping_csv import format_mapping_csv
-from trainer.registry import activate, active_version, list_models
+from trainer.registry import active_version, download_name, export_h5, list_models
 from ui.dataset import BACKBONE_HELP
 from ui.progress import job_running, job_ui, start_job
 from ui.workspace import current_workspace
@@ -27,29 +26,100 @@ def train(ws, backbone: str, job):
     return train_model(ws, backbone=backbone, progress=job.progress, should_stop=job.cancel.is_set)
 
 
-def _slug(text: str) -> str:
-    return re.sub(r"[^\w]+", "_", text).strip("_").lower() or "model"
-
-
-def download_name(project: str, targets, version: str) -> str:
-    """<project>-<target>-<version>.h5: a model kept among others still says what it is."""
-    return f"{_slug(project)}-{_slug('_'.join(targets))}-{version}.h5"
-
-
 def describe_training(result) -> str:
     return f"Model {result.version} trained. Activate it below to use it in the monitor."
 
 
-def metrics_ui(card: dict) -> None:
+def pr_chart(name: str, curve: dict, point: dict | None):
+    """Precision against recall for one target, with the chosen operating point marked."""
+    import altair as alt
+
+    axes = {"recall": alt.X("recall:Q", title=f"Recall: share of {name} frames caught", scale=alt.Scale(domain=[0, 1])),
+            "precision": alt.Y("precision:Q", title="Precision: share of alerts that are right",
+                               scale=alt.Scale(domain=[0, 1]))}
+    line = alt.Chart(pd.DataFrame(curve)).mark_line().encode(axes["recall"], axes["precision"], tooltip=["thresholds"])
+    if not point:
+        return line
+    chosen = pd.DataFrame([{**point, "label": f"threshold {point['threshold']}"}])
+    return line + alt.Chart(chosen).mark_point(size=120, filled=True, color="red").encode(
+        axes["recall"], axes["precision"], tooltip=["label", "precision", "recall"])
+
+
+def operating_point_text(name: str, point: dict, goal: float) -> str:
+    if not point["goal_met"]:
+        return (f"{name}: no threshold reached {goal:.0%} precision on the test frames; the best, "
+                f"{point['threshold']}, gives precision {point['precision']:.2f} and recall {point['recall']:.2f}. "
+                "Label more frames like the mistakes below.")
+    cost = point["recall_at_floor"] - point["recall"]
+    costs = f"; the {goal:.0%} goal costs {cost:.2f} recall" if cost > 0 else ""
+    return (f"{name}: alerts when a frame scores at least {point['threshold']} — precision {point['precision']:.2f}, "
+            f"recall {point['recall']:.2f} on the test frames{costs}")
+
+
+def metrics_ui(ws, card: dict) -> None:
     validation = card["validation"]
     st.dataframe(pd.DataFrame(validation["per_class"]).T, width="content")
     classes = card["classes"]
     st.write("Confusion matrix (rows: true class, columns: predicted)")
     st.dataframe(pd.DataFrame(validation["confusion_matrix"], index=classes, columns=classes), width="content")
+    points = card.get("operating_points", {})
+    if card.get("precision_goal") is not None and card["precision_goal"] != ws.config.frame_rule.precision_goal:
+        st.info(f"The precision goal in project.toml is now {ws.config.frame_rule.precision_goal}; this version chose its "
+                f"thresholds for {card['precision_goal']}. Train again to apply the new goal.")
     for name, curve in validation["pr_curves"].items():
         if curve["recall"]:
-            st.write(f"Precision-recall for {name}")
-            st.line_chart(pd.DataFrame({"precision": curve["precision"]}, index=curve["recall"]))
+            st.write(f"Precision and recall for {name}")
+            st.altair_chart(pr_chart(name, curve, points.get(name)))
+        if name in points:
+            st.caption(operating_point_text(name, points[name], card["precision_goal"]))
+
+
+def comparison_ui(ws, active: str, chosen: str) -> list[str] | None:
+    """The chosen version against the active one on the same test frames; what got worse, in words."""
+    from data.errors import LookoutError
+    from trainer.compare import compare_versions
+
+    key = ("comparison", active, chosen, ws.db.execute("SELECT COALESCE(MAX(id), 0) FROM label_actions").fetchone()[0])
+    if key not in st.session_state:
+        try:
+            with st.spinner("Scoring both versions on the test frames..."):
+                st.session_state[key] = compare_versions(ws, [active, chosen])
+        except LookoutError as exc:
+            st.session_state[key] = str(exc)
+    comparison = st.session_state[key]
+    if isinstance(comparison, str):
+        st.warning(f"Could not compare with the active version: {comparison}")
+        return None
+    st.subheader(f"{chosen} against the active {active}")
+    st.caption(f"Both scored on the same {comparison.frames} test frames; 95% intervals in brackets.")
+    st.dataframe(pd.DataFrame(comparison.table()), hide_index=True)
+    worse = comparison.worse(chosen)
+    if worse:
+        st.error("Worse than the active version: " + "; ".join(worse) + ".")
+    else:
+        st.success("Not worse than the active version beyond the intervals.")
+    if comparison.changed:
+        st.write(f"{len(comparison.changed)} test frames are called differently:")
+        columns = st.columns(4)
+        for i, frame in enumerate(comparison.changed[:40]):
+            columns[i % 4].image(str(ws.frames_dir / frame.file_name), caption=(
+                f"labeled {frame.label}: active says {frame.predicted[active]}, {chosen} says {frame.predicted[chosen]}"))
+    return worse
+
+
+def activation_ui(ws, active: str | None, chosen: str) -> None:
+    from data.errors import LookoutError
+    from trainer.compare import activate_checked
+
+    worse = comparison_ui(ws, active, chosen) if active else None
+    force = bool(worse) and st.checkbox("Activate anyway, knowing it is worse", key=f"force-{chosen}")
+    if st.button("Activate anyway" if force else "Activate for the monitor", disabled=bool(worse) and not force):
+        try:
+            activate_checked(ws, chosen, force=force)
+        except LookoutError as exc:
+            st.error(str(exc))
+        else:
+            st.success(f"{chosen} is now the model the monitor uses.")
 
 
 def page() -> None:
@@ -73,11 +143,11 @@ def page() -> None:
     card = next(m for m in models if m["version"] == chosen)
     st.caption(f"{card['backbone']} · trained on {json.dumps(card['label_counts'])} · {card['split']['grouping']}")
     if reliability := card["split"].get("reliability"):
-        (st.warning if reliability.startswith("rough") else st.caption)(f"Validation figures: {reliability}")
-    metrics_ui(card)
-    if chosen != active and st.button("Activate for the monitor"):
-        activate(ws, chosen)
-        st.success(f"{chosen} is now the model the monitor uses.")
-    st.download_button("Download model.h5", (ws.models_dir / chosen / "model.h5").read_bytes(),
-                       file_name=download_name(ws.config.name, ws.config.classes[1:], chosen))
+        (st.warning if reliability.startswith("rough") else st.caption)(f"Test figures: {reliability}")
+    metrics_ui(ws, card)
+    if chosen != active:
+        activation_ui(ws, active, chosen)
+    st.download_button("Download the model (.h5)", export_h5(ws, chosen),
+                       file_name=download_name(ws.config.name, ws.config.classes[1:], chosen),
+                       help="The file holds everything needed to use it: give it to `python -m monitor score --model FILE`")
     st.download_button("Download mapping_trump.csv", format_mapping_csv(mapping_rows(ws.db)), file_name="mapping_trump.csv")
