@@ -47,8 +47,12 @@ class Workspace:
             raise LookoutError(f"Workspace {ws.root} is a file, not a folder; choose another --workspace.")
         for folder in (ws.root, ws.frames_dir, ws.videos_dir, ws.features_dir, ws.models_dir):
             folder.mkdir(parents=True, exist_ok=True)
-        if config is not None or not ws.config_path.exists():
-            save_config(config or ProjectConfig(), ws.config_path)
+        if config is None and not ws.config_path.exists():
+            from trainer.backbones import default_backbone  # a new project: a backbone that works here
+
+            config = ProjectConfig(backbone=default_backbone()[0])
+        if config is not None:
+            save_config(config, ws.config_path)
         ws.reload_config()  # validate now, not halfway through a command
         remove_leftovers([ws.root, ws.frames_dir, ws.features_dir, ws.models_dir])
         from data.labels import sync_mapping_csv  # labels imports workspace

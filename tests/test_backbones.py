@@ -40,6 +40,55 @@ def test_vgg16_without_weights_or_network_says_where_the_file_goes(tmp_path, mon
     message = str(err.value)
     assert str(tmp_path / "keras" / "models" / VGG16_WEIGHTS_FILE) in message
     assert "LOOKOUT_VGG16_WEIGHTS" in message and "https://" in message
+    assert "OSError: network unreachable" in message  # the real cause, not "(Exception)"
+
+
+def test_a_failed_download_names_its_real_cause(tmp_path, monkeypatch):
+    import socket
+
+    import trainer.backbones as backbones
+
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))
+    port = closed.getsockname()[1]
+    closed.close()
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
+    monkeypatch.delenv("LOOKOUT_VGG16_WEIGHTS", raising=False)
+    monkeypatch.setattr(backbones, "VGG16_WEIGHTS_URL", f"http://127.0.0.1:{port}/{VGG16_WEIGHTS_FILE}")
+    with pytest.raises(LookoutError, match="could not be downloaded \\(.*Connection refused"):
+        VGG16Backbone()
+
+
+@pytest.mark.parametrize("weights, reachable, expected", [
+    ("file", False, "vgg16"),   # weights on this computer
+    (None, True, "vgg16"),      # downloadable
+    (None, False, "face"),      # neither: the backbone that works offline
+])
+def test_a_new_project_gets_a_backbone_that_works_on_this_computer(tmp_path, monkeypatch, random_vgg16, weights,
+                                                                  reachable, expected):
+    import socket
+
+    from data.workspace import Workspace
+
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
+    monkeypatch.delenv("LOOKOUT_VGG16_WEIGHTS", raising=False)
+    if weights:
+        path = tmp_path / "w.weights.h5"
+        path.write_bytes(b"weights")
+        monkeypatch.setenv("LOOKOUT_VGG16_WEIGHTS", str(path))
+
+    def connect(address, timeout=None):
+        if not reachable:
+            raise OSError("Name or service not known")
+        return socket.socket()
+
+    monkeypatch.setattr(socket, "create_connection", connect)
+    ws = Workspace.open(tmp_path / "ws")
+    assert ws.config.backbone == expected
+    ws.close()
+    from trainer.backbones import default_backbone
+
+    assert (expected == "face") == ("cannot be downloaded (storage.googleapis.com cannot be reached" in default_backbone()[1])
 
 
 def test_vgg16_weights_from_the_environment_are_used_and_identified(tmp_path, monkeypatch, random_vgg16):

@@ -71,6 +71,29 @@ def find_vgg16_weights(configured: str = "") -> Path | None:
     return cached if cached.is_file() else None
 
 
+def vgg16_unavailable(configured: str = "") -> str | None:
+    """None when VGG16's ImageNet weights are on this computer or their server can be reached; else why not."""
+    try:
+        if find_vgg16_weights(configured):
+            return None
+    except LookoutError as exc:
+        return str(exc)
+    host = VGG16_WEIGHTS_URL.split("/")[2]
+    try:
+        socket.create_connection((host, 443), timeout=3).close()
+    except OSError as exc:
+        return f"{host} cannot be reached: {exc}"
+    return None
+
+
+def default_backbone(configured: str = "") -> tuple[str, str]:
+    """The backbone a new project should use here, and why, in words."""
+    why_not = vgg16_unavailable(configured)
+    if why_not is None:
+        return "vgg16", "vgg16: its ImageNet weights are on this computer or can be downloaded."
+    return "face", f"face, because VGG16's ImageNet weights are not on this computer and cannot be downloaded ({why_not})."
+
+
 def missing_weights_error(reason: str) -> LookoutError:
     return LookoutError(
         f"VGG16's ImageNet weights are not on this computer and could not be downloaded ({reason}). "
@@ -111,8 +134,9 @@ class VGG16Backbone(Backbone):
         socket.setdefaulttimeout(30)
         try:
             return Path(keras.utils.get_file(VGG16_WEIGHTS_FILE, VGG16_WEIGHTS_URL, cache_subdir="models"))
-        except Exception as exc:  # any network failure means the same thing to the user
-            raise missing_weights_error(type(exc).__name__) from None
+        except Exception as exc:  # any network failure means the same thing to the user; name the real cause
+            cause = exc.__cause__ or exc.__context__ or exc
+            raise missing_weights_error(f"{type(cause).__name__}: {cause}") from None
         finally:
             socket.setdefaulttimeout(previous)
 

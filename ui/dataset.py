@@ -15,6 +15,7 @@ from data.labels import label_counts, label_timeline, labels_by_person, open_con
 from data.uploads import save_upload
 from data.workspace import define_project
 from monitor.download import VIDEO_SUFFIXES, fetch_url
+from trainer.backbones import default_backbone
 from ui.people import labeler
 from ui.progress import job_ui, start_job
 from ui.workspace import current_workspace, serving_others
@@ -28,6 +29,8 @@ def project_ui(ws, *, expanded: bool) -> tuple[str, list[str], str] | None:
         name = st.text_input("Project name", ws.config.name)
         targets = st.text_area("Targets, one per line (a person, a flag, a logo)", "\n".join(ws.config.classes[1:]))
         backbone = st.selectbox("Backbone", BACKBONES, index=BACKBONES.index(ws.config.backbone), help=BACKBONE_HELP)
+        if expanded:  # a new project: say why it starts with this backbone
+            st.caption("Suggested backbone on this computer: " + default_backbone(ws.config.vgg16_weights)[1])
         if st.form_submit_button("Save project"):
             return name, targets.splitlines(), backbone
     return None
