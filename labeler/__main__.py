@@ -43,6 +43,8 @@ def main(argv=None) -> int:
         items = build_queue(ws, strategy=args.strategy, limit=args.limit, model=model, backbone=backbone)
         if args.json:
             print(json.dumps([item.to_json() for item in items], indent=2))
+        elif not items:
+            print("Nothing to review: every frame is labeled, or none is in the workspace yet (python -m data import).")
         for item in [] if args.json else items:
             more = f" (+{len(item.duplicates)} near-identical)" if item.duplicates else ""
             print(f"{item.file_name}{more}  [{STRATEGY_NAMES[item.strategy]}]  {item.reason}")

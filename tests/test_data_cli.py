@@ -1,10 +1,12 @@
 """python -m data, as a journalist or a script runs it."""
 
 import os
+import re
 import subprocess
 import sys
 
 import pandas as pd
+import pytest
 
 from tests.media import make_video, save_image
 
@@ -59,3 +61,29 @@ def test_capture_prints_a_summary_per_video(tmp_path):
     video = make_video(tmp_path / "speech.mp4", [1, 1, 2])
     out = lookout("capture", video, "--workspace", tmp_path / "ws")
     assert "speech.mp4: 3.0 s, 3 frames sampled, 2 distinct after collapsing near-duplicates, 2 new" in out.stdout
+
+
+@pytest.mark.parametrize("command, expected_exit, expected_stderr", [
+    (["trainer", "list"], 0, ""),
+    (["trainer", "predict", "nothing", "x.jpg"], 2, "error: No model 'nothing'"),
+    (["monitor", "score", "missing.mp4"], 2, "error: "),
+    (["labeler", "queue", "--limit", "1"], 0, ""),
+])
+def test_commands_print_no_tensorflow_start_up_lines(tmp_path, command, expected_exit, expected_stderr):
+    """TensorFlow writes oneDNN/CUDA notices before any setting applies; a journalist sees none of them."""
+    env = {**os.environ, "PYTHONPATH": os.getcwd(), "LOOKOUT_WORKSPACE": str(tmp_path / "ws")}
+    out = subprocess.run([sys.executable, "-m", *command], capture_output=True, text=True, env=env, cwd=tmp_path)
+    assert out.returncode == expected_exit, out.stderr
+    assert not re.search(r"oneDNN|cuda|absl|I0000|cpu_feature_guard|rebuild TensorFlow", out.stderr), out.stderr
+    assert out.stderr.startswith(expected_stderr) and (expected_stderr or out.stderr == "")
+    assert out.stdout or out.stderr  # never silent
+
+
+def test_long_work_prints_progress_to_a_log_file_as_it_goes(monkeypatch, capsys):
+    from data import cli
+
+    moments = iter([0.0, 1.0, 6.0, 7.0, 20.0])
+    monkeypatch.setattr(cli.time, "monotonic", lambda: next(moments))
+    for done in range(1, 6):
+        cli.print_progress("features", done, 5)
+    assert capsys.readouterr().err.splitlines() == ["features: 1/5", "features: 3/5", "features: 5/5"]

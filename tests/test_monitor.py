@@ -4,10 +4,10 @@ The model is the face model trained on the shared dataset, so Trump.mp4 must
 alert and Biden.mp4 must not.
 """
 
-import re
 import json
 import os
 import random
+import re
 import shutil
 import signal
 import subprocess

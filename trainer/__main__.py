@@ -116,6 +116,8 @@ def main(argv=None) -> int:
         print(f"Wrote {out}: copy it to the other machine and give it to `python -m monitor score --model {out.name}`")
     elif args.command == "list":
         active = active_version(ws)
+        if not list_models(ws):
+            print("No model yet: label frames of each class, then `python -m trainer train`.")
         for card in list_models(ws):
             f1 = {name: m["f1"] for name, m in card["validation"]["per_class"].items() if name != card["classes"][0]}
             mark = "*" if card["version"] == active else " "
