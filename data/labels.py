@@ -185,17 +185,17 @@ def label_timeline(ws: Workspace) -> list[dict]:
     """Frames per class after each day's labeling: [{"day": ..., class name: count, ...}]."""
     names = ws.config.classes
     current: dict[int, int | None] = {}
+    counts = [0] * len(names)
     by_day: dict[str, dict] = {}
     for r in ws.db.execute(
         """SELECT h.frame_id, h.class, substr(a.at, 1, 10) AS day FROM label_history h
            JOIN label_actions a ON a.id = h.action_id ORDER BY h.id"""
     ):
-        current[r["frame_id"]] = r["class"]
-        counts = {name: 0 for name in names}
-        for label in current.values():
+        for label, change in ((current.get(r["frame_id"]), -1), (r["class"], 1)):  # running counts: linear
             if label is not None and label < len(names):
-                counts[names[label]] += 1
-        by_day[r["day"]] = {"day": r["day"], **counts}
+                counts[label] += change
+        current[r["frame_id"]] = r["class"]
+        by_day[r["day"]] = {"day": r["day"], **dict(zip(names, counts))}
     return list(by_day.values())
 
 

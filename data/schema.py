@@ -204,12 +204,31 @@ M005_TEST_SET = (
     )""",
 )
 
+# Several labelers at once: the frame each session shows (a lease that expires), and second
+# opinions, given blind, that never change a frame's label.
+M006_LABELERS = (
+    """CREATE TABLE frame_leases (
+        frame_id INTEGER PRIMARY KEY REFERENCES frames(id) ON DELETE CASCADE,
+        session TEXT NOT NULL,
+        who TEXT NOT NULL,
+        expires_at REAL NOT NULL
+    )""",
+    """CREATE TABLE second_opinions (
+        frame_id INTEGER NOT NULL REFERENCES frames(id) ON DELETE CASCADE,
+        who TEXT NOT NULL,
+        class INTEGER NOT NULL,
+        at TEXT NOT NULL,
+        PRIMARY KEY (frame_id, who)
+    )""",
+)
+
 MIGRATIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("m001_initial", M001_INITIAL),
     ("m002_monitor", M002_MONITOR),
     ("m003_review", M003_REVIEW),
     ("m004_alert_attempts", M004_ALERT_ATTEMPTS),
     ("m005_test_set", M005_TEST_SET),
+    ("m006_labelers", M006_LABELERS),
 )
 
 

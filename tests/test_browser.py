@@ -30,7 +30,7 @@ def app_server(tmp_path, feature_cache, trained_face_workspace):
         yield url, ws.root
 
 
-def test_journalist_flow_in_a_real_browser(app_server, dataset):
+def test_journalist_flow_in_a_real_browser(app_server, dataset, tmp_path):
     from playwright.sync_api import expect, sync_playwright
 
     url, root = app_server
@@ -68,6 +68,11 @@ def test_journalist_flow_in_a_real_browser(app_server, dataset):
         page.screenshot(path=SCREENSHOTS / "train.png", full_page=True)
         page.get_by_role("button", name="Activate for the monitor").click()
         expect(page.get_by_text("is now the model the monitor uses")).to_be_visible(timeout=60_000)
+        with page.expect_download() as download:
+            page.get_by_role("button", name="Download the model (.h5)").click()
+        exported = tmp_path / download.value.suggested_filename
+        download.value.save_as(exported)
+        assert exported.name.startswith("trump-trump-") and exported.suffix == ".h5"
 
         page.get_by_role("link", name="Review").click()
         expect(page.get_by_text("Whole videos")).to_be_visible(timeout=300_000)
@@ -90,3 +95,13 @@ def test_journalist_flow_in_a_real_browser(app_server, dataset):
     )
     assert scored.returncode == 0, scored.stderr
     assert "Trump is in this video" in scored.stdout
+
+    # The downloaded file alone, in a new empty workspace (as on the monitor's machine)
+    elsewhere = subprocess.run(
+        [sys.executable, "-m", "monitor", "score", "--model", str(exported), str(dataset / "Trump.mp4"),
+         str(dataset / "Biden.mp4"), "--workspace", str(tmp_path / "elsewhere")],
+        capture_output=True, text=True, env=env,
+    )
+    assert elsewhere.returncode == 0, elsewhere.stderr
+    trump, biden = elsewhere.stdout.split("Biden.mp4:")
+    assert "Trump is in this video" in trump and "Trump is not in this video" in biden

@@ -18,6 +18,7 @@ from trainer.backbones import is_face_features
 from trainer.progress import Cancelled, Progress, ShouldStop
 
 TUTORIAL_LAYERS = (1024, 512, 512, 256)
+BATCHES_PER_EPOCH = 50  # with a step budget: enough passes per Keras epoch to keep its per-epoch cost small
 FACE_LAYERS = (128,)
 
 
@@ -86,23 +87,28 @@ class Batches(keras.utils.PyDataset):
     128 and 12. A small remainder batch makes a noisy step and a noisy epoch loss,
     and early stopping on that loss once ended training underfit (F1 0.43 for a
     head that reaches 0.87).
+    passes: shuffled passes over the data per Keras epoch. Keras spends tens of
+    milliseconds between epochs, so 20 frames trained for 1,000 steps as 1,000
+    one-batch epochs took minutes; as 20 epochs of 50 passes, seconds.
     """
 
-    def __init__(self, X, y, weights, batch_size: int, seed: int):
+    def __init__(self, X, y, weights, batch_size: int, seed: int, passes: int = 1):
         super().__init__()
-        self.X, self.y, self.weights, self.batch_size = X, y, weights, batch_size
+        self.X, self.y, self.weights, self.batch_size, self.passes = X, y, weights, batch_size, passes
+        self.per_pass = int(np.ceil(len(X) / batch_size))
         self.rng = np.random.default_rng(seed)
-        self.order = self.rng.permutation(len(X))
+        self.on_epoch_end()
 
     def __len__(self):
-        return int(np.ceil(len(self.X) / self.batch_size))
+        return self.per_pass * self.passes
 
     def __getitem__(self, i):
-        idx = np.sort(np.array_split(self.order, len(self))[i])  # sorted: sequential reads
+        one_pass, batch = divmod(i, self.per_pass)
+        idx = np.sort(np.array_split(self.orders[one_pass], self.per_pass)[batch])  # sorted: sequential reads
         return np.asarray(self.X[idx]), self.y[idx], self.weights[idx]
 
     def on_epoch_end(self):
-        self.rng.shuffle(self.order)
+        self.orders = [self.rng.permutation(len(self.X)) for _ in range(self.passes)]
 
 
 class ReportEpochs(keras.callbacks.Callback):
@@ -176,8 +182,12 @@ class Head(BaseEstimator, ClassifierMixin):
             present = np.unique(y)
             per_class = compute_class_weight("balanced", classes=present, y=y)
             weights = per_class[np.searchsorted(present, y)].astype("float32")
-        batches = Batches(X, y, weights, self.batch_size, self.seed)
-        epochs = -(-self.steps // len(batches)) if self.steps else self.epochs
+        if self.steps:
+            per_pass = int(np.ceil(len(X) / self.batch_size))
+            batches = Batches(X, y, weights, self.batch_size, self.seed, passes=max(1, BATCHES_PER_EPOCH // per_pass))
+            epochs = -(-self.steps // len(batches))
+        else:
+            batches, epochs = Batches(X, y, weights, self.batch_size, self.seed), self.epochs
         reporter = ReportEpochs(epochs, progress, should_stop)
         self.model_.fit(batches, epochs=epochs, callbacks=[reporter], verbose=0)
         if reporter.cancelled:

@@ -11,14 +11,15 @@ from data.access import server_folder
 from data.capture import capture_frames
 from data.config import BACKBONES
 from data.importer import import_folder, import_zip, last_import_report
-from data.labels import label_counts, label_timeline, labels_by_person, open_conflicts, resolve_conflict
+from data.labels import label_counts, label_timeline, labels_by_person, open_conflicts, resolve_conflict, set_labels, undo
 from data.uploads import save_upload
 from data.workspace import define_project
+from labeler.labeling import withdraw_second_opinion
 from monitor.download import VIDEO_SUFFIXES, fetch_url
 from trainer.backbones import default_backbone
 from ui.people import labeler
 from ui.progress import job_ui, start_job
-from ui.workspace import current_workspace, serving_others
+from ui.workspace import active_model, current_workspace, serving_others
 
 BACKBONE_HELP = "face: people, works offline. vgg16: the tutorial's, also sees flags and logos."
 
@@ -111,6 +112,81 @@ def conflicts_ui(ws) -> None:
                 st.rerun()
 
 
+def agreement_ui(ws) -> None:
+    """How often second opinions agree with labels, per target, and the frames they disagree on."""
+    from labeler.labeling import agreement, opinions
+
+    rows = opinions(ws)
+    if not rows:
+        return
+    st.subheader("Agreement between labelers")
+    st.caption("Cohen's kappa between each frame's label and a second opinion given blind: 1 is full agreement, "
+               "0 no better than chance. Below 0.6, agree on what counts as the target before labeling more.")
+    st.dataframe(pd.DataFrame(agreement(ws)).T, width="content")
+    names = ws.config.classes
+    differ = [r for r in rows if r["opinion"] != r["label"]]
+    if differ:
+        st.write(f"{len(differ)} frames to resolve: the label and the second opinion differ")
+    for row in differ[:10]:
+        left, right = st.columns([1, 2])
+        left.image(str(ws.frames_dir / row["file_name"]), width=200)
+        right.write(f"{row['file_name']}: {row['labeled_by']} said {names[row['label']]}, "
+                    f"{row['second']} said {names[row['opinion']]}")
+        for i, name in enumerate(names):
+            if right.button(name, key=f"resolve-{row['id']}-{row['second']}-{i}"):
+                set_labels(ws, {row["id"]: i}, who=labeler(), reason="resolved a second opinion")
+                withdraw_second_opinion(ws, row["id"], who=row["second"])
+                st.rerun()
+
+
+def browse_ui(ws) -> None:
+    """Labeled frames by filter, several relabeled as one undoable action."""
+    from labeler.browse import BrowseFilter, browse, labeled_videos, labelers
+
+    names = ws.config.classes
+    with st.expander("Browse and relabel labeled frames"):
+        columns = st.columns(4)
+        classes = columns[0].multiselect("Class", range(len(names)), format_func=names.__getitem__)
+        videos = dict(labeled_videos(ws))
+        chosen_videos = columns[1].multiselect("Video or source", list(videos), format_func=videos.__getitem__)
+        people = columns[2].multiselect("Labeled by", labelers(ws))
+        dates = columns[3].date_input("Labeled between", value=(), help="leave empty for any day")
+        disagrees = st.checkbox("Only frames the active model disagrees with")
+        model, backbone = active_model(ws) if disagrees else (None, None)
+        if disagrees and model is None:
+            st.info("No model is active yet; train and activate one on the Train page.")
+        since, until = (dates[0].isoformat(), dates[-1].isoformat()) if dates else (None, None)
+        found = browse(ws, BrowseFilter(tuple(classes), tuple(chosen_videos), tuple(people), since, until, disagrees),
+                       model=model, backbone=backbone)
+        st.caption(f"{found.total} frames match" + (f"; showing the newest {len(found.frames)}" if found.total > len(found.frames)
+                                                     else "") + (f"; {found.unscored} not yet scored by the model"
+                                                                 if found.unscored else ""))
+        grid = st.columns(6)
+        selected = []
+        for i, frame in enumerate(found.frames):
+            cell = grid[i % 6]
+            cell.image(str(ws.frames_dir / frame["file_name"]), width="stretch")
+            said = f"; model: {frame['model_says']}" if "model_says" in frame else ""
+            if cell.checkbox(f"{names[frame['label']]} by {frame['who']}{said}", key=f"pick-{frame['id']}"):
+                selected.append(frame["id"])
+        target = st.selectbox("Relabel the selected frames as", range(len(names)), format_func=names.__getitem__)
+        if labeler() is None:
+            st.caption("Give your name in the sidebar to relabel.")
+        if st.button(f"Relabel {len(selected)} frames", disabled=not selected or labeler() is None):
+            set_labels(ws, dict.fromkeys(selected, target), who=labeler(), reason="relabeled from the grid")
+            for frame_id in selected:
+                st.session_state.pop(f"pick-{frame_id}", None)
+            st.session_state.label_note = (f"Relabeled {len(selected)} frames as {names[target]}; "
+                                           "one undo restores them all.")
+            st.rerun()
+        if st.button("Undo my last label action", disabled=labeler() is None):
+            done = undo(ws, who=labeler())
+            st.session_state.label_note = (f"Undone: {done[0].frames} frames restored." if done else "Nothing of yours to undo.")
+            st.rerun()
+        if note := st.session_state.pop("label_note", None):
+            st.info(note)
+
+
 def add_frames_ui(ws) -> None:
     folder_tab, zip_tab, capture_tab = st.tabs(["Import a folder", "Upload a zip", "Capture from videos"])
     with folder_tab:
@@ -162,6 +238,9 @@ def page() -> None:
         st.subheader("Labels over time")
         st.line_chart(pd.DataFrame(timeline).set_index("day"))
     conflicts_ui(ws)
+    agreement_ui(ws)
+    if not empty:
+        browse_ui(ws)
     report = last_import_report(ws)
     if report:
         st.subheader("Last import")

@@ -4,14 +4,16 @@ import streamlit as st
 
 from data import LookoutError
 from data.labels import label_counts, set_label, undo
-from labeler.labeling import next_to_label
+from labeler.labeling import give_second_opinion, next_for_second_opinion, next_to_label, withdraw_second_opinion
 from trainer.features import FeatureCache
 from trainer.testset import feature_cache_dir
 from ui.label_keys import frame_and_keys, new_presses
 from ui.people import labeler, require_labeler
+from ui.progress import session_token
 from ui.workspace import active_model, current_workspace
 
 KEYS = "label-keys"
+SECOND_OPINION = "second_opinion"  # session state: this session gives blind second opinions
 
 
 def _press(ws, frame_id: int | None, label: int | None) -> None:
@@ -35,13 +37,25 @@ def _press(ws, frame_id: int | None, label: int | None) -> None:
         skipped.append(frame_id)
         return
     try:
-        set_label(ws, frame_id, label, who=labeler())
+        if state.get(SECOND_OPINION):
+            give_second_opinion(ws, frame_id, label, who=labeler())
+            state.last_opinion = frame_id
+        else:
+            set_label(ws, frame_id, label, who=labeler())
     except LookoutError as exc:
         state.label_error = str(exc)
 
 
 def _undo(ws) -> None:
     """Undo this person's last action; another person's labels are theirs to undo."""
+    if st.session_state.get(SECOND_OPINION):
+        frame_id = st.session_state.pop("last_opinion", None)
+        if frame_id is None:
+            st.session_state.label_error = "No second opinion of yours to undo in this session."
+        else:
+            withdraw_second_opinion(ws, frame_id, who=labeler())
+            st.session_state.label_note = "Undone: your last second opinion."
+        return
     done = undo(ws, who=labeler())
     if not done:
         st.session_state.label_error = "Nothing of yours to undo."
@@ -87,7 +101,9 @@ def labeling_ui(ws) -> None:
         st.info(note)
     if note := st.session_state.pop("refused_note", None):
         st.warning(f"Not applied: {note} ({st.session_state.refused} refused this session)")
-    frame = next_to_label(ws, skipped=tuple(st.session_state.get("skipped", [])))
+    second = st.session_state.get(SECOND_OPINION, False)
+    pick = next_for_second_opinion if second else next_to_label
+    frame = pick(ws, session=session_token(), who=labeler(), skipped=tuple(st.session_state.get("skipped", [])))
     st.session_state.on_screen = frame["id"] if frame else None
     picture, controls = st.columns([1, 1])  # portrait frames: buttons beside the picture, not below the fold
     where = "" if frame is None else (
@@ -97,9 +113,11 @@ def labeling_ui(ws) -> None:
                        image=ws.frames_dir / frame["file_name"] if frame else None,
                        caption=f"{frame['file_name']} ({where})" if frame else "", on_press=lambda: _keys_pressed(ws))
     if frame is None:
-        st.success("Every frame is labeled. Train a model on the Train page, or capture more frames.")
+        st.success("No frame is left for a second opinion from you." if second else
+                   "Every frame is labeled, or on another labeler's screen. Train a model on the Train page, "
+                   "or capture more frames.")
         return
-    guess = model_guess(ws, frame["sha256"])
+    guess = None if second else model_guess(ws, frame["sha256"])  # a second opinion is given blind
     if guess:
         controls.caption(f"The model's guess: {guess[0]} ({guess[1]:.2f})")
     for i, name in enumerate(classes):
@@ -117,4 +135,6 @@ def page() -> None:
     st.title("Label")
     st.write("Press the number of the class you see; **s** skips, **u** undoes your last label.")
     if require_labeler():
+        st.toggle("Second opinion: label frames someone else labeled, without seeing their label", key=SECOND_OPINION,
+                  help="Your answers are kept apart and never change a label; the Dataset page shows how often you agree.")
         labeling_ui(ws)

@@ -15,13 +15,13 @@ def job_key(ws: Workspace, kind: str) -> str:
     return f"{kind}:{ws.root}"
 
 
-def _session() -> str:
+def session_token() -> str:
     """This browser session's own token (kept in its session state)."""
     return st.session_state.setdefault("session_token", uuid.uuid4().hex)
 
 
 def start_job(ws: Workspace, kind: str, work: Callable[[Job], object]) -> Job:
-    return jobs().start(job_key(ws, kind), work, owner=_session())
+    return jobs().start(job_key(ws, kind), work, owner=session_token())
 
 
 def job_running(ws: Workspace, kind: str) -> bool:
@@ -34,7 +34,7 @@ def job_ui(ws: Workspace, kind: str, title: str, done: Callable[[object], str], 
     """Progress while the job runs, then its result or its error, in the page that started it."""
     key = job_key(ws, kind)
     job = jobs().get(key)
-    if job is None or job.finished and (job.owner != _session() or job.dismissed):
+    if job is None or job.finished and (job.owner != session_token() or job.dismissed):
         return  # a finished job's outcome is for the person who started it, until they close it
     watching = st.session_state.setdefault("watching_jobs", set())
     if not job.finished:
