@@ -21,6 +21,13 @@ def workspace(tmp_path) -> Workspace:
     ws.close()
 
 
+@pytest.fixture
+def ws_env(tmp_path, monkeypatch):
+    """The workspace the app's pages open ($LOOKOUT_WORKSPACE), not created yet."""
+    monkeypatch.setenv("LOOKOUT_WORKSPACE", str(tmp_path / "ws"))
+    return tmp_path / "ws"
+
+
 @pytest.fixture(scope="session")
 def dataset() -> Path:
     """The tutorial's published dataset, read in place (never copied into the repository)."""

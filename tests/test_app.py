@@ -11,12 +11,6 @@ from data.workspace import Workspace
 from tests.media import save_image
 
 
-@pytest.fixture
-def ws_env(tmp_path, monkeypatch):
-    monkeypatch.setenv("LOOKOUT_WORKSPACE", str(tmp_path / "ws"))
-    return tmp_path / "ws"
-
-
 def page(name: str, *, labeler: str | None = "tester") -> AppTest:
     """A page of the app, in a session whose person has given their name (None: not yet)."""
     app = AppTest.from_string(f"from ui import {name}\n{name}.page()", default_timeout=60)

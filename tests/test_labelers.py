@@ -12,7 +12,7 @@ from labeler.labeling import (
     next_for_second_opinion,
     next_to_label,
 )
-from tests.test_app import page, press, small_workspace, ws_env  # noqa: F401  (a fixture)
+from tests.test_app import page, press, small_workspace
 
 
 def test_two_sessions_are_never_shown_the_same_frame(workspace, tmp_path):
@@ -66,7 +66,7 @@ def test_second_opinions_are_blind_never_change_labels_and_give_kappa(ws_env, tm
         shown = bob.session_state["on_screen"]
         press(bob, "target" if shown != ids[0] and truth[shown] == 1 or shown == ids[4] else "no target").run()
     assert "No frame is left for a second opinion" in bob.success[0].value
-    assert dict(ws.db.execute("SELECT id, label FROM frames WHERE id IN (%s)" % ",".join(map(str, ids)))) == truth
+    assert dict(ws.db.execute("SELECT id, label FROM frames").fetchall()) == truth
 
     scores = agreement(ws)["target"]
     assert scores["frames"] == 9 and scores["disagree"] == 2
