@@ -117,3 +117,43 @@ def test_every_page_is_bookmarkable_even_on_an_empty_workspace(tmp_path):
             expect(page.locator("h1").first).to_have_text(title, timeout=60_000)
             assert page.get_by_text("Page not found").count() == 0
         browser.close()
+
+
+def frame_on_screen(page) -> str:
+    """The file name in the caption of the frame the Label page shows now."""
+    caption = page.locator("figure.frame figcaption").last
+    return NAME.search(caption.inner_text(timeout=60_000))[1]
+
+
+def test_two_labelers_in_two_browsers_see_different_frames_undo_their_own_and_agree(unlabeled):
+    from playwright.sync_api import expect, sync_playwright
+
+    with running_app(unlabeled) as url, sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        pages = {}
+        for name in ("alice", "bob"):  # two contexts: two browsers' storage, two people
+            pages[name] = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+            pages[name].goto(url + "/label")
+            give_name(pages[name], name)
+            expect(pages[name].get_by_role("button", name="target (1)")).to_be_visible(timeout=60_000)
+        alice, bob = pages["alice"], pages["bob"]
+        pages["alice"].reload()  # both pages drawn again, each keeping its own frame
+        expect(alice.get_by_role("button", name="target (1)")).to_be_visible(timeout=60_000)
+        shown = {name: frame_on_screen(page) for name, page in pages.items()}
+        assert shown["alice"] != shown["bob"]  # two tabs showed the same frame
+
+        for name, key in (("alice", "1"), ("bob", "0")):
+            pages[name].keyboard.press(key)
+            expect(pages[name].locator("figure.frame figcaption").last).not_to_contain_text(shown[name], timeout=60_000)
+        bob.keyboard.press("u")
+        expect(bob.get_by_text(f"Undone: your last label, on {shown['bob']}")).to_be_visible(timeout=60_000)
+        assert [(r["file_name"], r["class"]) for r in labels_by(unlabeled, "alice")] == [(shown["alice"], 1)]
+
+        bob.get_by_text("Second opinion: label frames someone else labeled").click()
+        expect(bob.locator("figure.frame figcaption").last).to_contain_text(shown["alice"], timeout=60_000)
+        bob.keyboard.press("0")  # bob disagrees with alice
+        expect(bob.get_by_text("No frame is left for a second opinion")).to_be_visible(timeout=60_000)
+        alice.goto(url + "/dataset")
+        expect(alice.get_by_text("Agreement between labelers")).to_be_visible(timeout=60_000)
+        expect(alice.get_by_text(f"{shown['alice']}: alice said target, bob said no target")).to_be_visible()
+        browser.close()

@@ -54,7 +54,9 @@ export default function(component) {
     setInterval(() => { if (onLabelPage() && s.seq > s.handled) s.send(); }, 1000);
     document.addEventListener("keydown", (event) => {
       const target = event.target;
-      if (target && (target.tagName === "INPUT" || target.tagName === "TEXTAREA" || target.isContentEditable)) return;
+      const typing = target && (target.tagName === "TEXTAREA" || target.isContentEditable ||
+        (target.tagName === "INPUT" && !["checkbox", "radio", "button"].includes(target.type)));
+      if (typing) return;  // a key typed into a text box is text; after clicking a switch it is a label
       if (!onLabelPage() || event.repeat || event.ctrlKey || event.metaKey || event.altKey) return;
       if (!s.keys.includes(event.key)) return;
       s.seq += 1;
