@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from data.capture import capture_frames
-from data.config import ProjectConfig
+from data.config import FrameRule, ProjectConfig
 from data.importer import import_folder
 from data.labels import set_labels, undo
 from data.workspace import Workspace
@@ -31,7 +31,9 @@ from trainer.train import train_model
 @pytest.fixture
 def dataset_workspace(tmp_path, dataset, feature_cache, monkeypatch):
     monkeypatch.setenv("LOOKOUT_FEATURE_CACHE", str(feature_cache))
-    ws = Workspace.open(tmp_path / "ws", config=ProjectConfig(classes=("no target", "Trump"), backbone="face"))
+    # The tutorial's rule (0.5, no precision goal): these tests need a model that errs, as the tutorial's did.
+    config = ProjectConfig(classes=("no target", "Trump"), backbone="face", frame_rule=FrameRule(precision_goal=0))
+    ws = Workspace.open(tmp_path / "ws", config=config)
     import_folder(ws, dataset / "Data_deeplearning")
     return ws
 

@@ -84,28 +84,37 @@ def choose_test_groups(frames: list[FrameFacts], labels: np.ndarray, groups: np.
                        known: dict[int, bool] | None = None) -> np.ndarray:
     """True per frame on the test side.
 
-    known: sides already fixed, by frame index (they never change). A new group joins the
-    side of its known frames; a group with none goes to test when the stable draw of its
-    smallest provenance key is below TEST_SHARE, so the choice does not depend on what else
-    is labeled. Then, among new groups only: a class with no test frame gets its lowest-drawn
-    group moved to test (when training keeps others of that class), and a class with no
-    training frame gets its test groups moved back.
+    known: sides already fixed, by frame index (they never change); a new frame in a group
+    with known frames joins their side. Other groups are taken in the order of the stable
+    draw of their smallest provenance key (so the choice does not depend on the order frames
+    were labeled in) and go to test while their main class has under TEST_SHARE of its frames
+    there: each class is tested on about a fifth of its frames, however its frames cluster
+    in videos. A class left with no test frame gets its first group that training can spare;
+    a class left with no training frame gets its test groups back.
     """
     known = known or {}
     members: dict[int, list[int]] = {}
     for i, g in enumerate(groups):
         members.setdefault(int(g), []).append(i)
-    draw, is_test, fixed = {}, np.zeros(len(frames), bool), set()
+    is_test = np.zeros(len(frames), bool)
+    new = []
     for g, rows in members.items():
         sides = [known[i] for i in rows if i in known]
-        draw[g] = stable_draw(min(provenance_key(frames[i]) for i in rows))
-        test = sum(sides) * 2 > len(sides) if sides else draw[g] < TEST_SHARE
         if sides:
-            fixed.add(g)
-        for i in rows:
-            is_test[i] = known.get(i, test)
-    movable = sorted((g for g in members if g not in fixed), key=draw.get)
-    for c in np.unique(labels):
+            joined = sum(sides) * 2 > len(sides)
+            is_test[rows] = [known.get(i, joined) for i in rows]
+        else:
+            new.append((stable_draw(min(provenance_key(frames[i]) for i in rows)), g))
+    new.sort()
+    classes, totals = np.unique(labels, return_counts=True)
+    share = dict(zip(classes.tolist(), (totals * TEST_SHARE).tolist()))
+    for _, g in new:
+        rows = members[g]
+        main = int(np.bincount(labels[rows]).argmax())
+        if (labels[is_test] == main).sum() + len(rows) <= share[main] + 0.5 * len(rows):
+            is_test[rows] = True
+    movable = [g for _, g in new]
+    for c in classes:
         has = labels == c
         if not (has & is_test).any():
             for g in movable:
