@@ -29,7 +29,7 @@ from data.workspace import Workspace
 from labeler.scores import frame_features
 from trainer.backbones import FaceBackbone
 from trainer.evaluate import evaluate
-from trainer.features import FeatureCache
+from trainer.features import ORIGINAL, FeatureCache
 from trainer.head import Head
 from trainer.testset import feature_cache_dir, split_frames
 from trainer.train import FACE_STEPS, train_model
@@ -90,8 +90,11 @@ def main() -> None:
 
         print("3. retrain after a reviewed 60-second video (Biden.mp4, frames labeled 'no target'):")
         captured = capture_frames(ws, dataset / "Biden.mp4")
-        new = [r["id"] for r in ws.db.execute("SELECT id FROM frames WHERE origin = 'capture'")]
-        set_labels(ws, dict.fromkeys(new, 0), who="bench")
+        new = ws.db.execute("SELECT id, sha256 FROM frames WHERE origin = 'capture'").fetchall()
+        set_labels(ws, {r["id"]: 0 for r in new}, who="bench")
+        cache = FeatureCache(feature_cache_dir(ws), backbone)
+        for r in new:  # new to this workspace, so new to its cache too (an earlier run may have kept them)
+            cache.path(r["sha256"], ORIGINAL).unlink(missing_ok=True)
         stages: dict[str, float] = {}
         start = time.perf_counter()
 

@@ -12,7 +12,7 @@ import numpy as np
 
 
 def choose_threshold(is_target: np.ndarray, scores: np.ndarray, *, goal: float, floor: float) -> dict:
-    """{threshold, precision, recall, goal_met, recall_at_floor} for one target.
+    """{threshold, precision, recall, goal_met, precision_at_floor, recall_at_floor} for one target.
 
     goal 0 turns the choice off: the threshold is the floor. When no threshold reaches the
     goal on these frames, the one with the best precision is taken and goal_met is False.
@@ -40,6 +40,7 @@ def choose_threshold(is_target: np.ndarray, scores: np.ndarray, *, goal: float, 
         "precision": round(best[1], 4),
         "recall": round(best[2], 4),
         "goal_met": met,
+        "precision_at_floor": round(points[0][1], 4),
         "recall_at_floor": round(points[0][2], 4),
     }
 
