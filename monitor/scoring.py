@@ -4,21 +4,25 @@ stored per model version.
 
 Frames stream through in batches, so memory does not grow with the clip's length.
 The distinct frames of videos that were positive or uncertain are kept in the
-workspace, unlabeled and with provenance, for the review queue.
+workspace, unlabeled and with provenance, for the review queue. Frames go through
+the feature cache like imported ones (keyed by their stored JPEG), so scoring a video
+again with a new model, or training on its frames once labeled, computes nothing twice.
 """
 
 from __future__ import annotations
 
 import json
 from collections import deque
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 
 from data.capture import frame_file_name, record_video
 from data.frames import FrameStore, NewFrame
-from data.images import encode_jpeg, hash_distance, sha256_bytes
+from data.images import decode_image, encode_jpeg, hash_distance, sha256_bytes
 from data.schema import now, transaction
 from data.scratch import scratch_dir
 from data.video import NEAR_DUPLICATE_BITS, SampledFrame, open_video, sample_video
@@ -26,7 +30,9 @@ from data.workspace import Workspace
 from monitor.alerts import detection_alert, record_alert
 from monitor.verdict import Verdict, video_verdicts
 from trainer.backbones import Backbone
+from trainer.features import ORIGINAL, FeatureCache, FeatureRequest
 from trainer.registry import Model
+from trainer.testset import feature_cache_dir
 
 BATCH = 16
 MAX_WAITING = 64
@@ -74,8 +80,8 @@ class OncePerLook:
     at most MAX_WAITING frames are held, so memory stays flat however long the clip.
     """
 
-    def __init__(self, model: Model, backbone: Backbone):
-        self.model, self.backbone = model, backbone
+    def __init__(self, model: Model, features: Callable[[list[SampledFrame]], np.ndarray]):
+        self.model, self.features = model, features
         self.looks: list[int] = []  # perceptual hash of each distinct look
         self.probs: list[list[float] | None] = []  # per look, once scored
         self.batch: list[SampledFrame] = []  # the newest looks, not scored yet
@@ -104,7 +110,7 @@ class OncePerLook:
     def _score_batch(self) -> None:
         if not self.batch:
             return
-        rows = self.model.head.predict_proba(self.backbone.embed([f.rgb for f in self.batch]))
+        rows = self.model.head.predict_proba(self.features(self.batch))
         first = len(self.looks) - len(self.batch)  # the batch holds the newest looks
         for i, row in enumerate(rows):
             self.probs[first + i] = [float(v) for v in row]
@@ -116,6 +122,23 @@ class OncePerLook:
             frame, look = self.waiting.popleft()
             ready.append((frame, self.probs[look]))
         return ready
+
+
+def cached_features(ws: Workspace, backbone: Backbone) -> Callable[[list[SampledFrame]], np.ndarray]:
+    """Features of sampled frames as they will be stored (JPEG), through the workspace's feature cache."""
+    cache = FeatureCache(feature_cache_dir(ws), backbone)
+
+    def features(frames: list[SampledFrame]) -> np.ndarray:
+        jpegs = [encode_jpeg(frame.rgb) for frame in frames]
+        requests = [FeatureRequest(sha256_bytes(jpeg), ORIGINAL, partial(_decoded, jpeg)) for jpeg in jpegs]
+        cache.ensure(requests)
+        return np.stack([cache.get(r.sha256, ORIGINAL) for r in requests])
+
+    return features
+
+
+def _decoded(jpeg: bytes) -> np.ndarray:
+    return np.asarray(decode_image(jpeg, name="a sampled frame"))
 
 
 def is_uncertain(score: VideoScore, thresholds: np.ndarray) -> bool:
@@ -136,14 +159,15 @@ def score_video(
     model.check_backbone(backbone)
     open_video(path)  # a missing or unreadable file fails here, before anything is recorded
     rule = ws.config.frame_rule
-    times, represents, probs, sizes = [], [], [], []
-    scorer = OncePerLook(model, backbone)
+    times, represents, probs, sizes, phashes = [], [], [], [], []
+    scorer = OncePerLook(model, cached_features(ws, backbone))
     with scratch_dir(ws.root, "score") as spool:
 
         def collect(scored):
             for frame, row in scored:
                 (Path(spool) / f"{len(times)}.jpg").write_bytes(encode_jpeg(frame.rgb))
                 times.append(frame.timestamp_s)
+                phashes.append(frame.phash)
                 represents.append(frame.represents)
                 probs.append(row)
                 sizes.append(frame.rgb.shape[:2])
@@ -159,7 +183,7 @@ def score_video(
         score = VideoScore(video_id, str(path), model.version, times, represents, probs, verdicts,
                            forward_passes=scorer.forward_passes)
         keep = keep_frames and (any(v.positive for v in verdicts) or is_uncertain(score, thresholds))
-        _store(ws, score, Path(spool) if keep else None, path, sizes, alert=alert)
+        _store(ws, score, Path(spool) if keep else None, path, sizes, phashes, alert=alert)
     return score
 
 
@@ -179,7 +203,8 @@ def _best_frame(ws: Workspace, score: VideoScore, target: int) -> Path | None:
     return ws.frames_dir / ws.db.execute("SELECT file_name FROM frames WHERE id = ?", (frame_id,)).fetchone()[0]
 
 
-def _store(ws: Workspace, score: VideoScore, spool: Path | None, video: Path, sizes: list, *, alert: bool) -> None:
+def _store(ws: Workspace, score: VideoScore, spool: Path | None, video: Path, sizes: list, phashes: list, *,
+           alert: bool) -> None:
     with ws.write_lock(), FrameStore(ws.db, ws.frames_dir) as store, transaction(ws.db):
         ws.db.execute("DELETE FROM predictions WHERE video_id = ? AND model_version = ?", (score.video_id, score.model_version))
         for i, (t, n, p) in enumerate(zip(score.times, score.represents, score.probs)):
@@ -189,7 +214,7 @@ def _store(ws: Workspace, score: VideoScore, spool: Path | None, video: Path, si
                 h, w = sizes[i]
                 frame_id, _ = store.add(
                     NewFrame(jpeg, sha256_bytes(jpeg), frame_file_name(video, t), w, h, origin="monitor",
-                             video_id=score.video_id, timestamp_s=t, represents=n)
+                             video_id=score.video_id, timestamp_s=t, represents=n, phash=f"{phashes[i]:016x}")
                 )
                 score.kept_frames.append(frame_id)
             ws.db.execute(

@@ -209,7 +209,7 @@ def test_each_look_scored_once_gives_the_verdict_of_scoring_every_sampled_frame(
     import numpy as np
 
     from data.video import sample_video
-    from monitor.scoring import score_video
+    from monitor.scoring import cached_features, score_video
     from monitor.verdict import video_verdicts
     from trainer.registry import load_model
 
@@ -219,7 +219,7 @@ def test_each_look_scored_once_gives_the_verdict_of_scoring_every_sampled_frame(
     for clip in clips.values():
         score = score_video(ws, model, backbone, clip, keep_frames=False)
         every = list(sample_video(clip, fps=ws.config.fps, collapse=False))
-        probs = model.head.predict_proba(backbone.embed([f.rgb for f in every]))
+        probs = model.head.predict_proba(cached_features(ws, backbone)(every))  # a frame's features: its stored JPEG's
         full = video_verdicts(probs, np.ones(len(every), int), classes=model.classes, rule=ws.config.frame_rule,
                               thresholds=model.thresholds(ws.config.frame_rule))
         assert score.forward_passes <= len(score.times) < len(every)
@@ -277,3 +277,22 @@ def test_a_broken_active_model_tells_the_operator_once_per_streak(make_workspace
         with pytest.raises(LookoutError):
             run_once(ws, backbones=backbones, log=quiet)
         assert len(hook.received) == 2  # a new streak, a new message
+
+
+def test_a_video_scored_again_reuses_its_features_and_kept_frames_carry_their_hash(clips, make_workspace, backbones,
+                                                                                   monkeypatch):
+    from monitor.scoring import score_video
+    from trainer.registry import load_model
+
+    ws = make_workspace([], "json://127.0.0.1:9/none")
+    model = load_model(ws, "active")
+    backbone = backbones.for_model(ws, model)
+    embedded, embed = [], backbone.embed
+    monkeypatch.setattr(backbone, "embed", lambda images: embedded.append(len(images)) or embed(images))
+    first = score_video(ws, model, backbone, clips["trump.mp4"])
+    computed = sum(embedded)
+    again = score_video(ws, model, backbone, clips["trump.mp4"])  # e.g. with a newly activated model
+    assert computed == first.forward_passes and sum(embedded) == computed  # was: every frame recomputed
+    assert again.probs == first.probs and first.kept_frames
+    hashes = [r[0] for r in ws.db.execute("SELECT phash FROM frames WHERE origin = 'monitor'")]
+    assert hashes and None not in hashes  # near-duplicate grouping and the test split see them
