@@ -64,8 +64,9 @@ class Model:
         trained_on = self.card.get("backbone_identity")
         if trained_on and trained_on != backbone.identity:
             raise LookoutError(
-                f"Model {self.version} was trained with backbone weights {trained_on}, but these are "
-                f"{backbone.identity}; its scores would be meaningless. Retrain it with these weights."
+                f"Model {self.version} was trained on features from {trained_on}, but this installation computes "
+                f"{backbone.identity} (other weights, or a newer face detector); its scores would be meaningless. "
+                "Train a new model (python -m trainer train, or Train on the Train page) and activate it."
             )
 
 
