@@ -10,7 +10,7 @@ from data.labels import mapping_rows
 from data.mapping_csv import format_mapping_csv
 from trainer.registry import active_version, download_name, export_h5, list_models
 from ui.dataset import BACKBONE_HELP
-from ui.progress import job_running, job_ui, start_job
+from ui.progress import ProgressBar, job_running, job_ui, start_job
 from ui.workspace import current_workspace
 
 
@@ -81,11 +81,12 @@ def comparison_ui(ws, active: str, chosen: str) -> list[str] | None:
 
     key = ("comparison", active, chosen, ws.db.execute("SELECT COALESCE(MAX(id), 0) FROM label_actions").fetchone()[0])
     if key not in st.session_state:
+        bar = st.empty()
         try:
-            with st.spinner("Scoring both versions on the test frames..."):
-                st.session_state[key] = compare_versions(ws, [active, chosen])
+            st.session_state[key] = compare_versions(ws, [active, chosen], progress=ProgressBar(bar, "Scoring both versions"))
         except LookoutError as exc:
             st.session_state[key] = str(exc)
+        bar.empty()
     comparison = st.session_state[key]
     if isinstance(comparison, str):
         st.warning(f"Could not compare with the active version: {comparison}")
