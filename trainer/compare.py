@@ -84,7 +84,9 @@ def compare_versions(ws: Workspace, versions: list[str], *, backbones: dict[str,
     backbones = dict(backbones or {})
     rule, classes = ws.config.frame_rule, ws.config.classes
     decisions, split = {}, None
-    for version in versions:
+    for done, version in enumerate(versions):
+        if progress:
+            progress("versions scored", done, len(versions))
         model = load_model(ws, version)
         if model.classes != classes:
             raise LookoutError(f"Model {version} knows {list(model.classes)}, this project {list(classes)}; "
