@@ -18,15 +18,18 @@ BACKBONES = ("vgg16", "face")
 class FrameRule:
     """When a video counts as showing a target (the tutorial: >= 1/3 of frames).
 
-    A frame shows a target when its probability reaches the model's threshold for it: the
-    lowest that reached precision_goal on the test set, never below `threshold` (the
-    tutorial's 0.5). precision_goal = 0 uses `threshold` alone, as the tutorial did.
+    A frame shows a target when its probability reaches the model's threshold for it: with a
+    precision_goal (e.g. 0.95), the lowest that reached that precision on the test set, never
+    below `threshold` (the tutorial's 0.5); with precision_goal = 0, `threshold` alone.
+    Off by default: on the shared dataset the face head's probabilities crowd near 1, so
+    0.95 needs a threshold of 0.998 set by 2 of 100 test frames, and one more label moved
+    Trump.mp4 from 18 of 18 frames to 0 (see the session notes of issue 15).
     """
 
     min_ratio: float = 1 / 3
     threshold: float = 0.5
     min_frames: int = 1
-    precision_goal: float = 0.95
+    precision_goal: float = 0.0
 
 
 @dataclass(frozen=True)

@@ -43,7 +43,9 @@ def test_biden_false_positives_are_queued_then_judged_away(dataset_workspace, da
     capture_frames(ws, dataset / "Biden.mp4")
     biden = find_video(ws, str(dataset / "Biden.mp4"))
     frames = [r["id"] for r in ws.db.execute("SELECT id FROM frames WHERE video_id = ? ORDER BY timestamp_s", (biden,))]
-    set_labels(ws, {f: 1 for f in frames[:8]})  # a hurried labeler calls Biden "Trump", as the tutorial's model did
+    set_labels(ws, {f: 1 for f in frames[: len(frames) // 2]})  # a hurried labeler calls Biden "Trump"
+    ws.db.execute("""INSERT INTO test_set SELECT sha256, 0, 'earlier' FROM frames WHERE video_id = ?""", (biden,))
+    # ...and an earlier training put this video on the training side (a test-side video is never learned from)
     activate(ws, train_model(ws, backbone=face_backbone).version)
     model = load_model(ws, "active")
 
@@ -59,7 +61,7 @@ def test_biden_false_positives_are_queued_then_judged_away(dataset_workspace, da
     assert not [item for item in again if item.video_id == biden]
     undo(ws)  # the judgement's labels come back off in one step
     unlabeled = ws.db.execute("SELECT COUNT(*) FROM frames WHERE video_id = ? AND label IS NULL", (biden,)).fetchone()[0]
-    assert unlabeled == len(frames) - 8
+    assert unlabeled == len(frames) - len(frames) // 2
 
 
 def test_a_deliberately_flipped_label_is_found(dataset_workspace, face_backbone):
@@ -175,11 +177,10 @@ def test_queue_is_rebuilt_after_a_retrain_and_labels_reach_duplicates(dataset_wo
     assert stored_queue(ws)[0] == newer.version
 
     audit = [i for i in build_queue(ws, strategy="audit", limit=50, model=newer, backbone=face_backbone)]
-    estimate = audit_estimate(ws, model=newer, backbone=face_backbone)
-    assert estimate.audited == 0 and estimate.precision[1:] == (0.0, 1.0)
+    before = audit_estimate(ws, model=newer, backbone=face_backbone).audited  # the item above may be an audit
     for i in audit:
         label_item(ws, i, 1 if (i.probability or 0) >= 0.5 else 0)
     estimate = audit_estimate(ws, model=newer, backbone=face_backbone)
-    assert estimate.audited == len(audit) >= 1
+    assert estimate.audited == before + len(audit) and len(audit) >= 1
     low, high = estimate.precision[1:]
     assert low <= estimate.precision[0] <= high
