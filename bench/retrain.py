@@ -8,12 +8,14 @@
    then a retrain with a warm feature cache. It computes features for the new frames
    only; compared with a retrain that recomputes every frame's features (the tutorial's
    way), estimated from this run's own cost per new frame.
-Run: python -m bench.retrain   (set LOOKOUT_FEATURE_CACHE to reuse the shared frames' features)
+Run: python -m bench.retrain [1|2|3 ...]   (default: all parts; set LOOKOUT_FEATURE_CACHE to reuse
+the shared frames' features)
 """
 
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -79,39 +81,49 @@ def main() -> None:
         X, _ = frame_features(ws, backbone, split.rows)
         test = split.is_test
         print(f"shared dataset: {len(split.rows)} labeled frames, {int(test.sum())} on the test side")
-        schedule_curve(X[~test], split.labels[~test], X[test], split.labels[test])
+        parts = sys.argv[1:] or ["1", "2", "3"]
+        if "1" in parts:
+            schedule_curve(X[~test], split.labels[~test], X[test], split.labels[test])
+        if "2" in parts:
+            seeds_part(ws, backbone)
+        if "3" in parts:
+            warm_retrain_part(ws, backbone, dataset)
 
-        print(f"2. default schedule ({FACE_STEPS} steps), twice with seed 0, then seeds 0-4:")
-        twice = [train_model(ws, backbone=backbone, seed=0).card["validation"]["per_class"]["Trump"] for _ in range(2)]
-        print(f"   seed 0 twice: {twice[0]} / {twice[1]} -> {'identical' if twice[0] == twice[1] else 'DIFFERENT'}")
-        by_seed = [train_model(ws, backbone=backbone, seed=s).card["validation"]["per_class"]["Trump"]["f1"] for s in SEEDS]
-        print(f"   F1 over seeds: {' '.join(f'{v:.3f}' for v in by_seed)}; mean {np.mean(by_seed):.3f}, "
-              f"spread {max(by_seed) - min(by_seed):.3f}")
 
-        print("3. retrain after a reviewed 60-second video (Biden.mp4, frames labeled 'no target'):")
-        captured = capture_frames(ws, dataset / "Biden.mp4")
-        new = ws.db.execute("SELECT id, sha256 FROM frames WHERE origin = 'capture'").fetchall()
-        set_labels(ws, {r["id"]: 0 for r in new}, who="bench")
-        cache = FeatureCache(feature_cache_dir(ws), backbone)
-        for r in new:  # new to this workspace, so new to its cache too (an earlier run may have kept them)
-            cache.path(r["sha256"], ORIGINAL).unlink(missing_ok=True)
-        stages: dict[str, float] = {}
-        start = time.perf_counter()
+def seeds_part(ws: Workspace, backbone) -> None:
+    print(f"2. default schedule ({FACE_STEPS} steps), twice with seed 0, then seeds 0-4:")
+    twice = [train_model(ws, backbone=backbone, seed=0).card["validation"]["per_class"]["Trump"] for _ in range(2)]
+    print(f"   seed 0 twice: {twice[0]} / {twice[1]} -> {'identical' if twice[0] == twice[1] else 'DIFFERENT'}")
+    by_seed = [train_model(ws, backbone=backbone, seed=s).card["validation"]["per_class"]["Trump"]["f1"] for s in SEEDS]
+    print(f"   F1 over seeds: {' '.join(f'{v:.3f}' for v in by_seed)}; mean {np.mean(by_seed):.3f}, "
+          f"spread {max(by_seed) - min(by_seed):.3f}")
 
-        def progress(stage: str, done: int, total: int) -> None:
-            stages.setdefault(stage, time.perf_counter())
 
-        result = train_model(ws, backbone=backbone, progress=progress)
-        warm = time.perf_counter() - start
-        feature_time = stages.get("epochs", time.perf_counter()) - start
-        per_frame = feature_time / max(result.features_computed, 1)
-        labeled = sum(result.card["label_counts"].values())
-        recompute = per_frame * labeled + (warm - feature_time)
-        print(f"   {captured.summary()}")
-        print(f"   warm retrain: {warm:.1f} s, {result.features_computed} features computed "
-              f"({feature_time:.1f} s, {per_frame:.2f} s a frame), head {warm - feature_time:.1f} s")
-        print(f"   recomputing all {labeled} frames' features at that pace: ~{recompute:.0f} s (estimated); "
-              f"warm retrain is {recompute / warm:.1f}x faster")
+def warm_retrain_part(ws: Workspace, backbone, dataset: Path) -> None:
+    print("3. retrain after a reviewed 60-second video (Biden.mp4, frames labeled 'no target'):")
+    captured = capture_frames(ws, dataset / "Biden.mp4")
+    new = ws.db.execute("SELECT id, sha256 FROM frames WHERE origin = 'capture'").fetchall()
+    set_labels(ws, {r["id"]: 0 for r in new}, who="bench")
+    cache = FeatureCache(feature_cache_dir(ws), backbone)
+    for r in new:  # new to this workspace, so new to its cache too (an earlier run may have kept them)
+        cache.path(r["sha256"], ORIGINAL).unlink(missing_ok=True)
+    stages: dict[str, float] = {}
+    start = time.perf_counter()
+
+    def progress(stage: str, done: int, total: int) -> None:
+        stages.setdefault(stage, time.perf_counter())
+
+    result = train_model(ws, backbone=backbone, progress=progress)
+    warm = time.perf_counter() - start
+    feature_time = stages.get("epochs", time.perf_counter()) - start
+    per_frame = feature_time / max(result.features_computed, 1)
+    labeled = sum(result.card["label_counts"].values())
+    recompute = per_frame * labeled + (warm - feature_time)
+    print(f"   {captured.summary()}")
+    print(f"   warm retrain: {warm:.1f} s, {result.features_computed} features computed "
+          f"({feature_time:.1f} s, {per_frame:.2f} s a frame), head {warm - feature_time:.1f} s")
+    print(f"   recomputing all {labeled} frames' features at that pace: ~{recompute:.0f} s (estimated); "
+          f"warm retrain is {recompute / warm:.1f}x faster")
 
 
 if __name__ == "__main__":
