@@ -64,8 +64,11 @@ def drop_startup_noise() -> None:
     if _filtering.is_set():
         return
     _filtering.set()
+    try:
+        terminal = os.dup(2)
+    except OSError:  # started with no stderr at all: nothing to filter
+        return
     read_end, write_end = os.pipe()
-    terminal = os.dup(2)
     os.dup2(write_end, 2)
     os.close(write_end)
 
