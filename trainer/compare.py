@@ -83,7 +83,7 @@ def compare_versions(ws: Workspace, versions: list[str], *, backbones: dict[str,
     """Score `versions` on the workspace's current test set. backbones: by name, to reuse loaded ones."""
     backbones = dict(backbones or {})
     rule, classes = ws.config.frame_rule, ws.config.classes
-    decisions, split = {}, None
+    decisions, splits = {}, {}  # one split per backbone: versions on one backbone share its features
     for done, version in enumerate(versions):
         if progress:
             progress("versions scored", done, len(versions))
@@ -95,7 +95,9 @@ def compare_versions(ws: Workspace, versions: list[str], *, backbones: dict[str,
         if name not in backbones:
             backbones[name] = backbone_for(ws, model)
         cache = FeatureCache(feature_cache_dir(ws), backbones[name])
-        split = split_frames(ws, cache, progress=progress)
+        if name not in splits:
+            splits[name] = split_frames(ws, cache, progress=progress)
+        split = splits[name]
         rows = split.test_rows
         if not rows:
             raise LookoutError("No labeled frame is on the test side yet; label frames from more videos, then train.")
