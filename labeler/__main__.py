@@ -1,4 +1,4 @@
-"""python -m labeler queue|judge: the review queue from the command line."""
+"""python -m labeler queue|judge|similar: the review queue, video judgements and look-alike frames."""
 
 from __future__ import annotations
 
@@ -21,6 +21,10 @@ def build_parser():
     p.add_argument("video", help="video id, URL or file")
     p.add_argument("verdict", choices=("absent", "present"))
     p.add_argument("--target", type=int, default=1, help="target class number (default 1)")
+    p = commands.add_parser("similar", help="the frames most like a frame, by the backbone's features (faces: by face)")
+    p.add_argument("frame", help="frame id or file name")
+    p.add_argument("--limit", type=int, default=20)
+    p.add_argument("--json", action="store_true")
     add_workspace_flags(commands)
     return parser
 
@@ -34,6 +38,30 @@ def active_model_and_backbone(ws: Workspace):
         return None, None
     model = load_model(ws, "active")
     return model, backbone_for(ws, model)
+
+
+def search_backbone(ws: Workspace):
+    """The active model's backbone, or the project's before any model is active."""
+    from trainer.backbones import load_backbone
+
+    _, backbone = active_model_and_backbone(ws)
+    return backbone or load_backbone(ws.config.backbone, configured=ws.config.vgg16_weights)
+
+
+def print_similar(ws: Workspace, frame: str, limit: int, as_json: bool) -> None:
+    from data.cli import print_progress
+    from labeler.similar import similar_frames
+
+    found, index = similar_frames(ws, search_backbone(ws), frame, limit=limit, progress=print_progress)
+    if as_json:
+        print(json.dumps([n.to_json() for n in found], indent=2))
+        return
+    names = ws.config.classes
+    for n in found:
+        label = names[n.label] if n.label is not None else "unlabeled"
+        print(f"{n.distance:7.3f}  {n.file_name}  [{label}]")
+    if index.unindexed:
+        print(f"({index.unindexed} frames could not be read and were not searched.)", file=sys.stderr)
 
 
 def main(argv=None) -> int:
@@ -53,6 +81,8 @@ def main(argv=None) -> int:
         labeled = judge_video(ws, video_id, present=args.verdict == "present", target=args.target)
         relabeled = f"; {labeled} frames labeled {ws.config.classes[0]}" if labeled else ""
         print(f"video {video_id}: {ws.config.classes[args.target]} {args.verdict}{relabeled}")
+    elif args.command == "similar":
+        print_similar(ws, args.frame, args.limit, args.json)
     return 0
 
 

@@ -19,6 +19,7 @@ from monitor.download import VIDEO_SUFFIXES, fetch_url
 from trainer.backbones import default_backbone
 from ui.people import labeler
 from ui.progress import job_ui, start_job
+from ui.similar import more_like_this_button, similar_ui
 from ui.workspace import active_model, current_workspace, serving_others
 
 BACKBONE_HELP = "face: people, works offline. vgg16: the tutorial's, also sees flags and logos."
@@ -169,6 +170,7 @@ def browse_ui(ws) -> None:
             said = f"; model: {frame['model_says']}" if "model_says" in frame else ""
             if cell.checkbox(f"{names[frame['label']]} by {frame['who']}{said}", key=f"pick-{frame['id']}"):
                 selected.append(frame["id"])
+            more_like_this_button(cell, frame["id"], "browse")
         target = st.selectbox("Relabel the selected frames as", range(len(names)), format_func=names.__getitem__)
         if labeler() is None:
             st.caption("Give your name in the sidebar to relabel.")
@@ -227,6 +229,7 @@ def page() -> None:
             st.success(f"Saved. Lookout looks for: {', '.join(ws.config.classes[1:])}.")
         except LookoutError as exc:
             st.error(str(exc))
+    similar_ui(ws)
     add_frames_ui(ws)
     st.subheader("Frames per class")
     st.dataframe(pd.DataFrame({"frames": counts}), width="content")

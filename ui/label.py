@@ -10,6 +10,7 @@ from trainer.testset import feature_cache_dir
 from ui.label_keys import frame_and_keys, new_presses
 from ui.people import labeler, require_labeler
 from ui.progress import session_token
+from ui.similar import more_like_this_button, similar_ui
 from ui.workspace import active_model, current_workspace
 
 KEYS = "label-keys"
@@ -128,6 +129,8 @@ def labeling_ui(ws) -> None:
     if refused := st.session_state.get("refused"):
         controls.caption(f"{refused} refused presses this session: each came for a frame already answered.")
     controls.button("Undo (u)", key="undo", on_click=_undo, args=(ws,), width="stretch")
+    if not second:  # a second opinion is given on the frame alone
+        more_like_this_button(controls, frame["id"], "label")
 
 
 def page() -> None:
@@ -137,4 +140,5 @@ def page() -> None:
     if require_labeler():
         st.toggle("Second opinion: label frames someone else labeled, without seeing their label", key=SECOND_OPINION,
                   help="Your answers are kept apart and never change a label; the Dataset page shows how often you agree.")
+        similar_ui(ws)
         labeling_ui(ws)

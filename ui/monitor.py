@@ -14,10 +14,11 @@ from data.video import sample_video
 from monitor.cycle import run_once
 from monitor.download import VIDEO_SUFFIXES, fetch_url
 from monitor.scoring import score_video
+from ui.grid import GRID_COLUMNS
 from ui.progress import job_ui, start_job
+from ui.similar import more_like_this_button, similar_ui
 from ui.workspace import active_model, current_workspace
 
-GRID_COLUMNS = 6
 THUMBNAIL_WIDTH = 240
 
 
@@ -52,7 +53,7 @@ def video_frames(path: str, fps: float) -> dict[float, object]:
 def timeline_ui(ws, video: dict) -> None:
     """The video's per-frame scores as a chart, and the frames themselves with their scores."""
     rows = ws.db.execute(
-        """SELECT p.timestamp_s, p.represents, p.probs_json, f.file_name FROM predictions p
+        """SELECT p.timestamp_s, p.represents, p.probs_json, f.id AS frame_id, f.file_name FROM predictions p
            LEFT JOIN frames f ON f.id = p.frame_id
            WHERE p.video_id = ? AND p.model_version = ? ORDER BY p.timestamp_s""",
         (video["id"], video["model_version"]),
@@ -76,6 +77,8 @@ def timeline_ui(ws, video: dict) -> None:
         same = f" ×{row['represents']}" if row["represents"] > 1 else ""
         caption = f"{row['timestamp_s']:.0f} s{same} · " + ", ".join(f"{n} {q:.2f}" for n, q in zip(targets, p))
         columns[i % GRID_COLUMNS].image(image, caption=caption)
+        if row["frame_id"] is not None:
+            more_like_this_button(columns[i % GRID_COLUMNS], row["frame_id"], f"monitor-{video['id']}")
 
 
 def score_request_ui() -> tuple[list, str] | None:
@@ -128,6 +131,7 @@ def page() -> None:
         st.info("No active model yet: train one and activate it on the Train page.")
         return
     st.caption(f"Active model: {model.version} ({model.card['backbone']})")
+    similar_ui(ws)
     request = score_request_ui()
     if request:
         uploads, url = request

@@ -7,11 +7,12 @@ from data import LookoutError
 from data.labels import set_labels, undo
 from labeler.judgements import judge_video, judgement
 from labeler.queue import STRATEGY_NAMES, current_queue, label_item, skip
+from ui.grid import grid_ui
 from ui.people import labeler, require_labeler
 from ui.progress import ProgressBar
+from ui.similar import more_like_this_button, similar_ui
 from ui.workspace import active_model, current_workspace
 
-GRID_COLUMNS = 6
 VIDEO_GRID_LIMIT = 60
 
 
@@ -33,27 +34,8 @@ def item_ui(ws, item) -> tuple[int | None, bool]:
     skipped = controls.button("Skip (s)", key=f"review-skip-{item.frame_id}", shortcut="s", width="stretch")
     if controls.button("Undo (u)", key="review-undo", shortcut="u", width="stretch") and not undo(ws, who=labeler()):
         controls.warning("Nothing of yours to undo.")
+    more_like_this_button(controls, item.frame_id, "review")
     return chosen, skipped
-
-
-def grid_ui(ws, frames: list, key: str) -> tuple[list[int], int] | None:
-    """Frames in a grid, each ticked; a button per class labels the ticked ones as one action."""
-    columns = st.columns(GRID_COLUMNS)
-    ticked = []
-    for i, frame in enumerate(frames):
-        column = columns[i % GRID_COLUMNS]
-        when = f"{frame['timestamp_s']:.0f} s" if frame["timestamp_s"] is not None else frame["file_name"]
-        labeled = f" · {ws.config.classes[frame['label']]}" if frame["label"] is not None else ""
-        column.image(str(ws.frames_dir / frame["file_name"]), caption=when + labeled)
-        if column.checkbox("include", value=True, key=f"{key}-tick-{frame['id']}", label_visibility="collapsed"):
-            ticked.append(frame["id"])
-    target = ws.config.classes[1]
-    buttons = st.columns(len(ws.config.classes))
-    for i, name in enumerate(ws.config.classes):
-        text = f"None of the ticked show {target}" if i == 0 else f"All ticked show {name}"
-        if buttons[i].button(text, key=f"{key}-as-{i}") and ticked:
-            return ticked, i
-    return None
 
 
 def cluster_frames(ws, item) -> list:
@@ -93,6 +75,7 @@ def page() -> None:
     st.title("Review")
     if not require_labeler():
         return
+    similar_ui(ws)
     try:
         model, backbone = active_model(ws)
         bar = st.progress(0.0, text="Ranking frames...")

@@ -1,0 +1,129 @@
+"""More like this: look-alike frames by the backbone's features, from the command line and the pages."""
+
+import json
+
+import cv2
+import numpy as np
+import pytest
+
+from data.capture import capture_frames
+from data.cli import run
+from data.config import ProjectConfig
+from data.importer import import_folder
+from data.labels import set_label
+from data.workspace import Workspace
+from labeler.__main__ import main as labeler_main
+from labeler.similar import SimilarityIndex, search_vectors
+from tests.media import save_image
+from tests.test_app import (
+    page,
+    random_weights,  # noqa: F401 (a fixture)
+    rerun_until,
+    small_workspace,
+)
+
+TRUMP_FRAME = "frame19.jpg"  # one large frontal face
+
+
+@pytest.fixture(scope="module")
+def face_workspace(tmp_path_factory, dataset, feature_cache):
+    """The shared frames, two retouched copies of one Trump frame, and Biden.mp4's frames, face backbone."""
+    mp = pytest.MonkeyPatch()
+    mp.setenv("LOOKOUT_FEATURE_CACHE", str(feature_cache))
+    root = tmp_path_factory.mktemp("similar")
+    copies = root / "copies"
+    copies.mkdir()
+    original = cv2.imread(str(dataset / "Data_deeplearning" / TRUMP_FRAME))
+    cv2.imwrite(str(copies / "brighter.jpg"), cv2.convertScaleAbs(original, alpha=1.0, beta=6), [cv2.IMWRITE_JPEG_QUALITY, 85])
+    cv2.imwrite(str(copies / "cropped.jpg"), original[4:-4, 4:-4], [cv2.IMWRITE_JPEG_QUALITY, 90])
+    (copies / "mapping_trump.csv").write_text("Image_ID,Class\n")
+    ws = Workspace.open(root / "ws", config=ProjectConfig(name="Trump", classes=("no target", "Trump"), backbone="face"))
+    import_folder(ws, dataset / "Data_deeplearning")
+    import_folder(ws, copies)
+    capture_frames(ws, dataset / "Biden.mp4")
+    yield ws
+    mp.undo()
+    ws.close()
+
+
+def run_similar(ws, capsys, frame, limit=10) -> list[dict]:
+    assert labeler_main(["similar", str(frame), "--limit", str(limit), "--json", "--workspace", str(ws.root)]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_a_frames_retouched_copies_come_first(face_workspace, capsys):
+    found = run_similar(face_workspace, capsys, TRUMP_FRAME)
+    assert {f["file_name"] for f in found[:2]} == {"brighter.jpg", "cropped.jpg"}
+    assert [f["distance"] for f in found] == sorted(f["distance"] for f in found)
+
+
+def test_a_labeled_biden_frames_neighbours_are_biden_frames(face_workspace, capsys):
+    ws = face_workspace
+    biden = ws.db.execute("SELECT f.id, f.video_id FROM frames f JOIN videos v ON v.id = f.video_id "
+                          "WHERE v.path LIKE '%Biden.mp4' ORDER BY f.timestamp_s").fetchall()
+    set_label(ws, biden[len(biden) // 2]["id"], 0, who="tester")
+    found = run_similar(ws, capsys, biden[len(biden) // 2]["id"])
+    assert len(found) == 10
+    assert all(f["label"] != 1 for f in found)  # not one Trump frame among them
+    # mostly the same clip; the others are the imported frames of Biden at a lectern
+    assert sum(f["video_id"] == biden[0]["video_id"] for f in found) >= 7
+
+
+@pytest.mark.parametrize("frame, expected", [
+    ("no-such-frame.jpg", "No frame 'no-such-frame.jpg'"),
+    ("black.jpg", "No face found in black.jpg"),
+])
+def test_similar_explains_what_it_cannot_do(face_workspace, tmp_path, capsys, frame, expected):
+    folder = tmp_path / "black"
+    folder.mkdir()
+    cv2.imwrite(str(folder / "black.jpg"), np.zeros((320, 240, 3), np.uint8))
+    (folder / "mapping_trump.csv").write_text("Image_ID,Class\n")
+    import_folder(face_workspace, folder)
+    assert run(labeler_main, ["similar", frame, "--workspace", str(face_workspace.root)]) == 2
+    err = capsys.readouterr().err
+    assert expected in err and "Traceback" not in err
+
+
+def test_the_index_only_adds_new_frames_and_survives_a_restart(tmp_path, random_vgg16):
+    ws = Workspace.open(tmp_path / "ws")
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for i in range(4):
+        save_image(folder / f"frame{i}.jpg", i)
+    (folder / "mapping_trump.csv").write_text("Image_ID,Class\n")
+    import_folder(ws, folder)
+    index = SimilarityIndex(ws, random_vgg16)
+    assert index.update(compute=False) == 0 and index.unindexed == 4  # nothing cached: nothing computed
+    assert index.update() == 4
+    save_image(folder / "frame9.jpg", 9)
+    import_folder(ws, folder)
+    again = SimilarityIndex(ws, random_vgg16)  # read from disk
+    assert len(again.shas) == 4 and again.update() == 1 and len(again.shas) == 5
+
+
+def test_faces_are_searched_one_by_one_and_vgg16_maps_are_pooled():
+    faces = np.zeros((2, 4, 129), "float32")
+    faces[0, :2, -1] = 1
+    faces[1, 0, -1] = 1
+    vectors, rows = search_vectors(faces)
+    assert vectors.shape == (3, 128) and list(rows) == [0, 0, 1]
+    vectors, rows = search_vectors(np.random.default_rng(0).random((3, 7, 7, 512), "float32"))
+    assert vectors.shape == (3, 512) and np.allclose(np.linalg.norm(vectors, axis=1), 1)
+
+
+@pytest.mark.usefixtures("random_weights")
+def test_more_like_this_from_the_dataset_grid_labels_the_ticked_frames_at_once(ws_env, tmp_path):
+    ws = small_workspace(ws_env, tmp_path, n=6)
+    app = page("dataset").run()
+    next(b for b in app.button if b.label == "More like this").click().run()
+    assert not app.exception and "More like frame0.jpg" in app.subheader[0].value
+    next(b for b in app.button if b.label.startswith("Compute features for 5 frames")).click().run()
+    app = rerun_until(app, lambda a: any(c.key and c.key.startswith("similar-") and "-tick-" in c.key for c in a.checkbox))
+    ticks = [c for c in app.checkbox if c.key and "-tick-" in c.key and c.key.startswith("similar-")]
+    assert len(ticks) == 5 and all(c.value for c in ticks)  # all unlabeled, so all ticked
+    ticks[0].uncheck()
+    next(b for b in app.button if b.label == "All ticked show target").click().run()
+    labels = dict(ws.db.execute("SELECT file_name, label FROM frames").fetchall())
+    assert sorted(labels.values(), key=str) == sorted([0, 1, 1, 1, 1, None], key=str)
+    assert "4 frames labeled target" in app.success[0].value
+

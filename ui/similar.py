@@ -1,0 +1,84 @@
+"""More like this: any page opens it from a frame; the look-alike frames, unlabeled first, in a
+grid that labels the ticked ones as one undoable action."""
+
+import streamlit as st
+
+from data import LookoutError
+from data.labels import set_labels
+from labeler.similar import SimilarityIndex, similar_frames
+from ui.grid import grid_ui
+from ui.people import labeler
+from ui.progress import job_ui, start_job
+from ui.workspace import active_model
+
+SIMILAR = "similar_to"  # session state: the frame whose look-alikes are shown
+LIMIT = 24
+
+
+def more_like_this_button(container, frame_id: int, key: str) -> None:
+    """A button that opens the look-alikes of `frame_id` on this page (inside fragments too)."""
+    if container.button("More like this", key=f"similar-{key}-{frame_id}", help="frames that look alike, to label at once"):
+        st.session_state[SIMILAR] = frame_id
+        st.rerun()  # the whole page: the panel sits outside any fragment
+
+
+@st.cache_resource(max_entries=2, show_spinner="Loading the backbone...")
+def _project_backbone(name: str, configured: str):
+    from trainer.backbones import load_backbone
+
+    return load_backbone(name, configured=configured)
+
+
+@st.cache_resource(max_entries=2)
+def _index(root: str, identity: str, _ws, _backbone) -> SimilarityIndex:
+    """One index per workspace and backbone for the server: each query only adds new frames."""
+    return SimilarityIndex(_ws, _backbone)
+
+
+def search_backbone(ws):
+    model, backbone = active_model(ws)
+    return backbone if model is not None else _project_backbone(ws.config.backbone, ws.config.vgg16_weights)
+
+
+def similar_ui(ws) -> None:
+    """The panel, when a "More like this" button was pressed in this session."""
+    frame_id = st.session_state.get(SIMILAR)
+    if frame_id is None:
+        return
+    with st.container(border=True):
+        title, close = st.columns([5, 1])
+        if close.button("Close", key="similar-close"):
+            st.session_state.pop(SIMILAR, None)
+            st.rerun()
+        try:
+            backbone = search_backbone(ws)
+            index = _index(str(ws.root), backbone.identity, ws, backbone)
+            found, index = similar_frames(ws, backbone, frame_id, limit=LIMIT, compute=False, index=index)
+        except LookoutError as exc:
+            st.warning(str(exc))
+            return
+        query = ws.db.execute("SELECT file_name FROM frames WHERE id = ?", (frame_id,)).fetchone()
+        title.subheader(f"More like {query['file_name']}")
+        title.image(str(ws.frames_dir / query["file_name"]), width=160)
+        if index.unindexed:
+            st.caption(f"{index.unindexed} frames have no features yet, so they were not searched.")
+            if st.button(f"Compute features for {index.unindexed} frames", key="similar-compute"):
+                start_job(ws, "similar-index", lambda job: index.update(progress=job.progress, should_stop=job.cancel.is_set))
+            job_ui(ws, "similar-index", "Computing features", lambda added: f"{added} frames added to the search.")
+        if not found:
+            st.info("No other frame to compare with yet.")
+            return
+        frames = [{"id": n.frame_id, "file_name": n.file_name, "label": n.label, "timestamp_s": n.timestamp_s,
+                   "distance": n.distance} for n in sorted(found, key=lambda n: n.label is not None)]
+        st.caption("Unlabeled frames first, nearest first; the unlabeled ones are ticked.")
+        if labeler() is None:
+            st.caption("Give your name in the sidebar to label these.")
+        picked = grid_ui(ws, frames, key=f"similar-{frame_id}", ticked_ids={f["id"] for f in frames if f["label"] is None},
+                         note=lambda f: f" · {f['distance']:.2f} away")
+        if picked and labeler() is not None:
+            ticked, label = picked
+            set_labels(ws, dict.fromkeys(ticked, label), who=labeler(), reason="more like this")
+            st.session_state.similar_note = f"{len(ticked)} frames labeled {ws.config.classes[label]}; one undo restores them."
+            st.rerun()
+        if note := st.session_state.pop("similar_note", None):
+            st.success(note)
