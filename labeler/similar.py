@@ -56,9 +56,8 @@ class Neighbour:
 class SimilarityIndex:
     """Every frame's search vectors, built from the feature cache and kept on disk per backbone.
 
-    The index only reads features already cached (computing them is training's and the
-    queue's work); `update` adds frames whose features appeared since, so a query after new
-    frames costs only those frames.
+    It grows by frames added since its last update (frame ids only grow), plus frames that had no
+    features then; a query after new frames costs only those frames.
     """
 
     def __init__(self, ws: Workspace, backbone: Backbone):
@@ -67,71 +66,97 @@ class SimilarityIndex:
         self.path = ws.root / "index" / f"{backbone.identity}.npz"
         self.shas = np.zeros(0, dtype="<U64")  # one per indexed frame
         self.vectors = np.zeros((0, 0), "float32")
-        self.owners = np.zeros(0, "int64")  # vector -> position in shas
-        self.unindexed = 0  # frames of the workspace without cached features
+        self.norms = np.zeros(0, "float32")  # squared lengths of the vectors, kept for the distances
+        self.owners = np.zeros(0, "int64")  # vector -> position in shas; never decreasing
+        self.last_id = 0  # the newest frame id an update has seen
+        self.pending: list | None = None  # frames seen without features; None: only their ids are loaded
+        self.pending_ids = np.zeros(0, "int64")
         self._lock = threading.Lock()  # the app shares one index between pages and a background job
         self._load()
+
+    @property
+    def unindexed(self) -> int:
+        """Frames of the workspace the last update found no features for."""
+        return len(self.pending) if self.pending is not None else len(self.pending_ids)
 
     def _load(self) -> None:
         try:
             with np.load(self.path, allow_pickle=False) as saved:
-                self.shas, self.vectors, self.owners = saved["shas"], saved["vectors"], saved["owners"]
+                self.shas, self.vectors, self.norms = saved["shas"], saved["vectors"], saved["norms"]
+                self.owners, self.last_id, self.pending_ids = saved["owners"], int(saved["last_id"]), saved["pending_ids"]
         except (FileNotFoundError, OSError, ValueError, KeyError):
             pass  # a missing or damaged index is rebuilt from the cache
 
     def _save(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        buf = io.BytesIO()
-        np.savez(buf, shas=self.shas, vectors=self.vectors, owners=self.owners)
+        buf = io.BytesIO()  # uncompressed float32: loading it is one read, no conversion
+        np.savez(buf, shas=self.shas, vectors=self.vectors, norms=self.norms, owners=self.owners, last_id=self.last_id,
+                 pending_ids=np.array([r["id"] for r in self.pending or []], "int64"))
         write_atomically(self.path, buf.getvalue(), durable=False)
 
     def _append(self, shas: list[str], features: np.ndarray) -> None:
         vectors, rows = search_vectors(features)
         known = self.vectors if len(self.vectors) else np.zeros((0, vectors.shape[1]), "float32")
         self.owners = np.concatenate([self.owners, rows + len(self.shas)])
-        self.vectors = np.concatenate([known, vectors.astype("float32")])
+        self.vectors = np.concatenate([known, vectors])
+        self.norms = np.concatenate([self.norms, (vectors ** 2).sum(axis=1)])
         self.shas = np.concatenate([self.shas, np.asarray(shas, dtype="<U64")])
 
-    def update(self, *, compute: bool = True, progress=None, should_stop=None) -> int:
-        """Index the workspace's frames not indexed yet; returns how many were added.
+    def _unseen_frames(self) -> list:
+        """Frames added since the last update, and those that had no features then."""
+        if self.pending is None:  # first update in this process: what earlier ones could not index
+            ids = self.pending_ids.tolist()
+            self.pending = [r for start in range(0, len(ids), 500) for r in self.ws.db.execute(
+                f"SELECT id, sha256, file_name FROM frames WHERE id IN ({','.join('?' * len(ids[start:start + 500]))})",
+                ids[start:start + 500])]
+        return self.pending + self.ws.db.execute(
+            "SELECT id, sha256, file_name FROM frames WHERE id > ? ORDER BY id", (self.last_id,)).fetchall()
 
-        compute: compute features the cache lacks (minutes for thousands of face frames);
+    def update(self, *, compute: bool = True, progress=None, should_stop=None) -> int:
+        """Index the frames not indexed yet; returns how many were added.
+
+        compute: compute the features the cache lacks (minutes for thousands of face frames);
         otherwise only cached ones are indexed and `unindexed` counts the rest.
         """
-        before = len(self.shas)
-        known = set(self.shas.tolist())
-        new = [r for r in self.ws.db.execute("SELECT id, sha256, file_name FROM frames ORDER BY id")
-               if r["sha256"] not in known]
-        if compute and new:
-            self.cache.ensure([original_request(self.ws, r) for r in new], progress=progress, should_stop=should_stop)
-        found, features = [], []
-        for row in new:
-            if (cached := self.cache.get(row["sha256"])) is not None:
+        with self._lock:
+            unseen = self._unseen_frames()
+        if compute and unseen:
+            self.cache.ensure([original_request(self.ws, r) for r in unseen], progress=progress, should_stop=should_stop)
+        found, features, missing = [], [], []
+        for row in unseen:
+            if (cached := self.cache.get(row["sha256"])) is None:
+                missing.append(row)
+            else:
                 found.append(row["sha256"])
                 features.append(cached)
-        self.unindexed = len(new) - len(found)
         with self._lock:
-            added_meanwhile = set(self.shas[before:].tolist())  # by another update (a page and a job)
-            fresh = [i for i, sha in enumerate(found) if sha not in added_meanwhile]
+            indexed = set(self.shas[-len(found):].tolist()) if found else set()  # another update may have run meanwhile
+            fresh = [i for i, sha in enumerate(found) if sha not in indexed]
             if fresh:
                 self._append([found[i] for i in fresh], np.stack([features[i] for i in fresh]))
+            self.last_id = max([self.last_id, *(r["id"] for r in unseen)])
+            self.pending = missing
+            if fresh:
                 self._save()
         return len(fresh)
 
     def nearest(self, query: np.ndarray, limit: int, exclude: str | None = None) -> list[tuple[str, float]]:
         """(sha256, distance) of the `limit` frames nearest any of the query vectors, nearest first."""
         with self._lock:
-            shas, vectors, owners = self.shas, self.vectors, self.owners
+            shas, vectors, norms, owners = self.shas, self.vectors, self.norms, self.owners
         if not len(query) or not len(vectors):
             return []
-        # |a - b|^2 = |a|^2 + |b|^2 - 2ab, for every (query, indexed) pair at once
-        squared = ((query ** 2).sum(1)[:, None] + (vectors ** 2).sum(1)[None] - 2 * query @ vectors.T).min(axis=0)
+        # |a - b|^2 = |a|^2 + |b|^2 - 2ab for every (query, indexed) pair, then the nearest pair per frame
+        squared = ((query ** 2).sum(axis=1)[:, None] + norms[None] - 2 * (query @ vectors.T)).min(axis=0)
+        frames, starts = np.unique(owners, return_index=True)  # owners never decrease: each frame's vectors are a run
         best = np.full(len(shas), np.inf, "float32")
-        np.minimum.at(best, owners, squared)
+        best[frames] = np.minimum.reduceat(squared, starts)
         if exclude is not None:
             best[shas == exclude] = np.inf
-        order = np.argsort(best, kind="stable")[:limit]
-        return [(str(shas[i]), float(np.sqrt(max(best[i], 0.0)))) for i in order if np.isfinite(best[i])]
+        limit = min(limit, len(best))
+        top = np.argpartition(best, limit - 1)[:limit] if limit < len(best) else np.arange(len(best))
+        top = top[np.argsort(best[top], kind="stable")]
+        return [(str(shas[i]), float(np.sqrt(max(best[i], 0.0)))) for i in top if np.isfinite(best[i])]
 
 
 def find_frame(ws: Workspace, frame: str | int):

@@ -84,7 +84,8 @@ def test_similar_explains_what_it_cannot_do(face_workspace, tmp_path, capsys, fr
     assert expected in err and "Traceback" not in err
 
 
-def test_the_index_only_adds_new_frames_and_survives_a_restart(tmp_path, random_vgg16):
+def test_the_index_only_adds_new_frames_and_survives_a_restart(tmp_path, random_vgg16, monkeypatch):
+    monkeypatch.setenv("LOOKOUT_FEATURE_CACHE", str(tmp_path / "features"))
     ws = Workspace.open(tmp_path / "ws")
     folder = tmp_path / "in"
     folder.mkdir()
