@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from ui import dataset, label, monitor, review, train
+from ui import dataset, frame_map, label, monitor, review, train
 from ui.people import labeler_ui
 from ui.workspace import current_workspace, sidebar
 
@@ -13,6 +13,7 @@ pages = [
     st.Page(review.page, title="Review", url_path="review"),
     st.Page(train.page, title="Train", url_path="train"),
     st.Page(monitor.page, title="Monitor", url_path="monitor"),
+    st.Page(frame_map.page, title="Map", url_path="map"),
     st.Page(dataset.page, title="Dataset", url_path="dataset"),
 ]
 

@@ -35,9 +35,12 @@ def _index(root: str, identity: str, _ws, _backbone) -> SimilarityIndex:
     return SimilarityIndex(_ws, _backbone)
 
 
-def search_backbone(ws):
+def search_index(ws) -> tuple:
+    """(backbone, its similarity index): the active model's backbone, or the project's before any model."""
     model, backbone = active_model(ws)
-    return backbone if model is not None else _project_backbone(ws.config.backbone, ws.config.vgg16_weights)
+    if model is None:
+        backbone = _project_backbone(ws.config.backbone, ws.config.vgg16_weights)
+    return backbone, _index(str(ws.root), backbone.identity, ws, backbone)
 
 
 def similar_ui(ws) -> None:
@@ -51,8 +54,7 @@ def similar_ui(ws) -> None:
             st.session_state.pop(SIMILAR, None)
             st.rerun()
         try:
-            backbone = search_backbone(ws)
-            index = _index(str(ws.root), backbone.identity, ws, backbone)
+            backbone, index = search_index(ws)
             found, index = similar_frames(ws, backbone, frame_id, limit=LIMIT, compute=False, index=index)
         except LookoutError as exc:
             st.warning(str(exc))

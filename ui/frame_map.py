@@ -1,0 +1,138 @@
+"""Map page: every frame as a point, look-alikes together; draw a box around a cluster to label it
+as one undoable action. The map is redrawn in the background when frames gain features."""
+
+import base64
+import io
+
+import altair as alt
+import pandas as pd
+import streamlit as st
+from PIL import Image
+
+from data import LookoutError
+from data.labels import set_labels, undo
+from labeler.frame_map import compute_map, in_box, load_map, map_points
+from ui.grid import GRID_COLUMNS
+from ui.people import labeler
+from ui.progress import job_key, job_ui, start_job
+from ui.similar import search_index
+from ui.workspace import active_model, current_workspace, jobs
+
+MAX_DRAWN = 20_000  # points drawn; a box still selects every frame inside it
+THUMBNAILS_UP_TO = 800  # points whose hover shows the picture: each carries a small JPEG
+SHOWN_SELECTED = 24
+COLOURS = {"label": "Label", "score": "Model score", "disagreement": "Label and model disagree"}
+
+
+@st.cache_data(max_entries=5000, show_spinner=False)
+def thumbnail(path: str) -> str:
+    image = Image.open(path)
+    image.thumbnail((96, 96))
+    buf = io.BytesIO()
+    image.convert("RGB").save(buf, "JPEG", quality=70)
+    return "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode()
+
+
+def with_colour(ws, points: pd.DataFrame, colour: str, thresholds_note: str) -> tuple[pd.DataFrame, alt.Color]:
+    names = ws.config.classes
+    points = points.assign(labeled=[names[int(v)] if pd.notna(v) else "unlabeled" for v in points.label])
+    if colour == "score":
+        return points, alt.Color("score:Q", title="model score", scale=alt.Scale(scheme="viridis", domain=[0, 1]))
+    if colour == "disagreement":
+        agree = [("unlabeled" if pd.isna(label) else "agree" if int(label) == int(call) else "disagree")
+                 for label, call in zip(points.label, points.call)]
+        points = points.assign(model=agree)
+        scale = alt.Scale(domain=["disagree", "agree", "unlabeled"], range=["#d62728", "#2ca02c", "#cccccc"])
+        return points, alt.Color("model:N", title=thresholds_note, scale=scale)
+    palette = ["#c7c7c7", "#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf"]
+    return points, alt.Color("labeled:N", title="label", scale=alt.Scale(domain=["unlabeled", *names], range=palette))
+
+
+def chart(ws, points: pd.DataFrame, colour: alt.Color) -> alt.Chart:
+    tooltip = ["file_name:N", "labeled:N"] + (["score:Q"] if "score" in points else [])
+    if len(points) <= THUMBNAILS_UP_TO:
+        points = points.assign(image=[thumbnail(str(ws.frames_dir / name)) for name in points.file_name])
+        tooltip.append("image:N")  # shown as the picture itself
+    box = alt.selection_interval(name="box", encodings=["x", "y"])
+    return (alt.Chart(points[[c for c in points if c != "label"]]).mark_circle(size=30, opacity=0.7)
+            .encode(x=alt.X("x:Q", axis=None), y=alt.Y("y:Q", axis=None), color=colour, tooltip=tooltip)
+            .add_params(box).properties(height=560))
+
+
+def selection_ui(ws, points: pd.DataFrame, box: dict) -> None:
+    """The frames inside the box: a sample to look at, then one button per class."""
+    selected = in_box(points, box)
+    unlabeled = selected[selected.label.isna()]
+    st.write(f"**{len(selected)} frames selected**, {len(unlabeled)} of them unlabeled.")
+    keep = st.checkbox("Leave frames that already have a label as they are", value=True, key="map-keep")
+    target = unlabeled if keep else selected
+    columns = st.columns(GRID_COLUMNS)
+    for i, row in enumerate(selected.head(SHOWN_SELECTED).itertuples()):
+        columns[i % GRID_COLUMNS].image(str(ws.frames_dir / row.file_name), caption=row.file_name)
+    if len(selected) > SHOWN_SELECTED:
+        st.caption(f"The first {SHOWN_SELECTED} of {len(selected)} shown.")
+    if labeler() is None:
+        st.caption("Give your name in the sidebar to label the selection.")
+        return
+    buttons = st.columns(len(ws.config.classes))
+    for i, name in enumerate(ws.config.classes):
+        if buttons[i].button(f"Label {len(target)} frames {name}", key=f"map-as-{i}", disabled=target.empty):
+            set_labels(ws, dict.fromkeys(target.id.astype(int).tolist(), i), who=labeler(), reason="map selection")
+            st.session_state.map_note = f"{len(target)} frames labeled {name}; one undo restores them all."
+            st.rerun()
+
+
+def page() -> None:
+    ws = current_workspace()
+    st.title("Map")
+    st.write("Every frame as a point: frames that look alike sit together. Drag a box around a group to label it at once.")
+    try:
+        model, _ = active_model(ws)
+        backbone, index = search_index(ws)
+    except LookoutError as exc:
+        st.error(str(exc))
+        return
+    index.update(compute=False)
+    frame_map = load_map(index)
+    thresholds = model.thresholds(ws.config.frame_rule) if model is not None else None
+    version = model.version if model is not None else ""
+
+    def redraw(job, compute_features=False):
+        return compute_map(ws, index, model=model, thresholds=thresholds, progress=job.progress,
+                           should_stop=job.cancel.is_set, compute_features=compute_features)
+
+    stale = frame_map is None or frame_map.indexed != len(index.shas) or frame_map.model_version != version
+    last = jobs().get(job_key(ws, "map"))
+    if stale and len(index.shas) and (last is None or last.finished and not last.error):
+        start_job(ws, "map", redraw)  # frames gained features or the model changed since it was drawn
+    if index.unindexed:
+        st.caption(f"{index.unindexed} frames have no features yet and are not on the map.")
+        if st.button(f"Compute features for {index.unindexed} frames and redraw"):
+            start_job(ws, "map", lambda job: redraw(job, compute_features=True))
+    job_ui(ws, "map", "Drawing the map", lambda m: f"The map shows {len(m.shas)} frames.")
+    if frame_map is None or not len(frame_map.shas):
+        st.info("No frame has features yet: import frames and train a model, or compute features above.")
+        return
+    if note := st.session_state.pop("map_note", None):
+        st.success(note)
+    points = map_points(ws, frame_map)
+    options = ["label", *(["score", "disagreement"] if frame_map.calls is not None else [])]
+    colour = st.radio("Colour by", options, format_func=COLOURS.get, horizontal=True)
+    if frame_map.model_version and frame_map.model_version != version:
+        st.caption(f"Scores are model {frame_map.model_version}'s; the map is being redrawn for the active one.")
+    faceless = len(index.shas) - len(frame_map.shas)
+    if faceless > 0 and backbone.name == "face":
+        st.caption(f"{faceless} frames show no face, so they are not on the map.")
+    drawn = points if len(points) <= MAX_DRAWN else points.sample(MAX_DRAWN, random_state=0)
+    if len(drawn) < len(points):
+        st.caption(f"{len(drawn)} of {len(points)} frames drawn; a box selects every frame inside it.")
+    drawn, encoding = with_colour(ws, drawn, colour, f"model {frame_map.model_version}")
+    event = st.altair_chart(chart(ws, drawn, encoding), on_select="rerun", selection_mode="box", key="frame-map",
+                            width="stretch")
+    box = event["selection"].get("box") if event else None  # a dict in tests, a dict with attributes live
+    if box and "x" in box and "y" in box:
+        selection_ui(ws, points, box)
+    if st.button("Undo my last label action", disabled=labeler() is None):
+        done = undo(ws, who=labeler())
+        st.session_state.map_note = f"Undone: {done[0].frames} frames restored." if done else "Nothing of yours to undo."
+        st.rerun()
