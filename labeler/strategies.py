@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 from sklearn.cluster import KMeans
+from sklearn.metrics import euclidean_distances
 
 from trainer.backbones import is_face_features
 
@@ -56,7 +57,7 @@ def uncertainty_sampling(
     frames that are ambiguous however many are labeled. A model that cannot draw,
     or whose draws all agree, is ranked by margin instead.
     probs: the model's probabilities for X, when already known (then X is not scored again).
-    spread: no two picks from one cluster of similar frames (see _spread).
+    spread: picks unlike each other, so a batch is not one scene (see _spread).
     """
     if measure not in ("disagreement", "margin", "entropy"):
         raise ValueError(f"measure must be 'disagreement', 'margin' or 'entropy', not {measure!r}")
@@ -72,25 +73,35 @@ def uncertainty_sampling(
         probs = np.asarray(probs)
         score = _entropy(probs) if measure == "entropy" else _margin(probs)
     order = np.argsort(-score, kind="stable")
-    return _spread(order, X, n) if spread else order[:n]
+    return _spread(order, X, n, score) if spread else order[:n]
 
 
-def _spread(order: np.ndarray, X, n: int, candidates: int = 3) -> np.ndarray:
-    """Of the candidates*n best distinct rows, the best of each of n feature clusters, best first.
+def _spread(order: np.ndarray, X, n: int, score: np.ndarray, candidates: int = 10) -> np.ndarray:
+    """n rows that are uncertain and unlike each other, best first (batch-mode active learning).
 
-    Twenty uncertain frames of one scene teach the model what one of them does
-    (batch-mode active learning: cluster the uncertain pool, take one per cluster).
-    Identical rows count once: with the face backbone every frame without a face
-    has the same features.
+    Twenty uncertain frames of one scene teach the model what one of them does, and a 60-second
+    clip of one scene can be the 60 most uncertain frames of all. So the batch is picked greedily:
+    each next row maximises its uncertainty times how far it is from the rows already picked
+    (capped at the candidates' mean distance apart, beyond which a row counts as a new scene).
+    Identical rows count once: with the face backbone every frame without a face has the same features.
     """
     flat = _frame_vectors(X)
     _, first = np.unique(flat[order], axis=0, return_index=True)
-    top = order[np.sort(first)][: n * candidates]
-    if len(top) > n:
-        clusters = KMeans(n_clusters=n, n_init=1, random_state=0).fit_predict(flat[top])
-        _, best = np.unique(clusters, return_index=True)  # `top` is best first: each cluster's first is its best
-        top = top[np.sort(best)]
-    return np.concatenate([top, order[~np.isin(order, top)]])[:n]
+    top = order[np.sort(first)][: max(n * candidates, 200)]  # distinct rows, most uncertain first
+    if len(top) <= n:
+        return np.concatenate([top, order[~np.isin(order, top)]])[:n]
+    vectors, weight = flat[top], np.maximum(score[top], 1e-9)
+    apart = euclidean_distances(vectors)  # not by broadcasting: vgg16 rows have 25,088 numbers
+    scale = max(float(apart.mean()), 1e-12)
+    picked = [0]
+    nearest = apart[0].copy()
+    while len(picked) < n:
+        gain = weight * np.minimum(1.0, nearest / scale)
+        gain[picked] = -1.0
+        best = int(gain.argmax())
+        picked.append(best)
+        nearest = np.minimum(nearest, apart[best])
+    return top[picked]
 
 
 def confident_positive_sampling(model, X, *, n: int = 20, probs: np.ndarray | None = None) -> np.ndarray:

@@ -111,3 +111,15 @@ def test_the_same_people_found_in_another_order_are_one_scene():
     features = np.stack([face_frame(a, b), face_frame(b, a), face_frame(a)])
     probs = np.array([[0.5, 0.5], [0.51, 0.49], [0.6, 0.4]])
     assert list(uncertainty_sampling(None, features, n=2, probs=probs)) == [0, 2]
+
+
+def test_a_batch_takes_few_frames_from_one_long_near_identical_run():
+    """A 60-second clip of one scene scored a little more uncertain than everything else must not fill the page."""
+    rng = np.random.default_rng(0)
+    run = rng.normal(0, 1, 64) + rng.normal(0, 0.01, (120, 64))  # one scene, 120 near-identical frames
+    others = rng.normal(0, 1, (200, 64))  # 200 frames of different scenes
+    features = np.vstack([run, others]).astype("float32")
+    probs = np.vstack([np.tile([0.5, 0.5], (120, 1)), np.column_stack([1 - (p := rng.uniform(0.2, 0.45, 200)), p])])
+    batch = uncertainty_sampling(None, features, n=20, probs=probs)
+    assert len(set(batch)) == 20 and sum(i < 120 for i in batch) <= 2
+    assert sum(i < 120 for i in uncertainty_sampling(None, features, n=20, probs=probs, spread=False)) == 20
