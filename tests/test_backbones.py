@@ -1,3 +1,9 @@
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
 import keras
 import numpy as np
 import pytest
@@ -119,3 +125,51 @@ def test_face_features_are_the_same_alone_or_in_a_batch(face_backbone, dataset):
     alone = np.stack([face_backbone.embed([frame])[0] for frame in frames])
     assert np.allclose(together, alone, atol=1e-5)  # batches are padded to one size; the faces must not move
     assert together[1:, 0, 128].tolist() == [1.0, 1.0, 1.0]
+
+
+def test_face_features_from_all_cores_match_one_process(dataset):
+    frames = [load_rgb(dataset / "Data_deeplearning" / f"frame{i}.jpg") for i in (0, 10, 11, 73)]  # frame0: no HOG face
+    parallel = FaceBackbone(workers=2)
+    try:
+        assert np.array_equal(parallel.embed(frames), FaceBackbone(workers=1).embed(frames))
+    finally:
+        parallel.pool.close()
+
+
+KILLED_PARENT = """
+import multiprocessing, sys, time
+from data.images import load_rgb
+from trainer.backbones import FaceBackbone
+
+if __name__ == "__main__":
+    frame = load_rgb(sys.argv[1])
+    backbone = FaceBackbone(workers=2)
+    backbone.embed([frame] * 4)
+    print(*[p.pid for p in multiprocessing.active_children()], flush=True)
+    time.sleep(600)
+"""
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads process states from /proc")
+def test_face_workers_exit_when_their_process_is_killed(tmp_path, dataset):
+    script = tmp_path / "embed_then_wait.py"
+    script.write_text(KILLED_PARENT)
+    parent = subprocess.Popen([sys.executable, str(script), str(dataset / "Data_deeplearning" / "frame10.jpg")],
+                              stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": os.getcwd()})
+    workers = [int(pid) for pid in parent.stdout.readline().split()]
+    assert len(workers) == 2
+    parent.kill()  # SIGKILL: the parent cannot stop its workers itself
+    parent.wait()
+    deadline = time.monotonic() + 30
+    while any(_alive(pid) for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert not any(_alive(pid) for pid in workers)
+
+
+def _alive(pid: int) -> bool:
+    """Running, not a zombie: an orphan's zombie lingers until the container's init reaps it."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
