@@ -22,6 +22,15 @@ def save_image(path: Path, seed: int, *, mode: str = "RGB", fmt: str | None = No
     return path
 
 
+def image_folder(folder: Path, seeds, mapping: str = "") -> Path:
+    """A folder of pattern images frame{seed}.jpg and its mapping_trump.csv (rows after the header)."""
+    folder.mkdir(exist_ok=True)
+    for seed in seeds:
+        save_image(folder / f"frame{seed}.jpg", seed)
+    (folder / "mapping_trump.csv").write_text("Image_ID,Class\n" + mapping)
+    return folder
+
+
 def make_video(path: Path, seconds: list[int], *, fps: int = 10, extra_args: tuple[str, ...] = (), input_args=(),
                size=(48, 64)) -> Path:
     """An H.264 mp4 showing pattern(seconds[i]) during second i."""

@@ -7,7 +7,7 @@ from data.importer import import_folder
 from data.workspace import Workspace
 from labeler.frame_map import compute_map, in_box, load_map, map_points
 from labeler.similar import SimilarityIndex
-from tests.media import save_image
+from tests.media import image_folder
 from tests.test_app import (
     page,
     random_weights,  # noqa: F401 (a fixture)
@@ -21,13 +21,8 @@ from trainer.testset import feature_cache_dir
 
 def test_the_map_keeps_groups_of_alike_frames_apart(tmp_path, random_vgg16, monkeypatch):
     monkeypatch.setenv("LOOKOUT_FEATURE_CACHE", str(tmp_path / "features"))
-    folder = tmp_path / "in"
-    folder.mkdir()
-    for i in range(90):
-        save_image(folder / f"frame{i}.jpg", i)
-    (folder / "mapping_trump.csv").write_text("Image_ID,Class\n")
     ws = Workspace.open(tmp_path / "ws")
-    import_folder(ws, folder)
+    import_folder(ws, image_folder(tmp_path / "in", range(90)))
     rng = np.random.default_rng(0)
     centres = rng.random((3, 7, 7, 512), "float32")
     cache = FeatureCache(feature_cache_dir(ws), random_vgg16)

@@ -11,17 +11,12 @@ import pytest
 from data.errors import LookoutError
 from data.importer import import_folder
 from data.labels import set_label, set_labels, undo
-from tests.media import save_image
+from tests.media import image_folder, save_image
 
 
 @pytest.fixture
 def frames(tmp_path, workspace):
-    folder = tmp_path / "in"
-    folder.mkdir()
-    for i in range(4):
-        save_image(folder / f"frame{i}.jpg", i)
-    (folder / "mapping_trump.csv").write_text("Image_ID,Class\nframe0.jpg,0\n")
-    import_folder(workspace, folder)
+    import_folder(workspace, image_folder(tmp_path / "in", range(4), "frame0.jpg,0\n"))
     return {r["file_name"]: r["id"] for r in workspace.db.execute("SELECT id, file_name FROM frames")}
 
 

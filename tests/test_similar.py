@@ -14,7 +14,7 @@ from data.labels import set_label
 from data.workspace import Workspace
 from labeler.__main__ import main as labeler_main
 from labeler.similar import SimilarityIndex, search_vectors
-from tests.media import save_image
+from tests.media import image_folder, save_image
 from tests.test_app import (
     page,
     random_weights,  # noqa: F401 (a fixture)
@@ -87,11 +87,7 @@ def test_similar_explains_what_it_cannot_do(face_workspace, tmp_path, capsys, fr
 def test_the_index_only_adds_new_frames_and_survives_a_restart(tmp_path, random_vgg16, monkeypatch):
     monkeypatch.setenv("LOOKOUT_FEATURE_CACHE", str(tmp_path / "features"))
     ws = Workspace.open(tmp_path / "ws")
-    folder = tmp_path / "in"
-    folder.mkdir()
-    for i in range(4):
-        save_image(folder / f"frame{i}.jpg", i)
-    (folder / "mapping_trump.csv").write_text("Image_ID,Class\n")
+    folder = image_folder(tmp_path / "in", range(4))
     import_folder(ws, folder)
     index = SimilarityIndex(ws, random_vgg16)
     assert index.update(compute=False) == 0 and index.unindexed == 4  # nothing cached: nothing computed
