@@ -78,3 +78,42 @@ class FrameStore:
             return preferred
         stem, dot, suffix = preferred.lstrip(".").rpartition(".")
         return f"{stem or suffix}-{sha256[:10]}{dot}{suffix if stem else ''}"
+
+
+# Queries other packages ask about frames (SQL stays in data/).
+FRAME_FACTS = "id, sha256, file_name, label, video_id, timestamp_s"
+
+
+def frame_by_id_or_name(conn: sqlite3.Connection, frame: str | int) -> sqlite3.Row | None:
+    """A frame by its id (a number) or its file name (a path's last part)."""
+    row = None
+    if isinstance(frame, int) or str(frame).isdigit():
+        row = conn.execute("SELECT * FROM frames WHERE id = ?", (int(frame),)).fetchone()
+    return row or conn.execute("SELECT * FROM frames WHERE file_name = ?", (Path(str(frame)).name,)).fetchone()
+
+
+def _in_chunks(conn: sqlite3.Connection, query: str, values: list, chunk: int = 500) -> list[sqlite3.Row]:
+    """Rows of `query` (with one `{}` for the placeholders) for values, a few hundred at a time (SQLite's limit)."""
+    return [row for start in range(0, len(values), chunk)
+            for row in conn.execute(query.format(",".join("?" * len(values[start : start + chunk]))),
+                                    values[start : start + chunk])]
+
+
+def frames_by_sha(conn: sqlite3.Connection, shas: list[str]) -> list[sqlite3.Row]:
+    return _in_chunks(conn, f"SELECT {FRAME_FACTS} FROM frames WHERE sha256 IN ({{}})", shas)
+
+
+def frames_by_id(conn: sqlite3.Connection, ids: list[int]) -> list[sqlite3.Row]:
+    return _in_chunks(conn, f"SELECT {FRAME_FACTS} FROM frames WHERE id IN ({{}}) ORDER BY id", ids)
+
+
+def frames_after(conn: sqlite3.Connection, last_id: int) -> list[sqlite3.Row]:
+    """Frames added after frame `last_id` (ids only grow)."""
+    return conn.execute(f"SELECT {FRAME_FACTS} FROM frames WHERE id > ? ORDER BY id", (last_id,)).fetchall()
+
+
+def frame_table(conn: sqlite3.Connection):
+    """Every frame's facts as a pandas DataFrame (one query, for tables and maps of all frames)."""
+    import pandas as pd
+
+    return pd.read_sql_query(f"SELECT {FRAME_FACTS} FROM frames ORDER BY id", conn)

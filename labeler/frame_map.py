@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from data.atomic import write_atomically
+from data.frames import frame_table
 from data.workspace import Workspace
 from labeler.similar import SimilarityIndex
 from trainer.evaluate import decide
@@ -107,7 +108,7 @@ def map_points(ws: Workspace, frame_map: FrameMap) -> pd.DataFrame:
     points = pd.DataFrame({"sha256": frame_map.shas, "x": frame_map.xy[:, 0], "y": frame_map.xy[:, 1]})
     if frame_map.scores is not None:
         points["score"], points["call"] = frame_map.scores, frame_map.calls
-    frames = pd.read_sql_query("SELECT id, sha256, file_name, label FROM frames", ws.db)
+    frames = frame_table(ws.db)[["id", "sha256", "file_name", "label"]]
     return frames.merge(points, on="sha256").drop(columns="sha256")
 
 

@@ -17,12 +17,12 @@ from __future__ import annotations
 import io
 import threading
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
 from data.atomic import write_atomically
 from data.errors import LookoutError
+from data.frames import frame_by_id_or_name, frames_after, frames_by_id, frames_by_sha
 from data.workspace import Workspace
 from trainer.backbones import Backbone, is_face_features
 from trainer.features import FeatureCache
@@ -105,12 +105,8 @@ class SimilarityIndex:
     def _unseen_frames(self) -> list:
         """Frames added since the last update, and those that had no features then."""
         if self.pending is None:  # first update in this process: what earlier ones could not index
-            ids = self.pending_ids.tolist()
-            self.pending = [r for start in range(0, len(ids), 500) for r in self.ws.db.execute(
-                f"SELECT id, sha256, file_name FROM frames WHERE id IN ({','.join('?' * len(ids[start:start + 500]))})",
-                ids[start:start + 500])]
-        return self.pending + self.ws.db.execute(
-            "SELECT id, sha256, file_name FROM frames WHERE id > ? ORDER BY id", (self.last_id,)).fetchall()
+            self.pending = frames_by_id(self.ws.db, self.pending_ids.tolist())
+        return self.pending + frames_after(self.ws.db, self.last_id)
 
     def update(self, *, compute: bool = True, progress=None, should_stop=None) -> int:
         """Index the frames not indexed yet; returns how many were added.
@@ -161,11 +157,7 @@ class SimilarityIndex:
 
 def find_frame(ws: Workspace, frame: str | int):
     """A frame by id or file name; a clear error otherwise."""
-    row = None
-    if isinstance(frame, int) or str(frame).isdigit():
-        row = ws.db.execute("SELECT * FROM frames WHERE id = ?", (int(frame),)).fetchone()
-    if row is None:
-        row = ws.db.execute("SELECT * FROM frames WHERE file_name = ?", (Path(str(frame)).name,)).fetchone()
+    row = frame_by_id_or_name(ws.db, frame)
     if row is None:
         raise LookoutError(f"No frame {frame!r} in the workspace at {ws.root}: give a frame id or file name "
                            "(python -m labeler queue lists some).")
@@ -190,12 +182,7 @@ def similar_frames(ws: Workspace, backbone: Backbone, frame: str | int, *, limit
         raise LookoutError(f"No face found in {row['file_name']}: with the face backbone, frames are alike by "
                            "their faces. Pick a frame that shows one.")
     found = index.nearest(query, limit, exclude=row["sha256"])
-    rows = {r["sha256"]: r for r in _frames_by_sha(ws, [sha for sha, _ in found])}
+    rows = {r["sha256"]: r for r in frames_by_sha(ws.db, [sha for sha, _ in found])}
     return [Neighbour(r["id"], r["file_name"], r["label"], r["video_id"], r["timestamp_s"], distance)
             for sha, distance in found if (r := rows.get(sha)) is not None], index
 
-
-def _frames_by_sha(ws: Workspace, shas: list[str]) -> list:
-    return [r for start in range(0, len(shas), 500) for r in ws.db.execute(
-        f"SELECT id, sha256, file_name, label, video_id, timestamp_s FROM frames WHERE sha256 IN "
-        f"({','.join('?' * len(shas[start:start + 500]))})", shas[start:start + 500])]

@@ -4,6 +4,7 @@ grid that labels the ticked ones as one undoable action."""
 import streamlit as st
 
 from data import LookoutError
+from data.frames import frame_by_id_or_name
 from data.labels import set_labels
 from labeler.similar import SimilarityIndex, similar_frames
 from ui.grid import grid_ui
@@ -59,7 +60,7 @@ def similar_ui(ws) -> None:
         except LookoutError as exc:
             st.warning(str(exc))
             return
-        query = ws.db.execute("SELECT file_name FROM frames WHERE id = ?", (frame_id,)).fetchone()
+        query = frame_by_id_or_name(ws.db, frame_id)
         title.subheader(f"More like {query['file_name']}")
         title.image(str(ws.frames_dir / query["file_name"]), width=160)
         if index.unindexed:
