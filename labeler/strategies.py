@@ -136,6 +136,9 @@ def label_issue_sampling(pred_probs: np.ndarray, labels: np.ndarray, *, n: int =
     """Labeled rows whose label disagrees with out-of-fold predictions (cleanlab), most suspicious first."""
     from cleanlab.filter import find_label_issues
 
+    # n_jobs=1: cleanlab would fork a multiprocessing pool, and forking the app's process (TensorFlow's
+    # threads, the face workers' queues) can leave the child waiting on a lock forever; it hung the Review page.
     return find_label_issues(
-        labels=np.asarray(labels), pred_probs=np.asarray(pred_probs), return_indices_ranked_by="self_confidence"
+        labels=np.asarray(labels), pred_probs=np.asarray(pred_probs), return_indices_ranked_by="self_confidence",
+        n_jobs=1,
     )[:n]

@@ -74,7 +74,16 @@ def test_cold_start_picks_one_frame_per_cluster():
     assert sorted(int(i) // 30 for i in picks) == [0, 1, 2]
 
 
-def test_label_issues_find_a_deliberately_flipped_label():
+def test_label_issues_find_a_deliberately_flipped_label(monkeypatch):
+    """...without forking: a fork of the app's threaded process hung the Review page for good."""
+    import cleanlab.filter
+
+    def no_fork(*args, **kwargs):
+        raise AssertionError("the label check forked a process pool")
+
+    monkeypatch.setattr(cleanlab.filter.multiprocessing, "Pool", no_fork)
+    monkeypatch.setattr(cleanlab.filter, "psutil_exists", False)
+    monkeypatch.setattr(cleanlab.filter.multiprocessing, "cpu_count", lambda: 4)  # as on a 4-core laptop
     rng = np.random.default_rng(0)
     labels = np.array([0] * 50 + [1] * 50)
     confidence = rng.uniform(0.55, 0.99, 100)  # out-of-fold predictions of a decent model

@@ -25,6 +25,12 @@ from ui.workspace import active_model, current_workspace, serving_others
 BACKBONE_HELP = "face: people, works offline. vgg16: the tutorial's, also sees flags and logos."
 
 
+@st.cache_data(ttl=300, show_spinner=False)
+def suggested_backbone(configured_weights: str) -> str:
+    """Why this computer starts on a backbone; cached, as it may try to reach the weights' host for seconds."""
+    return default_backbone(configured_weights)[1]
+
+
 def project_ui(ws, *, expanded: bool) -> tuple[str, list[str], str] | None:
     """The project name, targets and backbone, once the user saves them."""
     with st.expander("Project: what Lookout looks for", expanded=expanded), st.form("project"):
@@ -32,7 +38,7 @@ def project_ui(ws, *, expanded: bool) -> tuple[str, list[str], str] | None:
         targets = st.text_area("Targets, one per line (a person, a flag, a logo)", "\n".join(ws.config.classes[1:]))
         backbone = st.selectbox("Backbone", BACKBONES, index=BACKBONES.index(ws.config.backbone), help=BACKBONE_HELP)
         if expanded:  # a new project: say why it starts with this backbone
-            st.caption("Suggested backbone on this computer: " + default_backbone(ws.config.vgg16_weights)[1])
+            st.caption("Suggested backbone on this computer: " + suggested_backbone(ws.config.vgg16_weights))
         if st.form_submit_button("Save project"):
             return name, targets.splitlines(), backbone
     return None
