@@ -115,7 +115,7 @@ class SimilarityIndex:
         otherwise only cached ones are indexed and `unindexed` counts the rest.
         """
         with self._lock:
-            unseen = self._unseen_frames()
+            unseen, before = self._unseen_frames(), len(self.shas)
         if compute and unseen:
             self.cache.ensure([original_request(self.ws, r) for r in unseen], progress=progress, should_stop=should_stop)
         found, features, missing = [], [], []
@@ -126,8 +126,8 @@ class SimilarityIndex:
                 found.append(row["sha256"])
                 features.append(cached)
         with self._lock:
-            indexed = set(self.shas[-len(found):].tolist()) if found else set()  # another update may have run meanwhile
-            fresh = [i for i, sha in enumerate(found) if sha not in indexed]
+            added_meanwhile = set(self.shas[before:].tolist())  # by another update: a page and a job share the index
+            fresh = [i for i, sha in enumerate(found) if sha not in added_meanwhile]
             if fresh:
                 self._append([found[i] for i in fresh], np.stack([features[i] for i in fresh]))
             self.last_id = max([self.last_id, *(r["id"] for r in unseen)])

@@ -5,7 +5,7 @@ import pytest
 
 from data.importer import import_folder
 from data.workspace import Workspace
-from labeler.frame_map import compute_map, in_box, load_map, map_points
+from labeler.frame_map import compute_map, in_box, load_map, map_path, map_points
 from labeler.similar import SimilarityIndex
 from tests.media import image_folder
 from tests.test_app import (
@@ -48,7 +48,8 @@ def test_a_box_on_the_map_labels_exactly_the_frames_inside_it(ws_env, tmp_path):
     next(b for b in app.button if b.label == "Compute features for 8 frames and redraw").click().run()
     app = rerun_until(app, lambda a: any("The map shows 8 frames" in s.value for s in a.success))
     backbone = load_backbone("vgg16")  # the page's: the project's, with the test's weights file
-    points = map_points(ws, load_map(SimilarityIndex(ws, backbone)))
+    index = SimilarityIndex(ws, backbone)
+    points = map_points(ws, load_map(index))
     xs, ys = sorted(points.x), sorted(points.y)
     box = {"x": [xs[0] - 1, xs[4] + 1e-3], "y": [ys[0] - 1, ys[-1] + 1]}  # the five leftmost points
     inside = set(in_box(points, box).id)
@@ -60,6 +61,9 @@ def test_a_box_on_the_map_labels_exactly_the_frames_inside_it(ws_env, tmp_path):
     unlabeled_inside = set(points[points.id.isin(inside) & points.label.isna()].id)
     button = next(b for b in app.button if b.key == "map-as-1")
     assert button.label == f"Label {len(unlabeled_inside)} frames target"  # labeled frames are left as they are
+    redrawn = dict(np.load(map_path(index)))  # the map is redrawn in the background before the click
+    redrawn["xy"] = redrawn["xy"][::-1].copy()
+    np.savez(map_path(index), **redrawn)
     button.click().run()
     now = dict(ws.db.execute("SELECT id, label FROM frames").fetchall())
     assert {i for i, label in now.items() if label == 1} == unlabeled_inside

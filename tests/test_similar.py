@@ -1,6 +1,7 @@
 """More like this: look-alike frames by the backbone's features, from the command line and the pages."""
 
 import json
+import threading
 
 import cv2
 import numpy as np
@@ -14,13 +15,16 @@ from data.labels import set_label
 from data.workspace import Workspace
 from labeler.__main__ import main as labeler_main
 from labeler.similar import SimilarityIndex, search_vectors
-from tests.media import image_folder, save_image
+from tests.media import image_folder, pattern, save_image
 from tests.test_app import (
     page,
     random_weights,  # noqa: F401 (a fixture)
     rerun_until,
     small_workspace,
 )
+from trainer.backbones import load_backbone
+from trainer.features import ORIGINAL, FeatureCache
+from trainer.testset import feature_cache_dir, original_request
 
 TRUMP_FRAME = "frame19.jpg"  # one large frontal face
 
@@ -98,6 +102,31 @@ def test_the_index_only_adds_new_frames_and_survives_a_restart(tmp_path, random_
     assert len(again.shas) == 4 and again.update() == 1 and len(again.shas) == 5
 
 
+def test_two_updates_at_once_index_each_frame_once(tmp_path, random_vgg16, monkeypatch):
+    """A page and a background job update one index together; both find the same new frames."""
+    monkeypatch.setenv("LOOKOUT_FEATURE_CACHE", str(tmp_path / "features"))
+    ws = Workspace.open(tmp_path / "ws")
+    import_folder(ws, image_folder(tmp_path / "in", range(6)))
+    index = SimilarityIndex(ws, random_vgg16)
+    index.cache.ensure([original_request(ws, r) for r in ws.db.execute("SELECT * FROM frames")])
+    both_reading = threading.Barrier(2)
+    first = ws.db.execute("SELECT sha256 FROM frames ORDER BY id").fetchone()[0]
+    get = index.cache.get
+
+    def get_together(sha256, *variant):  # neither update has added anything when both read
+        if sha256 == first:
+            both_reading.wait(timeout=30)
+        return get(sha256, *variant)
+
+    monkeypatch.setattr(index.cache, "get", get_together)
+    threads = [threading.Thread(target=index.update, kwargs={"compute": False}) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert len(index.shas) == len(set(index.shas.tolist())) == 6
+
+
 def test_faces_are_searched_one_by_one_and_vgg16_maps_are_pooled():
     faces = np.zeros((2, 4, 129), "float32")
     faces[0, :2, -1] = 1
@@ -119,8 +148,14 @@ def test_more_like_this_from_the_dataset_grid_labels_the_ticked_frames_at_once(w
     ticks = [c for c in app.checkbox if c.key and "-tick-" in c.key and c.key.startswith("similar-")]
     assert len(ticks) == 5 and all(c.value for c in ticks)  # all unlabeled, so all ticked
     ticks[0].uncheck()
+    image_folder(tmp_path / "later", [99])  # a look-alike arrives after the grid was drawn, before the click
+    import_folder(ws, tmp_path / "later")
+    late = ws.db.execute("SELECT id, sha256 FROM frames WHERE file_name = 'frame99.jpg'").fetchone()
+    backbone = load_backbone("vgg16")
+    FeatureCache(feature_cache_dir(ws), backbone).put(late["sha256"], ORIGINAL, backbone.embed([pattern(99)])[0])
     next(b for b in app.button if b.label == "All ticked show target").click().run()
     labels = dict(ws.db.execute("SELECT file_name, label FROM frames").fetchall())
-    assert sorted(labels.values(), key=str) == sorted([0, 1, 1, 1, 1, None], key=str)
+    assert labels["frame99.jpg"] is None  # never seen, so never labeled
+    assert sorted(labels.values(), key=str) == sorted([0, 1, 1, 1, 1, None, None], key=str)
     assert "4 frames labeled target" in app.success[0].value
 

@@ -55,14 +55,17 @@ class WorkerPool:
         self.build = build
         self.workers = min(workers or available_cores(), MAX_WORKERS)
         self._executor: ProcessPoolExecutor | None = None
+        self._starting = threading.Lock()  # a page and a background job may both be first
 
     def map(self, method: str, items: list) -> list:
-        if self._executor is None:
-            self._executor = ProcessPoolExecutor(
-                self.workers, mp_context=multiprocessing.get_context("spawn"),
-                initializer=_start, initargs=(self.build, os.getpid()),
-            )
-        return list(self._executor.map(_call, [method] * len(items), items))
+        with self._starting:
+            if self._executor is None:
+                self._executor = ProcessPoolExecutor(
+                    self.workers, mp_context=multiprocessing.get_context("spawn"),
+                    initializer=_start, initargs=(self.build, os.getpid()),
+                )
+            executor = self._executor
+        return list(executor.map(_call, [method] * len(items), items))
 
     def close(self) -> None:
         if self._executor is not None:

@@ -75,11 +75,16 @@ def selection_ui(ws, points: pd.DataFrame, box: dict) -> None:
         st.caption("Give your name in the sidebar to label the selection.")
         return
     buttons = st.columns(len(ws.config.classes))
+    ids = target.id.astype(int).tolist()
     for i, name in enumerate(ws.config.classes):
-        if buttons[i].button(f"Label {len(target)} frames {name}", key=f"map-as-{i}", disabled=target.empty):
-            set_labels(ws, dict.fromkeys(target.id.astype(int).tolist(), i), who=labeler(), reason="map selection")
-            st.session_state.map_note = f"{len(target)} frames labeled {name}; one undo restores them all."
-            st.rerun()
+        # the frames bound now, as shown: a map redrawn before the click must not move the box onto others
+        buttons[i].button(f"Label {len(ids)} frames {name}", key=f"map-as-{i}", disabled=not ids,
+                          on_click=_label_selection, args=(ws, ids, i))
+
+
+def _label_selection(ws, ids: list[int], label: int) -> None:
+    set_labels(ws, dict.fromkeys(ids, label), who=labeler(), reason="map selection")
+    st.session_state.map_note = f"{len(ids)} frames labeled {ws.config.classes[label]}; one undo restores them all."
 
 
 def page() -> None:

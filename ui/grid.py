@@ -10,7 +10,13 @@ GRID_COLUMNS = 6
 def grid_ui(ws, frames: list, key: str, *, ticked_ids: set[int] | None = None,
             note: Callable[[dict], str] | None = None) -> tuple[list[int], int] | None:
     """Frames in a grid, each ticked (or those in ticked_ids); a button per class labels the ticked
-    ones as one action. note: more caption for a frame."""
+    ones as one action. note: more caption for a frame.
+
+    Only frames the page showed before the click are labeled: a frame that joined the grid
+    since (a new look-alike, a newly captured frame) was never seen, ticked or not.
+    """
+    shown_before = st.session_state.get(f"{key}-shown", set())
+    st.session_state[f"{key}-shown"] = {frame["id"] for frame in frames}
     columns = st.columns(GRID_COLUMNS)
     ticked = []
     for i, frame in enumerate(frames):
@@ -25,6 +31,7 @@ def grid_ui(ws, frames: list, key: str, *, ticked_ids: set[int] | None = None,
     buttons = st.columns(len(ws.config.classes))
     for i, name in enumerate(ws.config.classes):
         text = f"None of the ticked show {target}" if i == 0 else f"All ticked show {name}"
-        if buttons[i].button(text, key=f"{key}-as-{i}") and ticked:
-            return ticked, i
+        seen = [frame_id for frame_id in ticked if frame_id in shown_before]
+        if buttons[i].button(text, key=f"{key}-as-{i}") and seen:
+            return seen, i
     return None
