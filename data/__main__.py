@@ -15,6 +15,7 @@ from data.cli import (
     run,
 )
 from data.errors import LookoutError
+from data.frames import stored_images
 from data.importer import import_folder, plan_import
 from data.labels import label_counts, mapping_rows, set_label, undo
 from data.mapping_csv import format_mapping_csv
@@ -35,7 +36,8 @@ def build_parser():
     p.add_argument("--steps", type=int, default=1)
     p = commands.add_parser("export", help="write the mapping CSV (Image_ID,Class) of every labeled frame")
     p.add_argument("--out", type=Path, help="file to write (default: print to the screen)")
-    commands.add_parser("check", help="report on the workspace as an import would")
+    p = commands.add_parser("check", help="report on the workspace as an import would")
+    p.add_argument("--full", action="store_true", help="read every frame again, not only new or changed files")
     add_workspace_flags(commands)
     return parser
 
@@ -65,7 +67,8 @@ def main(argv=None) -> int:
         else:
             sys.stdout.write(content.decode("utf-8"))
     elif args.command == "check":
-        print(plan_import(ws.frames_dir, ws.mapping_csv, class_names=ws.config.classes).report.summary())
+        known = None if args.full else stored_images(ws.db)
+        print(plan_import(ws.frames_dir, ws.mapping_csv, class_names=ws.config.classes, known=known).report.summary())
         flags = ws.db.execute("SELECT COUNT(*) FROM review_flags WHERE resolved_at IS NULL").fetchone()[0]
         print(f"Open review flags: {flags}")
         print("Workspace: " + ", ".join(f"{k} {v}" for k, v in label_counts(ws).items()))

@@ -6,6 +6,7 @@ import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
+from data.images import CheckedImage
 from data.schema import now
 
 
@@ -117,3 +118,11 @@ def frame_table(conn: sqlite3.Connection):
     import pandas as pd
 
     return pd.read_sql_query(f"SELECT {FRAME_FACTS} FROM frames ORDER BY id", conn)
+
+
+def stored_images(conn: sqlite3.Connection) -> dict[str, CheckedImage]:
+    """file name -> what import read of each frame under frames/, so a check need not read it again."""
+    return {
+        r["file_name"]: CheckedImage(r["sha256"], r["size_bytes"], r["width"], r["height"], int(r["phash"] or "0", 16))
+        for r in conn.execute("SELECT file_name, sha256, size_bytes, width, height, phash FROM frames")
+    }

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -102,8 +102,11 @@ def natural_key(name: str) -> list:
 
 
 def plan_import(
-    folder: Path, csv_path: Path | None = None, *, class_names: tuple[str, ...], progress: Progress | None = None
+    folder: Path, csv_path: Path | None = None, *, class_names: tuple[str, ...], progress: Progress | None = None,
+    known: Mapping[str, CheckedImage] | None = None,
 ) -> ImportPlan:
+    """known: file name -> what was read of it before; a file of that name and size is not read again
+    (the workspace's own frames, which are written once and never changed in place)."""
     folder = Path(folder)
     if not folder.is_dir():
         raise LookoutError(f"{folder} is not a folder; give the folder that holds the images.")
@@ -127,7 +130,9 @@ def plan_import(
                 report.unreadable.append([path.name, f"not an image file ({', '.join(IMAGE_SUFFIXES)})"])
             continue
         try:
-            checked = check_image(path)
+            checked = known.get(path.name) if known else None
+            if checked is None or checked.size_bytes != path.stat().st_size:
+                checked = check_image(path)
         except LookoutError as exc:
             report.unreadable.append([path.name, str(exc).removeprefix(f"{path} ")])
             continue

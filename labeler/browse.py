@@ -5,12 +5,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
-
 from data.workspace import Workspace
+from labeler.model_scores import ModelScores
 from trainer.evaluate import decide
-from trainer.features import FeatureCache
-from trainer.testset import feature_cache_dir
 
 
 @dataclass(frozen=True)
@@ -65,16 +62,11 @@ def _disagreements(ws: Workspace, rows: list[dict], model, backbone) -> tuple[li
     """The rows whose label the model does not give, with its call; features are only read from the cache."""
     if model is None:
         return [], len(rows)
-    cache = FeatureCache(feature_cache_dir(ws), backbone)
-    features = [cache.get(r["sha256"]) for r in rows]
-    scored = [(r, f) for r, f in zip(rows, features) if f is not None]
+    probs, scored = ModelScores(ws, model, backbone).probabilities(rows, compute=False)
     if not scored:
         return [], len(rows)
-    calls = decide(model.head.predict_proba(np.stack([f for _, f in scored])), model.thresholds(ws.config.frame_rule))
-    disagree = []
-    for (row, _), call in zip(scored, calls):
-        if int(call) != row["label"]:
-            disagree.append({**row, "model_says": model.classes[int(call)]})
+    calls = decide(probs, model.thresholds(ws.config.frame_rule))
+    disagree = [{**row, "model_says": model.classes[int(call)]} for row, call in zip(scored, calls) if int(call) != row["label"]]
     return disagree, len(rows) - len(scored)
 
 

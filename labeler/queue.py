@@ -18,7 +18,8 @@ from data.images import hash_distance
 from data.labels import set_labels
 from data.schema import transaction
 from data.workspace import Workspace
-from labeler.scores import frame_features, out_of_fold_probabilities
+from labeler.model_scores import ModelScores
+from labeler.scores import compact_features, frame_features, out_of_fold_probabilities
 from labeler.strategies import (
     confident_positive_sampling,
     label_issue_sampling,
@@ -30,6 +31,8 @@ from labeler.strategies import (
 STRATEGIES = ("uncertain", "false_positive", "mislabeled", "audit", "cold_start")
 DEFAULT_SHARES = {"uncertain": 0.5, "false_positive": 0.2, "mislabeled": 0.1, "audit": 0.2}
 DUPLICATE_BITS = 4
+UNCERTAIN_CANDIDATES = 200  # frames nearest the decision whose dropout draws are compared
+COLD_START_SAMPLE = 5000  # frames clustered for the first batch, at most
 
 
 AUDIT_REASON = "A random check of the monitor's frames, so that its accuracy figures stay honest."
@@ -120,37 +123,35 @@ def build_queue(
         from trainer.backbones import load_backbone
 
         backbone = backbone or load_backbone(ws.config.backbone, configured=ws.config.vgg16_weights)
-    X, kept = frame_features(ws, backbone, [row for row, _ in clusters], progress=progress)
-    progress("ranking frames", 0, 1)
     dup = {row["id"]: d for row, d in clusters}
+    representatives = [row for row, _ in clusters]
     if model is None or strategy == "cold_start":
+        if len(representatives) > COLD_START_SAMPLE:  # clusters of a random sample are the typical frames too
+            chosen = np.random.default_rng(0).choice(len(representatives), COLD_START_SAMPLE, replace=False)
+            representatives = [representatives[i] for i in sorted(chosen)]
+        X, kept = compact_features(ws, backbone, representatives, progress=progress)
+        progress("ranking frames", 0, 1)
         picks = representative_sampling(None, X, n=min(limit, len(X))) if len(X) else []
         why = "A typical frame of a group of similar ones" + (": there is no model yet." if model is None else ".")
         return [_item(kept[i], "cold_start", 1.0, why, None, dup) for i in picks]
 
     ranked: dict[str, list[QueueItem]] = {}
-    probs = model.head.predict_proba(X) if len(X) else np.zeros((0, len(classes)))
+    probs, kept = ModelScores(ws, model, backbone).probabilities(representatives, progress=progress)
+    progress("ranking frames", 0, 1)
     best = probs[:, 1:].max(axis=1) if len(probs) else np.zeros(0)
     threshold = model.thresholds(ws.config.frame_rule)[probs[:, 1:].argmax(axis=1)] if len(probs) else np.zeros(0)
     best_name = [classes[int(i) + 1] for i in probs[:, 1:].argmax(axis=1)] if len(probs) else []
 
-    if strategy in ("mixed", "uncertain") and len(X):
-        samples = model.head.sample_proba(X)
-        order = uncertainty_sampling(None, X, n=min(limit, len(X)), probs=probs, samples=samples)
-        low, high = np.percentile(samples[..., 1:].max(axis=2), [10, 90], axis=0)
-        ranked["uncertain"] = [
-            _item(kept[i], "uncertain", float(1 - abs(best[i] - threshold[i])),
-                  _uncertain_reason(best[i], best_name[i], low[i], high[i], threshold[i]), float(best[i]), dup)
-            for i in order if low[i] < threshold[i] < high[i] or abs(best[i] - threshold[i]) < 0.35
-        ]
-    if strategy in ("mixed", "false_positive") and len(X):
-        order = confident_positive_sampling(None, X, n=len(X), probs=probs)
+    if strategy in ("mixed", "uncertain") and len(probs):
+        ranked["uncertain"] = _uncertain(ws, model, backbone, kept, probs, best, threshold, best_name, limit, dup)
+    if strategy in ("mixed", "false_positive") and len(probs):
+        order = confident_positive_sampling(None, None, n=len(probs), probs=probs)
         ranked["false_positive"] = [
             _item(kept[i], "false_positive", float(best[i]),
                   f"The model says {best_name[i]}, {best[i]:.2f}: confirm before it alerts.", float(best[i]), dup)
             for i in order if best[i] >= threshold[i]
         ]
-    if strategy in ("mixed", "audit") and len(X):
+    if strategy in ("mixed", "audit") and len(probs):
         monitor = [i for i, r in enumerate(kept) if r["origin"] == "monitor"]
         order = random_sampling(None, monitor, n=len(monitor), seed=len(kept))
         ranked["audit"] = [
@@ -158,10 +159,30 @@ def build_queue(
             for j in order
         ]
     if strategy in ("mixed", "mislabeled"):
-        ranked["mislabeled"] = _mislabeled(ws, model, backbone, limit, progress)
+        ranked["mislabeled"] = _mislabeled(ws, backbone, limit, progress)
     if strategy != "mixed":
         return ranked.get(strategy, [])[:limit]
     return _interleave(ranked, shares or DEFAULT_SHARES, limit)
+
+
+def _uncertain(ws, model, backbone, kept, probs, best, threshold, best_name, limit, dup) -> list[QueueItem]:
+    """Frames the model's dropout draws disagree on. Only the frames nearest the decision are drawn
+    (drawing 20 times over 100,000 vgg16 frames would take the tutorial head ten minutes)."""
+    near = np.argsort(np.abs(best - threshold), kind="stable")[: max(UNCERTAIN_CANDIDATES, 10 * limit)]
+    X, rows = frame_features(ws, backbone, [kept[i] for i in near])
+    position = {r["id"]: i for i, r in enumerate(kept)}
+    near = np.array([position[r["id"]] for r in rows], dtype=int)
+    if not len(near):
+        return []
+    samples = model.head.sample_proba(X)
+    order = uncertainty_sampling(None, X, n=min(limit, len(X)), probs=probs[near], samples=samples)
+    low, high = np.percentile(samples[..., 1:].max(axis=2), [10, 90], axis=0)
+    return [
+        _item(kept[i], "uncertain", float(1 - abs(best[i] - threshold[i])),
+              _uncertain_reason(best[i], best_name[i], low[j], high[j], threshold[i]), float(best[i]), dup)
+        for j, i in ((j, near[j]) for j in order)
+        if low[j] < threshold[i] < high[j] or abs(best[i] - threshold[i]) < 0.35
+    ]
 
 
 def _uncertain_reason(best: float, name: str, low: float, high: float, threshold: float) -> str:
@@ -171,10 +192,10 @@ def _uncertain_reason(best: float, name: str, low: float, high: float, threshold
     return f"The model cannot decide whether this is {name} ({best:.2f})."
 
 
-def _mislabeled(ws: Workspace, model, backbone, limit: int, progress) -> list[QueueItem]:
+def _mislabeled(ws: Workspace, backbone, limit: int, progress) -> list[QueueItem]:
     classes = ws.config.classes
     rows = ws.db.execute("SELECT * FROM frames WHERE label IS NOT NULL ORDER BY id").fetchall()
-    X, kept = frame_features(ws, backbone, rows, progress=progress)
+    X, kept = compact_features(ws, backbone, rows, progress=progress)
     labels = np.array([r["label"] for r in kept], dtype=int)
     if len(kept) < 20 or len(set(labels)) < 2 or min(np.bincount(labels)[np.bincount(labels) > 0]) < 4:
         return []
@@ -277,9 +298,9 @@ def audit_estimate(ws: Workspace, *, model, backbone, target: int = 1) -> AuditE
            JOIN label_actions a ON a.id = h.action_id
            WHERE a.reason = 'audit' AND f.label IS NOT NULL"""
     ).fetchall()
-    X, kept = frame_features(ws, backbone, rows)
+    probs, kept = ModelScores(ws, model, backbone).probabilities(rows)
     threshold = model.thresholds(ws.config.frame_rule)[target - 1]
-    predicted = (model.head.predict_proba(X)[:, target] >= threshold) if len(X) else np.zeros(0, bool)
+    predicted = probs[:, target] >= threshold
     actual = np.array([r["label"] == target for r in kept], dtype=bool)
     tp, fp, fn = int((predicted & actual).sum()), int((predicted & ~actual).sum()), int((~predicted & actual).sum())
 

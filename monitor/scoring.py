@@ -131,8 +131,8 @@ def cached_features(ws: Workspace, backbone: Backbone) -> Callable[[list[Sampled
     def features(frames: list[SampledFrame]) -> np.ndarray:
         jpegs = [encode_jpeg(frame.rgb) for frame in frames]
         requests = [FeatureRequest(sha256_bytes(jpeg), ORIGINAL, partial(_decoded, jpeg)) for jpeg in jpegs]
-        cache.ensure(requests)
-        return np.stack([cache.get(r.sha256, ORIGINAL) for r in requests])
+        features, _, _ = cache.load(requests)
+        return features
 
     return features
 

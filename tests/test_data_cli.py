@@ -38,6 +38,31 @@ def test_import_label_undo_export_check_from_the_command_line(tmp_path):
     assert dict(zip(exported.Image_ID, exported.Class)) == {"frame0.jpg": 1, "frame1.jpg": 0}
     assert "Labeled: no target 1, target 1" in lookout("check", "--workspace", ws).stdout
 
+    # a frame file damaged on disk is still found, though unchanged frames are not read again
+    (ws / "frames" / "frame1.jpg").write_bytes((ws / "frames" / "frame1.jpg").read_bytes()[:100])
+    for full in ((), ("--full",)):
+        out = lookout("check", *full, "--workspace", ws).stdout
+        assert "Unreadable or non-image files (skipped): 1" in out and "frame1.jpg" in out
+
+
+def test_a_check_reads_only_new_or_changed_files(tmp_path, monkeypatch):
+    import data.importer
+    from data.frames import stored_images
+    from data.importer import import_folder, plan_import
+    from data.workspace import Workspace
+
+    folder = tmp_path / "shots"
+    folder.mkdir()
+    for i in range(4):
+        save_image(folder / f"frame{i}.jpg", i)
+    ws = Workspace.open(tmp_path / "ws")
+    import_folder(ws, folder)
+    save_image(ws.frames_dir / "new.jpg", 9)
+    read = []
+    monkeypatch.setattr(data.importer, "check_image", lambda path, real=data.importer.check_image: read.append(path.name) or real(path))
+    report = plan_import(ws.frames_dir, class_names=ws.config.classes, known=stored_images(ws.db)).report
+    assert read == ["new.jpg"] and report.image_files == 5
+
 
 def test_default_workspace_is_created_in_the_current_folder(tmp_path):
     out = lookout("check", cwd=tmp_path)

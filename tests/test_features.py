@@ -32,7 +32,22 @@ def test_features_are_computed_once_and_only_what_is_missing(tmp_path):
     assert cache.ensure(requests(6)) == (6, {})
     assert cache.ensure(requests(9)) == (3, {})
     assert backbone.embedded == 9
-    assert np.allclose(cache.get(f"{2:064x}"), pattern(2).reshape(-1, 3).mean(axis=0))
+    assert np.allclose(cache.get(f"{2:064x}"), pattern(2).reshape(-1, 3).mean(axis=0), rtol=1e-3)  # float16 on disk
+
+
+def test_float32_entries_of_earlier_versions_are_still_read(tmp_path):
+    import io
+    import struct
+    import zlib
+
+    cache = FeatureCache(tmp_path, CountingBackbone())
+    path = cache.path("a" * 64, ORIGINAL)
+    path.parent.mkdir(parents=True)
+    buf = io.BytesIO()
+    np.save(buf, np.array([1.0, 2.5, 1e-5], "float32"))
+    path.write_bytes(buf.getvalue() + struct.pack("<4sI", b"LKF1", zlib.crc32(buf.getvalue())))
+    assert cache.get("a" * 64).tolist() == [1.0, 2.5, np.float32(1e-5)]
+    assert cache.ensure([FeatureRequest("a" * 64, ORIGINAL, lambda: pattern(0))]) == (0, {})
 
 
 def test_damaged_entries_are_recomputed_never_used(tmp_path):
