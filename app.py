@@ -2,6 +2,7 @@
 
 import streamlit as st
 
+from data.frames import frame_count
 from ui import dataset, frame_map, label, monitor, review, train
 from ui.people import labeler_ui
 from ui.workspace import current_workspace, sidebar
@@ -21,7 +22,7 @@ pages = [
 def start() -> None:
     """The bare address opens Dataset on an empty workspace and Label otherwise. It is a page of its
     own because Streamlit serves a default page only at "/": every page keeps its bookmarkable URL."""
-    empty = ws.db.execute("SELECT COUNT(*) FROM frames").fetchone()[0] == 0
+    empty = frame_count(ws.db) == 0
     st.switch_page(pages[-1] if empty else pages[0])
 
 

@@ -126,3 +126,36 @@ def stored_images(conn: sqlite3.Connection) -> dict[str, CheckedImage]:
         r["file_name"]: CheckedImage(r["sha256"], r["size_bytes"], r["width"], r["height"], int(r["phash"] or "0", 16))
         for r in conn.execute("SELECT file_name, sha256, size_bytes, width, height, phash FROM frames")
     }
+
+
+def frame_count(conn: sqlite3.Connection) -> int:
+    return conn.execute("SELECT COUNT(*) FROM frames").fetchone()[0]
+
+
+def unlabeled_frames(conn: sqlite3.Connection) -> list[sqlite3.Row]:
+    """Every unlabeled frame, each video's in time order (near-duplicates come one after another)."""
+    return conn.execute("SELECT * FROM frames WHERE label IS NULL ORDER BY video_id, timestamp_s, id").fetchall()
+
+
+def labeled_frames_by_id(conn: sqlite3.Connection) -> list[sqlite3.Row]:
+    return conn.execute("SELECT * FROM frames WHERE label IS NOT NULL ORDER BY id").fetchall()
+
+
+def frames_labeled_for(conn: sqlite3.Connection, reason: str) -> list[sqlite3.Row]:
+    """Labeled frames that were once labeled for `reason` (a queue strategy, e.g. "audit")."""
+    return conn.execute(
+        """SELECT DISTINCT f.* FROM frames f JOIN label_history h ON h.frame_id = f.id
+           JOIN label_actions a ON a.id = h.action_id
+           WHERE a.reason = ? AND f.label IS NOT NULL""", (reason,)
+    ).fetchall()
+
+
+def frames_in_time_order(conn: sqlite3.Connection, ids: list[int]) -> list[sqlite3.Row]:
+    return sorted(_in_chunks(conn, "SELECT * FROM frames WHERE id IN ({})", ids),
+                  key=lambda r: (r["timestamp_s"] is not None, r["timestamp_s"] or 0, r["id"]))
+
+
+def frames_of_video(conn: sqlite3.Connection, video_id: int, *, limit: int = -1) -> list[sqlite3.Row]:
+    """A video's frames in time order (limit -1: all)."""
+    return conn.execute("SELECT * FROM frames WHERE video_id = ? ORDER BY timestamp_s, id LIMIT ?",
+                        (video_id, limit)).fetchall()

@@ -212,3 +212,8 @@ def labels_by_person(ws: Workspace) -> dict[str, dict[str, int]]:
         if r["label"] < len(names):
             table.setdefault(r["who"], dict.fromkeys(names, 0))[names[r["label"]]] = r["n"]
     return table
+
+
+def last_action_id(conn) -> int:
+    """The newest label action's id (0 before any): changes whenever any label does."""
+    return conn.execute("SELECT COALESCE(MAX(id), 0) FROM label_actions").fetchone()[0]

@@ -13,10 +13,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from data import review_queue
 from data.errors import LookoutError
+from data.frames import frames_labeled_for, labeled_frames_by_id, unlabeled_frames
 from data.images import hash_distance
 from data.labels import set_labels
-from data.schema import transaction
 from data.workspace import Workspace
 from labeler.model_scores import ModelScores
 from labeler.scores import compact_features, frame_features, out_of_fold_probabilities
@@ -113,9 +114,7 @@ def build_queue(
     if strategy != "mixed" and strategy not in STRATEGIES:
         raise LookoutError(f"Queue strategy {strategy!r} is not one of mixed, {', '.join(STRATEGIES)}.")
     classes = ws.config.classes
-    unlabeled = ws.db.execute(
-        "SELECT * FROM frames WHERE label IS NULL ORDER BY video_id, timestamp_s, id"
-    ).fetchall()
+    unlabeled = unlabeled_frames(ws.db)
     clusters = collapse_duplicates(unlabeled)
     if model is None and not clusters:
         return []  # no model and nothing unlabeled: nothing to rank, no backbone to load
@@ -194,7 +193,7 @@ def _uncertain_reason(best: float, name: str, low: float, high: float, threshold
 
 def _mislabeled(ws: Workspace, backbone, limit: int, progress) -> list[QueueItem]:
     classes = ws.config.classes
-    rows = ws.db.execute("SELECT * FROM frames WHERE label IS NOT NULL ORDER BY id").fetchall()
+    rows = labeled_frames_by_id(ws.db)
     X, kept = compact_features(ws, backbone, rows, progress=progress)
     labels = np.array([r["label"] for r in kept], dtype=int)
     if len(kept) < 20 or len(set(labels)) < 2 or min(np.bincount(labels)[np.bincount(labels) > 0]) < 4:
@@ -218,23 +217,12 @@ def _item(row, strategy, score, reason, probability, duplicates) -> QueueItem:
 
 
 def save_queue(ws: Workspace, items: list[QueueItem], model_version: str | None) -> None:
-    with transaction(ws.db):
-        ws.db.execute("DELETE FROM review_queue")
-        for position, item in enumerate(items):
-            ws.db.execute(
-                """INSERT INTO review_queue (position, frame_id, strategy, score, reason, probability,
-                                             duplicates_json, model_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
-                (position, item.frame_id, item.strategy, item.score, item.reason, item.probability,
-                 json.dumps(item.duplicates), model_version),
-            )
+    review_queue.replace_queue(ws.db, [item.to_json() for item in items], model_version)
 
 
 def stored_queue(ws: Workspace) -> tuple[str | None, list[QueueItem]]:
     """(model version it was built with, items still to review: unlabeled, skipped ones last)."""
-    rows = ws.db.execute(
-        """SELECT q.*, f.file_name, f.video_id, f.timestamp_s, f.label, q.model_version FROM review_queue q
-           JOIN frames f ON f.id = q.frame_id ORDER BY q.skipped, q.position"""
-    ).fetchall()
+    rows = review_queue.queued(ws.db)
     version = rows[0]["model_version"] if rows else None
     items = [
         QueueItem(r["frame_id"], r["file_name"], r["strategy"], r["score"], r["reason"], r["probability"],
@@ -246,12 +234,7 @@ def stored_queue(ws: Workspace) -> tuple[str | None, list[QueueItem]]:
 
 def skip(ws: Workspace, frame_id: int) -> None:
     """Move an item to the end; skipped items come back after the rest."""
-    with transaction(ws.db):
-        ws.db.execute(
-            """UPDATE review_queue SET skipped = skipped + 1, position = (SELECT MAX(position) + 1 FROM review_queue)
-               WHERE frame_id = ?""",
-            (frame_id,),
-        )
+    review_queue.skip(ws.db, frame_id)
 
 
 def wilson_interval(successes: int, total: int, z: float = 1.96) -> tuple[float, float]:
@@ -293,11 +276,7 @@ class AuditEstimate:
 def audit_estimate(ws: Workspace, *, model, backbone, target: int = 1) -> AuditEstimate:
     """Precision and recall of the model on frames labeled through the random audit only,
     the one sample the other strategies do not bias."""
-    rows = ws.db.execute(
-        """SELECT DISTINCT f.* FROM frames f JOIN label_history h ON h.frame_id = f.id
-           JOIN label_actions a ON a.id = h.action_id
-           WHERE a.reason = 'audit' AND f.label IS NOT NULL"""
-    ).fetchall()
+    rows = frames_labeled_for(ws.db, "audit")
     probs, kept = ModelScores(ws, model, backbone).probabilities(rows)
     threshold = model.thresholds(ws.config.frame_rule)[target - 1]
     predicted = probs[:, target] >= threshold

@@ -24,8 +24,8 @@ from dataclasses import dataclass
 
 import apprise
 
+from data import alert_records
 from data.errors import LookoutError
-from data.schema import now, transaction
 from data.workspace import Workspace
 
 ALERT_URLS_ENV = "LOOKOUT_ALERT_URLS"
@@ -96,35 +96,13 @@ class Notifier:
 
 def record_alert(conn: sqlite3.Connection, video_id: int, target: int, model_version: str, alert: Alert) -> bool:
     """Queue an alert inside the caller's transaction; False when this (video, target, model) has one."""
-    cur = conn.execute(
-        """INSERT OR IGNORE INTO alerts (video_id, target, model_version, status, created_at, payload_json)
-           VALUES (?, ?, ?, 'pending', ?, ?)""",
-        (video_id, target, model_version, now(), json.dumps(alert.__dict__)),
-    )
-    return cur.rowcount == 1
-
-
-def _endpoint_state(ws: Workspace, alert_id: int, endpoint: str) -> tuple[bool, int]:
-    """(delivered already, attempts whose outcome is unknown: timed out or never finished)."""
-    row = ws.db.execute(
-        """SELECT SUM(outcome = 'delivered') AS delivered, SUM(outcome IS NULL OR outcome = 'unknown') AS unknown
-           FROM alert_attempts WHERE alert_id = ? AND endpoint = ?""",
-        (alert_id, endpoint),
-    ).fetchone()
-    return bool(row["delivered"]), row["unknown"] or 0
+    return alert_records.record_alert(conn, video_id, target, model_version, alert.__dict__)
 
 
 def _attempt(ws: Workspace, notifier: Notifier, row, index: int, endpoint: str, alert: Alert) -> str:
-    with transaction(ws.db):  # recorded before it is made: a kill mid-send leaves an unknown attempt
-        attempt = ws.db.execute(
-            "INSERT INTO alert_attempts (alert_id, endpoint, started_at) VALUES (?, ?, ?)", (row["id"], endpoint, now())
-        ).lastrowid
-        ws.db.execute("UPDATE alerts SET attempts = attempts + 1 WHERE id = ?", (row["id"],))
+    attempt = alert_records.start_attempt(ws.db, row["id"], endpoint)  # before it is made: a kill mid-send leaves it unknown
     outcome, error = notifier.send_to(index, alert, key=row["idempotency_key"])
-    with transaction(ws.db):
-        ws.db.execute("UPDATE alert_attempts SET outcome = ?, error = ? WHERE id = ?", (outcome, error, attempt))
-        if error:
-            ws.db.execute("UPDATE alerts SET last_error = ? WHERE id = ?", (f"{endpoint}: {error}", row["id"]))
+    alert_records.finish_attempt(ws.db, row["id"], attempt, endpoint, outcome, error)
     return outcome
 
 
@@ -133,7 +111,7 @@ def send_pending(ws: Workspace, notifier: Notifier, *, dry_run: bool = False, lo
     Dry run prints them instead."""
     sent = waiting = 0
     endpoints = notifier.endpoints()
-    for row in ws.db.execute("SELECT * FROM alerts WHERE status = 'pending' ORDER BY id").fetchall():
+    for row in alert_records.pending_alerts(ws.db):
         alert = Alert(**json.loads(row["payload_json"]))
         if dry_run:
             attached = f"\n(attached: {alert.attachment})" if alert.attachment else ""
@@ -144,7 +122,7 @@ def send_pending(ws: Workspace, notifier: Notifier, *, dry_run: bool = False, lo
             continue
         done = []  # per endpoint: "delivered", "unknown" (gave up) or None (try again next cycle)
         for index, endpoint in enumerate(endpoints):
-            delivered, unknown = _endpoint_state(ws, row["id"], endpoint)
+            delivered, unknown = alert_records.endpoint_state(ws.db, row["id"], endpoint)
             if not delivered and unknown < MAX_UNKNOWN_ATTEMPTS:
                 outcome = _attempt(ws, notifier, row, index, endpoint, alert)
                 delivered, unknown = outcome == "delivered", unknown + (outcome == "unknown")
@@ -155,8 +133,7 @@ def send_pending(ws: Workspace, notifier: Notifier, *, dry_run: bool = False, lo
             waiting += 1
             continue
         status = "sent" if set(done) == {"delivered"} else "unknown"
-        with transaction(ws.db):
-            ws.db.execute("UPDATE alerts SET status = ?, sent_at = ? WHERE id = ?", (status, now(), row["id"]))
+        alert_records.close_alert(ws.db, row["id"], status)
         sent += status == "sent"
     return sent, waiting
 

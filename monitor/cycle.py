@@ -11,7 +11,8 @@ from importlib.metadata import version
 from filelock import FileLock, Timeout
 
 from data.errors import LookoutError
-from data.schema import now, transaction
+from data.monitor_records import failing_sources, is_scored, mark_operator_alerted, record_source_outcome
+from data.schema import transaction
 from data.workspace import Workspace
 from monitor.alerts import Alert, Notifier, send_pending
 from monitor.download import record_fetched
@@ -108,9 +109,7 @@ def _cycle(ws: Workspace, backbones: BackboneCache, *, dry_run: bool, log) -> Cy
         for video in fetched.videos:
             try:
                 video_id = record_fetched(ws, video, source=source.name)
-                if ws.db.execute(
-                    "SELECT 1 FROM video_scores WHERE video_id = ? AND model_version = ?", (video_id, model.version)
-                ).fetchone():
+                if is_scored(ws.db, video_id, model.version):
                     report.skipped += 1
                     continue
                 score = score_video(ws, model, backbone, video.path, video_id=video_id, alert=True)
@@ -130,27 +129,12 @@ def _cycle(ws: Workspace, backbones: BackboneCache, *, dry_run: bool, log) -> Cy
 
 def _record_health(ws: Workspace, source: str, errors: list[str]) -> None:
     with transaction(ws.db):
-        ws.db.execute("INSERT OR IGNORE INTO source_health (source) VALUES (?)", (source,))
-        if errors:
-            ws.db.execute(
-                """UPDATE source_health SET last_failure = ?, last_error = ?,
-                   consecutive_failures = consecutive_failures + 1 WHERE source = ?""",
-                (now(), "; ".join(errors)[:1000], source),
-            )
-        else:
-            ws.db.execute(
-                """UPDATE source_health SET last_success = ?, consecutive_failures = 0, operator_alerted = 0
-                   WHERE source = ?""", (now(), source),
-            )
+        record_source_outcome(ws.db, source, errors)
 
 
 def _operator_alerts(ws: Workspace, notifier: Notifier, *, dry_run: bool, log) -> None:
     """One message per failure streak: scrapers break when TikTok changes, someone must know."""
-    for row in ws.db.execute(
-        "SELECT * FROM source_health WHERE consecutive_failures >= (CASE WHEN source = ? THEN 1 ELSE ? END) "
-        "AND operator_alerted = 0",
-        (ACTIVE_MODEL, FAILURES_BEFORE_OPERATOR_ALERT),
-    ).fetchall():
+    for row in failing_sources(ws.db, failures=FAILURES_BEFORE_OPERATOR_ALERT, at_once=ACTIVE_MODEL):
         alert = operator_alert(row)
         if dry_run:
             log(f"[dry run] operator alert: {alert.title}\n{alert.body}")
@@ -158,7 +142,7 @@ def _operator_alerts(ws: Workspace, notifier: Notifier, *, dry_run: bool, log) -
         error = notifier.send(alert)
         if error is None:
             with transaction(ws.db):
-                ws.db.execute("UPDATE source_health SET operator_alerted = 1 WHERE source = ?", (row["source"],))
+                mark_operator_alerted(ws.db, row["source"])
         else:
             log(f"operator alert for {row['source']} not delivered: {error}")
 

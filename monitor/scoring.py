@@ -11,7 +11,6 @@ again with a new model, or training on its frames once labeled, computes nothing
 
 from __future__ import annotations
 
-import json
 from collections import deque
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -21,9 +20,10 @@ from pathlib import Path
 import numpy as np
 
 from data.capture import frame_file_name, record_video
-from data.frames import FrameStore, NewFrame
+from data.frames import FrameStore, NewFrame, frames_by_id
 from data.images import decode_image, encode_jpeg, hash_distance, sha256_bytes
-from data.schema import now, transaction
+from data.monitor_records import record_video_score, replace_predictions, video_row
+from data.schema import transaction
 from data.scratch import scratch_dir
 from data.video import NEAR_DUPLICATE_BITS, SampledFrame, open_video, sample_video
 from data.workspace import Workspace
@@ -188,7 +188,7 @@ def score_video(
 
 
 def _queue_alerts(ws: Workspace, score: VideoScore) -> None:
-    video = dict(ws.db.execute("SELECT * FROM videos WHERE id = ?", (score.video_id,)).fetchone())
+    video = dict(video_row(ws.db, score.video_id))
     for verdict in score.verdicts:
         if verdict.positive:
             best = _best_frame(ws, score, verdict.target)
@@ -200,13 +200,13 @@ def _best_frame(ws: Workspace, score: VideoScore, target: int) -> Path | None:
     if not kept:
         return None
     frame_id = max(kept)[1]
-    return ws.frames_dir / ws.db.execute("SELECT file_name FROM frames WHERE id = ?", (frame_id,)).fetchone()[0]
+    return ws.frames_dir / frames_by_id(ws.db, [frame_id])[0]["file_name"]
 
 
 def _store(ws: Workspace, score: VideoScore, spool: Path | None, video: Path, sizes: list, phashes: list, *,
            alert: bool) -> None:
     with ws.write_lock(), FrameStore(ws.db, ws.frames_dir) as store, transaction(ws.db):
-        ws.db.execute("DELETE FROM predictions WHERE video_id = ? AND model_version = ?", (score.video_id, score.model_version))
+        predictions = []
         for i, (t, n, p) in enumerate(zip(score.times, score.represents, score.probs)):
             frame_id = None
             if spool is not None:
@@ -217,16 +217,10 @@ def _store(ws: Workspace, score: VideoScore, spool: Path | None, video: Path, si
                              video_id=score.video_id, timestamp_s=t, represents=n, phash=f"{phashes[i]:016x}")
                 )
                 score.kept_frames.append(frame_id)
-            ws.db.execute(
-                """INSERT INTO predictions (video_id, model_version, timestamp_s, represents, frame_id, probs_json)
-                   VALUES (?, ?, ?, ?, ?, ?)""",
-                (score.video_id, score.model_version, t, n, frame_id, json.dumps(p)),
-            )
-        ws.db.execute(
-            "INSERT OR REPLACE INTO video_scores VALUES (?, ?, ?, ?, ?)",
-            (score.video_id, score.model_version, now(), score.sampled_frames,
-             json.dumps([asdict(v) for v in score.verdicts])),
-        )
+            predictions.append((t, n, frame_id, p))
+        replace_predictions(ws.db, score.video_id, score.model_version, predictions)
+        record_video_score(ws.db, score.video_id, score.model_version, score.sampled_frames,
+                           [asdict(v) for v in score.verdicts])
         if alert:
             _queue_alerts(ws, score)
 

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from data.errors import LookoutError
+from data.monitor_records import channel_of_uploader, video_by_url
 from data.workspace import Workspace
 from monitor.download import VIDEO_SUFFIXES, FetchedVideo, Limits, download, stop_process_group
 
@@ -107,7 +108,7 @@ class UrlSource(Source):
     def fetch(self) -> FetchResult:
         result = FetchResult()
         for url, newest in self.targets():
-            known = self.ws.db.execute("SELECT * FROM videos WHERE url = ?", (url,)).fetchone()
+            known = video_by_url(self.ws.db, url)
             if newest is None and known and Path(known["path"]).is_file():
                 result.videos.append(FetchedVideo(Path(known["path"]), url, known["author"], known["caption"],
                                                   known["uploaded_at"], known["info_json"]))
@@ -157,13 +158,7 @@ class AccountSource(UrlSource):
         """project.toml's sec_uids = {handle = "MS4w..."}, else the channel id of one of its fetched videos."""
         if given := self.sec_uids.get(handle) or self.sec_uids.get(f"@{handle}"):
             return given
-        row = self.ws.db.execute(
-            """SELECT json_extract(info_json, '$.channel_id') AS sec_uid FROM videos
-               WHERE json_extract(info_json, '$.uploader') = ? AND json_extract(info_json, '$.channel_id') IS NOT NULL
-               ORDER BY id DESC LIMIT 1""",
-            (handle,),
-        ).fetchone()
-        return row["sec_uid"] if row else None
+        return channel_of_uploader(self.ws.db, handle)
 
 
 class CommandSource(Source):

@@ -58,8 +58,8 @@ def test_a_check_reads_only_new_or_changed_files(tmp_path, monkeypatch):
     ws = Workspace.open(tmp_path / "ws")
     import_folder(ws, folder)
     save_image(ws.frames_dir / "new.jpg", 9)
-    read = []
-    monkeypatch.setattr(data.importer, "check_image", lambda path, real=data.importer.check_image: read.append(path.name) or real(path))
+    read, real = [], data.importer.check_image
+    monkeypatch.setattr(data.importer, "check_image", lambda path: read.append(path.name) or real(path))
     report = plan_import(ws.frames_dir, class_names=ws.config.classes, known=stored_images(ws.db)).report
     assert read == ["new.jpg"] and report.image_files == 5
 

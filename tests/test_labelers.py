@@ -5,8 +5,8 @@ import time
 import pytest
 
 from data.labels import set_label, set_labels
+from data.leases import LEASE_S
 from labeler.labeling import (
-    LEASE_S,
     agreement,
     give_second_opinion,
     next_for_second_opinion,

@@ -24,7 +24,7 @@ import numpy as np
 from data.atomic import write_atomically
 from data.config import FrameRule
 from data.errors import LookoutError
-from data.schema import now, transaction
+from data.model_records import is_recorded, model_cards, record_model
 from data.scratch import scratch_dir
 from data.workspace import Workspace
 from trainer.backbones import Backbone, VGG16Backbone
@@ -152,18 +152,14 @@ def export_h5(ws: Workspace, version: str) -> bytes:
 
 def _record(ws: Workspace, folder: Path, card: dict) -> None:
     """List a whole version folder."""
-    with transaction(ws.db):
-        ws.db.execute(
-            "INSERT INTO models (version, path, backbone, created_at, card_json) VALUES (?, ?, ?, ?, ?)",
-            (card["version"], str(folder), card["backbone"], now(), json.dumps(card)),
-        )
+    record_model(ws.db, folder, card)
 
 
 def activate(ws: Workspace, version: str) -> None:
     """Make `version` the model the monitor uses (an atomic rename, so never half-switched).
     Only a listed version can be activated: one whose files were all written."""
     folder = ws.models_dir / version
-    if not ws.db.execute("SELECT 1 FROM models WHERE version = ?", (version,)).fetchone():
+    if not is_recorded(ws.db, version):
         # A version folder copied in from another workspace: its card is written last, so it marks it whole.
         if not (folder / "model.json").is_file() or not (folder / "model.h5").is_file():
             raise LookoutError(f"No complete model {version!r} in {ws.models_dir}; see `python -m trainer list`.")
@@ -177,7 +173,7 @@ def active_version(ws: Workspace) -> str | None:
 
 
 def list_models(ws: Workspace) -> list[dict]:
-    return [json.loads(r["card_json"]) for r in ws.db.execute("SELECT card_json FROM models ORDER BY version DESC")]
+    return model_cards(ws.db)
 
 
 def resolve_model_path(ws: Workspace, ref: str) -> Path:

@@ -12,8 +12,9 @@ from pathlib import Path
 
 import numpy as np
 
+from data.frames import labeled_frames_by_id
 from data.images import load_rgb
-from data.schema import now, transaction
+from data.model_records import record_test_sides, test_sides
 from data.workspace import Workspace
 from trainer.features import ORIGINAL, FeatureCache, FeatureRequest
 from trainer.progress import Progress, ShouldStop
@@ -55,14 +56,14 @@ def assign_sides(ws: Workspace, rows) -> tuple[np.ndarray, np.ndarray]:
     """
     frames = facts(rows)
     groups = leakage_groups(frames)
-    recorded = dict(ws.db.execute("SELECT sha256, is_test FROM test_set").fetchall())
-    known = {i: bool(recorded[r["sha256"]]) for i, r in enumerate(rows) if r["sha256"] in recorded}
+    recorded = test_sides(ws.db)
+    known = {i: recorded[r["sha256"]] for i, r in enumerate(rows) if r["sha256"] in recorded}
     labels = np.array([r["label"] for r in rows], dtype=np.int64)
     is_test = choose_test_groups(frames, labels, groups, known)
-    new = [(r["sha256"], int(is_test[i]), now()) for i, r in enumerate(rows) if i not in known]
+    new = {r["sha256"]: bool(is_test[i]) for i, r in enumerate(rows) if i not in known}
     if new:
-        with ws.write_lock(), transaction(ws.db):
-            ws.db.executemany("INSERT OR IGNORE INTO test_set VALUES (?, ?, ?)", new)
+        with ws.write_lock():
+            record_test_sides(ws.db, new)
     return is_test, groups
 
 
@@ -71,9 +72,7 @@ def split_frames(ws: Workspace, cache: FeatureCache, *, progress: Progress | Non
                  should_stop: ShouldStop | None = None) -> SplitFrames:
     """Every labeled frame with its side, after computing the features it lacks in `cache`
     (frames whose image cannot be read are left out before sides are chosen)."""
-    rows = ws.db.execute(
-        "SELECT id, sha256, file_name, video_id, phash, label FROM frames WHERE label IS NOT NULL ORDER BY id"
-    ).fetchall()
+    rows = labeled_frames_by_id(ws.db)
     computed, failed = cache.ensure([original_request(ws, r) for r in rows], progress=progress, should_stop=should_stop)
     readable = [r for r in rows if r["sha256"] not in failed]
     is_test, groups = assign_sides(ws, readable) if readable else (np.zeros(0, bool), np.zeros(0, int))

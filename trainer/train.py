@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from data.errors import LookoutError
+from data.frames import labeled_frames_by_id
 from data.images import load_rgb
 from data.scratch import scratch_dir
 from data.workspace import Workspace
@@ -78,7 +79,7 @@ def train_model(
         backbone = load_backbone(backbone or config.backbone, configured=config.vgg16_weights)
     if augment_copies is None:
         augment_copies = DEFAULT_AUGMENT_COPIES.get(backbone.name, 1)
-    labeled = ws.db.execute("SELECT label FROM frames WHERE label IS NOT NULL").fetchall()
+    labeled = labeled_frames_by_id(ws.db)
     check_labels(np.array([r["label"] for r in labeled], dtype=int), config.classes)  # before any slow work
     cache = FeatureCache(feature_cache_dir(ws), backbone)
     augmenter = Augmenter(seed=seed)

@@ -121,9 +121,10 @@ def conflicts_ui(ws) -> None:
 
 def agreement_ui(ws) -> None:
     """How often second opinions agree with labels, per target, and the frames they disagree on."""
-    from labeler.labeling import agreement, opinions
+    from data.leases import opinions
+    from labeler.labeling import agreement
 
-    rows = opinions(ws)
+    rows = opinions(ws.db)
     if not rows:
         return
     st.subheader("Agreement between labelers")
@@ -148,15 +149,16 @@ def agreement_ui(ws) -> None:
 
 def browse_ui(ws) -> None:
     """Labeled frames by filter, several relabeled as one undoable action."""
-    from labeler.browse import BrowseFilter, browse, labeled_videos, labelers
+    from data.labeled import BrowseFilter, labeled_videos, labelers
+    from labeler.browse import browse
 
     names = ws.config.classes
     with st.expander("Browse and relabel labeled frames"):
         columns = st.columns(4)
         classes = columns[0].multiselect("Class", range(len(names)), format_func=names.__getitem__)
-        videos = dict(labeled_videos(ws))
+        videos = dict(labeled_videos(ws.db))
         chosen_videos = columns[1].multiselect("Video or source", list(videos), format_func=videos.__getitem__)
-        people = columns[2].multiselect("Labeled by", labelers(ws))
+        people = columns[2].multiselect("Labeled by", labelers(ws.db))
         dates = columns[3].date_input("Labeled between", value=(), help="leave empty for any day")
         disagrees = st.checkbox("Only frames the active model disagrees with")
         model, backbone = active_model(ws) if disagrees else (None, None)

@@ -9,6 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from data import LookoutError
+from data.monitor_records import predictions_of, recent_scores
 from data.uploads import save_upload
 from data.video import sample_video
 from monitor.cycle import run_once
@@ -23,10 +24,7 @@ THUMBNAIL_WIDTH = 240
 
 
 def recent_videos(ws) -> list[dict]:
-    rows = ws.db.execute(
-        """SELECT v.id, v.url, v.author, v.path, s.model_version, s.verdicts_json
-           FROM video_scores s JOIN videos v ON v.id = s.video_id ORDER BY s.scored_at DESC LIMIT 50"""
-    ).fetchall()
+    rows = recent_scores(ws.db)
     return [dict(r) | {"video": r["url"] or Path(r["path"]).name, "verdicts": json.loads(r["verdicts_json"])}
             for r in rows]
 
@@ -52,12 +50,7 @@ def video_frames(path: str, fps: float) -> dict[float, object]:
 
 def timeline_ui(ws, video: dict) -> None:
     """The video's per-frame scores as a chart, and the frames themselves with their scores."""
-    rows = ws.db.execute(
-        """SELECT p.timestamp_s, p.represents, p.probs_json, f.id AS frame_id, f.file_name FROM predictions p
-           LEFT JOIN frames f ON f.id = p.frame_id
-           WHERE p.video_id = ? AND p.model_version = ? ORDER BY p.timestamp_s""",
-        (video["id"], video["model_version"]),
-    ).fetchall()
+    rows = predictions_of(ws.db, video["id"], video["model_version"])
     if not rows:
         return
     targets = [v["name"] for v in video["verdicts"]]

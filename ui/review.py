@@ -4,7 +4,9 @@ videos with bulk labels, and video-level judgements."""
 import streamlit as st
 
 from data import LookoutError
+from data.frames import frames_in_time_order, frames_of_video
 from data.labels import set_labels, undo
+from data.monitor_records import videos_newest_first
 from labeler.judgements import judge_video, judgement
 from labeler.queue import STRATEGY_NAMES, current_queue, label_item, skip
 from ui.grid import grid_ui
@@ -39,14 +41,12 @@ def item_ui(ws, item) -> tuple[int | None, bool]:
 
 
 def cluster_frames(ws, item) -> list:
-    ids = [item.frame_id, *item.duplicates]
-    marks = ",".join("?" * len(ids))
-    return ws.db.execute(f"SELECT * FROM frames WHERE id IN ({marks}) ORDER BY timestamp_s, id", ids).fetchall()
+    return frames_in_time_order(ws.db, [item.frame_id, *item.duplicates])
 
 
 def video_ui(ws) -> tuple[int, str, object] | None:
     """A video's frames in a grid; returns (video, "judge"|"label", present or (frames, class))."""
-    videos = ws.db.execute("SELECT id, path, url FROM videos ORDER BY id DESC").fetchall()
+    videos = videos_newest_first(ws.db)
     if not videos:
         return None
     target = ws.config.classes[1]
@@ -60,9 +60,7 @@ def video_ui(ws) -> tuple[int, str, object] | None:
         return video_id, "judge", True
     if right.button(f"{target} is not in this video (label all its frames {ws.config.classes[0]})"):
         return video_id, "judge", False
-    frames = ws.db.execute(
-        "SELECT * FROM frames WHERE video_id = ? ORDER BY timestamp_s LIMIT ?", (video_id, VIDEO_GRID_LIMIT)
-    ).fetchall()
+    frames = frames_of_video(ws.db, video_id, limit=VIDEO_GRID_LIMIT)
     if len(frames) == VIDEO_GRID_LIMIT:
         st.caption(f"The first {VIDEO_GRID_LIMIT} frames; the judgement above covers all of them.")
     if chosen := grid_ui(ws, frames, key=f"video-{video_id}"):

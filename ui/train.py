@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from data.config import BACKBONES
-from data.labels import mapping_rows
+from data.labels import last_action_id, mapping_rows
 from data.mapping_csv import format_mapping_csv
 from trainer.registry import active_version, download_name, export_h5, list_models
 from ui.dataset import BACKBONE_HELP
@@ -79,7 +79,7 @@ def comparison_ui(ws, active: str, chosen: str) -> list[str] | None:
     from data.errors import LookoutError
     from trainer.compare import compare_versions
 
-    key = ("comparison", active, chosen, ws.db.execute("SELECT COALESCE(MAX(id), 0) FROM label_actions").fetchone()[0])
+    key = ("comparison", active, chosen, last_action_id(ws.db))
     if key not in st.session_state:
         bar = st.empty()
         try:

@@ -1,0 +1,58 @@
+"""Alerts and their delivery attempts. An alert is queued in the transaction of the score that
+causes it; every attempt is recorded before it is made, so a kill mid-send leaves an attempt
+whose outcome is unknown rather than none."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+from data.schema import now, transaction
+
+
+def record_alert(conn: sqlite3.Connection, video_id: int, target: int, model_version: str, payload: dict) -> bool:
+    """Queue an alert inside the caller's transaction; False when this (video, target, model) has one."""
+    cur = conn.execute(
+        """INSERT OR IGNORE INTO alerts (video_id, target, model_version, status, created_at, payload_json)
+           VALUES (?, ?, ?, 'pending', ?, ?)""",
+        (video_id, target, model_version, now(), json.dumps(payload)),
+    )
+    return cur.rowcount == 1
+
+
+def pending_alerts(conn: sqlite3.Connection) -> list[sqlite3.Row]:
+    return conn.execute("SELECT * FROM alerts WHERE status = 'pending' ORDER BY id").fetchall()
+
+
+def endpoint_state(conn: sqlite3.Connection, alert_id: int, endpoint: str) -> tuple[bool, int]:
+    """(delivered already, attempts whose outcome is unknown: timed out or never finished)."""
+    row = conn.execute(
+        """SELECT SUM(outcome = 'delivered') AS delivered, SUM(outcome IS NULL OR outcome = 'unknown') AS unknown
+           FROM alert_attempts WHERE alert_id = ? AND endpoint = ?""",
+        (alert_id, endpoint),
+    ).fetchone()
+    return bool(row["delivered"]), row["unknown"] or 0
+
+
+def start_attempt(conn: sqlite3.Connection, alert_id: int, endpoint: str) -> int:
+    """Record an attempt before it is made; its id."""
+    with transaction(conn):
+        attempt = conn.execute(
+            "INSERT INTO alert_attempts (alert_id, endpoint, started_at) VALUES (?, ?, ?)", (alert_id, endpoint, now())
+        ).lastrowid
+        conn.execute("UPDATE alerts SET attempts = attempts + 1 WHERE id = ?", (alert_id,))
+    return attempt
+
+
+def finish_attempt(conn: sqlite3.Connection, alert_id: int, attempt: int, endpoint: str, outcome: str,
+                   error: str | None) -> None:
+    with transaction(conn):
+        conn.execute("UPDATE alert_attempts SET outcome = ?, error = ? WHERE id = ?", (outcome, error, attempt))
+        if error:
+            conn.execute("UPDATE alerts SET last_error = ? WHERE id = ?", (f"{endpoint}: {error}", alert_id))
+
+
+def close_alert(conn: sqlite3.Connection, alert_id: int, status: str) -> None:
+    """status: "sent" (every endpoint has it) or "unknown" (some endpoint never said)."""
+    with transaction(conn):
+        conn.execute("UPDATE alerts SET status = ?, sent_at = ? WHERE id = ?", (status, now(), alert_id))

@@ -1,0 +1,38 @@
+"""The review queue as last built, kept so that it stays put across the app's reruns."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+from data.schema import transaction
+
+
+def replace_queue(conn: sqlite3.Connection, items: list[dict], model_version: str | None) -> None:
+    """items: frame_id, strategy, score, reason, probability, duplicates (frame ids), in queue order."""
+    with transaction(conn):
+        conn.execute("DELETE FROM review_queue")
+        conn.executemany(
+            """INSERT INTO review_queue (position, frame_id, strategy, score, reason, probability,
+                                         duplicates_json, model_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
+            [(position, i["frame_id"], i["strategy"], i["score"], i["reason"], i["probability"],
+              json.dumps(i["duplicates"]), model_version) for position, i in enumerate(items)],
+        )
+
+
+def queued(conn: sqlite3.Connection) -> list[sqlite3.Row]:
+    """The stored items with their frame's file_name, video_id, timestamp_s and current label; skipped ones last."""
+    return conn.execute(
+        """SELECT q.*, f.file_name, f.video_id, f.timestamp_s, f.label FROM review_queue q
+           JOIN frames f ON f.id = q.frame_id ORDER BY q.skipped, q.position"""
+    ).fetchall()
+
+
+def skip(conn: sqlite3.Connection, frame_id: int) -> None:
+    """Move an item to the end; skipped items come back after the rest."""
+    with transaction(conn):
+        conn.execute(
+            """UPDATE review_queue SET skipped = skipped + 1, position = (SELECT MAX(position) + 1 FROM review_queue)
+               WHERE frame_id = ?""",
+            (frame_id,),
+        )
