@@ -14,7 +14,7 @@ from trainer.split import FrameFacts, leakage_groups
 from trainer.testset import feature_cache_dir, original_request
 
 BATCH = 1024
-CHECK_STEPS = 600  # gradient steps per fold of the label check, however many frames are labeled
+CHECK_STEPS = 300  # gradient steps per fold of the label check, however many frames are labeled
 CHECK_LAYERS = (128,)
 
 
