@@ -99,7 +99,7 @@ def load_map(index: SimilarityIndex) -> FrameMap | None:
             scores, calls = saved["scores"], saved["calls"]
             return FrameMap(saved["shas"], saved["xy"], int(saved["indexed"]), str(saved["model_version"]),
                             scores if len(scores) else None, calls if len(calls) else None)
-    except (FileNotFoundError, OSError, ValueError, KeyError):
+    except (OSError, ValueError, KeyError, EOFError):  # missing, or damaged (empty: EOFError)
         return None
 
 

@@ -37,8 +37,8 @@ class ModelScores:
             with np.load(self.path, allow_pickle=False) as saved:
                 if str(saved["backbone_identity"]) == backbone.identity:
                     self.shas, self.probs = saved["shas"], saved["probs"]
-        except (FileNotFoundError, OSError, ValueError, KeyError):
-            pass  # missing or damaged: scored again
+        except (OSError, ValueError, KeyError, EOFError):
+            pass  # missing or damaged (an empty file is an EOFError): scored again
 
     def probabilities(self, rows: list, *, compute: bool = True, progress: Progress | None = None,
                       should_stop: ShouldStop | None = None, stage: str = "scoring frames") -> tuple[np.ndarray, list]:

@@ -84,7 +84,7 @@ class SimilarityIndex:
             with np.load(self.path, allow_pickle=False) as saved:
                 self.shas, self.vectors, self.norms = saved["shas"], saved["vectors"], saved["norms"]
                 self.owners, self.last_id, self.pending_ids = saved["owners"], int(saved["last_id"]), saved["pending_ids"]
-        except (FileNotFoundError, OSError, ValueError, KeyError):
+        except (OSError, ValueError, KeyError, EOFError):  # missing, or damaged (empty: EOFError)
             pass  # a missing or damaged index is rebuilt from the cache
 
     def _save(self) -> None:

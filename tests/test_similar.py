@@ -14,6 +14,7 @@ from data.importer import import_folder
 from data.labels import set_label
 from data.workspace import Workspace
 from labeler.__main__ import main as labeler_main
+from labeler.frame_map import load_map, map_path
 from labeler.similar import SimilarityIndex, search_vectors
 from tests.media import image_folder, pattern, save_image
 from tests.test_app import (
@@ -100,6 +101,10 @@ def test_the_index_only_adds_new_frames_and_survives_a_restart(tmp_path, random_
     import_folder(ws, folder)
     again = SimilarityIndex(ws, random_vgg16)  # read from disk
     assert len(again.shas) == 4 and again.update() == 1 and len(again.shas) == 5
+    for damage in (b"", b"not an index"):  # a damaged index is rebuilt; the map of it is drawn again
+        again.path.write_bytes(damage)
+        map_path(again).write_bytes(damage)
+        assert SimilarityIndex(ws, random_vgg16).update() == 5 and load_map(again) is None
 
 
 def test_two_updates_at_once_index_each_frame_once(tmp_path, random_vgg16, monkeypatch):

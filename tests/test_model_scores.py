@@ -1,0 +1,62 @@
+"""A model's scores for the workspace's frames are computed once per version and frame, and kept."""
+
+import numpy as np
+import pytest
+
+from data.frames import unlabeled_frames
+from data.importer import import_folder
+from data.workspace import Workspace
+from labeler.model_scores import ModelScores
+from tests.media import image_folder
+from tests.test_features import CountingBackbone
+
+
+class CountingHead:
+    def __init__(self):
+        self.scored = 0
+
+    def predict_proba(self, X):
+        self.scored += len(X)
+        p = np.asarray(X).mean(axis=1, keepdims=True) / 255
+        return np.hstack([1 - p, p]).astype("float32")
+
+
+class FakeModel:
+    classes = ("no target", "Trump")
+
+    def __init__(self, version):
+        self.version, self.head = version, CountingHead()
+
+
+@pytest.fixture
+def ws(tmp_path, monkeypatch):
+    monkeypatch.delenv("LOOKOUT_FEATURE_CACHE", raising=False)
+    ws = Workspace.open(tmp_path / "ws")
+    import_folder(ws, image_folder(tmp_path / "in", range(6)))
+    return ws
+
+
+@pytest.mark.parametrize("damage", [None, b"", b"not an npz file"])
+def test_frames_are_scored_once_per_version_even_across_processes(ws, tmp_path, damage):
+    backbone, model = CountingBackbone(), FakeModel("v1")
+    first, rows = ModelScores(ws, model, backbone).probabilities(unlabeled_frames(ws.db))
+    assert model.head.scored == 6 and len(rows) == 6
+
+    import_folder(ws, image_folder(tmp_path / "more", [6]))  # one new frame
+    if damage is not None:  # a store cut short or overwritten is scored again, never an error
+        next((ws.root / "index" / "scores").glob("v1.npz")).write_bytes(damage)
+    later = FakeModel("v1")  # the same version loaded again, as a new process would
+    again, rows_again = ModelScores(ws, later, backbone).probabilities(unlabeled_frames(ws.db))
+    assert later.head.scored == (1 if damage is None else 7)
+    by_id = {r["id"]: p for r, p in zip(rows_again, again)}
+    assert all(np.allclose(by_id[r["id"]], p) for r, p in zip(rows, first))
+
+    other = FakeModel("v2")  # another version has its own scores
+    ModelScores(ws, other, backbone).probabilities(unlabeled_frames(ws.db))
+    assert other.head.scored == 7
+
+
+def test_frames_without_cached_features_are_left_out_when_not_computing(ws):
+    backbone, model = CountingBackbone(), FakeModel("v1")
+    probs, rows = ModelScores(ws, model, backbone).probabilities(unlabeled_frames(ws.db), compute=False)
+    assert len(probs) == len(rows) == 0 and backbone.embedded == 0
