@@ -7,7 +7,7 @@ from sklearn.base import clone
 from sklearn.model_selection import StratifiedGroupKFold
 
 from data.workspace import Workspace
-from trainer.backbones import Backbone, is_face_features
+from trainer.backbones import Backbone, pooled
 from trainer.features import FeatureCache
 from trainer.head import Head
 from trainer.split import FrameFacts, leakage_groups
@@ -29,12 +29,6 @@ def compact_features(ws: Workspace, backbone: Backbone, rows: list, *, progress=
     """Features small enough to hold for 100,000 frames: a vgg16 map averaged over its 49 cells
     (512 numbers, 2 KB), face features as they are (4 faces x 129, 2 KB). Read in batches."""
     return _batched(ws, backbone, rows, pooled, progress)
-
-
-def pooled(features: np.ndarray) -> np.ndarray:
-    if is_face_features(features.shape[1:]):
-        return features
-    return features.reshape(len(features), -1, features.shape[-1]).mean(axis=1)
 
 
 def _batched(ws: Workspace, backbone: Backbone, rows: list, reduce, progress) -> tuple[np.ndarray, list]:

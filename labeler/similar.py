@@ -24,7 +24,7 @@ from data.atomic import write_atomically
 from data.errors import LookoutError
 from data.frames import frame_by_id_or_name, frames_after, frames_by_id, frames_by_sha
 from data.workspace import Workspace
-from trainer.backbones import Backbone, is_face_features
+from trainer.backbones import Backbone, is_face_features, pooled
 from trainer.features import FeatureCache
 from trainer.testset import feature_cache_dir, original_request
 
@@ -35,9 +35,9 @@ def search_vectors(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     if is_face_features(features.shape[1:]):
         rows, slots = np.nonzero(features[..., -1] > 0)
         return features[rows, slots, :-1], rows
-    pooled = features.reshape(len(features), -1, features.shape[-1]).mean(axis=1)
-    pooled /= np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
-    return pooled, np.arange(len(features))
+    vectors = pooled(features)
+    vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+    return vectors, np.arange(len(features))
 
 
 @dataclass

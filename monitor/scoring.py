@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from data.capture import frame_file_name, record_video
+from data.errors import LookoutError
 from data.frames import FrameStore, NewFrame, frames_by_id
 from data.images import decode_image, encode_jpeg, hash_distance, sha256_bytes
 from data.monitor_records import record_video_score, replace_predictions, video_row
@@ -131,7 +132,9 @@ def cached_features(ws: Workspace, backbone: Backbone) -> Callable[[list[Sampled
     def features(frames: list[SampledFrame]) -> np.ndarray:
         jpegs = [encode_jpeg(frame.rgb) for frame in frames]
         requests = [FeatureRequest(sha256_bytes(jpeg), ORIGINAL, partial(_decoded, jpeg)) for jpeg in jpegs]
-        features, _, _ = cache.load(requests)
+        features, kept, failed = cache.load(requests)
+        if len(kept) != len(requests):  # never score a shorter stack: each probability would land on the wrong frame
+            raise LookoutError(f"A sampled frame could not be read back for scoring: {next(iter(failed.values()))}")
         return features
 
     return features

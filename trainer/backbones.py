@@ -36,6 +36,13 @@ def is_face_features(feature_shape: tuple[int, ...]) -> bool:
     return len(feature_shape) == 2 and feature_shape[-1] == FACE_ROW
 
 
+def pooled(features: np.ndarray) -> np.ndarray:
+    """A vgg16 map averaged over its cells (what the frame shows, not where); face features unchanged."""
+    if is_face_features(features.shape[1:]):
+        return features
+    return features.reshape(len(features), -1, features.shape[-1]).mean(axis=1)
+
+
 class Backbone:
     name: str
     identity: str  # changes whenever the features would change (weights, settings)
