@@ -24,6 +24,13 @@ def pending_alerts(conn: sqlite3.Connection) -> list[sqlite3.Row]:
     return conn.execute("SELECT * FROM alerts WHERE status = 'pending' ORDER BY id").fetchall()
 
 
+def recent_alerts(conn: sqlite3.Connection, limit: int = 50) -> list[dict]:
+    """The latest alerts, newest first, as the Monitor page lists them."""
+    return [dict(r) for r in conn.execute(
+        """SELECT video_id, target, model_version, status, attempts, last_error, sent_at FROM alerts
+           ORDER BY id DESC LIMIT ?""", (limit,))]
+
+
 def endpoint_state(conn: sqlite3.Connection, alert_id: int, endpoint: str) -> tuple[bool, int]:
     """(delivered already, attempts whose outcome is unknown: timed out or never finished)."""
     row = conn.execute(

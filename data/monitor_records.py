@@ -102,6 +102,11 @@ def failing_sources(conn: sqlite3.Connection, *, failures: int, at_once: str) ->
     ).fetchall()
 
 
+def source_health(conn: sqlite3.Connection) -> list[dict]:
+    """Every source's last success and failure, failures in a row and last error."""
+    return [dict(r) for r in conn.execute("SELECT * FROM source_health ORDER BY source")]
+
+
 def mark_operator_alerted(conn: sqlite3.Connection, source: str) -> None:
     conn.execute("UPDATE source_health SET operator_alerted = 1 WHERE source = ?", (source,))
 

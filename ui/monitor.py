@@ -9,7 +9,8 @@ import pandas as pd
 import streamlit as st
 
 from data import LookoutError
-from data.monitor_records import predictions_of, recent_scores
+from data.alert_records import recent_alerts
+from data.monitor_records import predictions_of, recent_scores, source_health
 from data.uploads import save_upload
 from data.video import sample_video
 from monitor.cycle import run_once
@@ -142,14 +143,11 @@ def page() -> None:
         names = {i: f"{v['video']} ({v['model_version']})" for i, v in enumerate(videos)}
         chosen = st.selectbox("Frames and scores of", list(names), format_func=names.get)
         timeline_ui(ws, videos[chosen])
-    alerts = pd.read_sql_query(
-        "SELECT video_id, target, model_version, status, attempts, last_error, sent_at FROM alerts ORDER BY id DESC LIMIT 50",
-        ws.db,
-    )
-    if len(alerts):
+    alerts = recent_alerts(ws.db)
+    if alerts:
         st.subheader("Alerts")
-        st.dataframe(alerts, width="stretch")
-    health = pd.read_sql_query("SELECT * FROM source_health", ws.db)
-    if len(health):
+        st.dataframe(pd.DataFrame(alerts), width="stretch")
+    health = source_health(ws.db)
+    if health:
         st.subheader("Sources")
-        st.dataframe(health, width="stretch")
+        st.dataframe(pd.DataFrame(health), width="stretch")
