@@ -43,12 +43,13 @@ def remove_leftovers(folders: list[Path]) -> list[Path]:
     for folder in folders:
         if not folder.is_dir():
             continue
-        for path in folder.iterdir():
-            match = _SCRATCH.match(path.name)
-            if match and path.is_dir() and not _alive(int(match[2])):
-                shutil.rmtree(path, ignore_errors=True)
-                removed.append(path)
-            elif path.name.startswith(".") and path.name.endswith(".tmp") and now - path.stat().st_mtime > STALE_TMP_S:
-                path.unlink(missing_ok=True)
-                removed.append(path)
+        with os.scandir(folder) as listing:  # names first: frames/ may hold 100,000 files
+            for entry in listing:
+                match = _SCRATCH.match(entry.name)
+                if match and entry.is_dir() and not _alive(int(match[2])):
+                    shutil.rmtree(entry.path, ignore_errors=True)
+                    removed.append(Path(entry.path))
+                elif entry.name.startswith(".") and entry.name.endswith(".tmp") and now - entry.stat().st_mtime > STALE_TMP_S:
+                    Path(entry.path).unlink(missing_ok=True)
+                    removed.append(Path(entry.path))
     return removed
