@@ -16,6 +16,7 @@ from trainer.backbones import (
     FaceBackbone,
     VGG16Backbone,
     load_backbone,
+    traced,
 )
 
 
@@ -119,12 +120,20 @@ def test_face_backbone_finds_a_small_face_and_ignores_a_faceless_frame(face_back
     assert features[1].sum() == 0
 
 
+@pytest.mark.parametrize("shape", [(1, 1, 3), (8, 8, 3), (11, 13, 3), (30, 2000, 3), (2000, 30, 3)])
+def test_a_tiny_or_extreme_frame_has_no_face_and_stops_nothing(face_backbone, shape):
+    noise = np.random.default_rng(0).integers(0, 255, shape, dtype=np.uint8)  # below MTCNN's smallest face, or a sliver
+    features = face_backbone.embed([noise])
+    assert features.shape == (1, FaceBackbone.max_faces, 129) and features[0, :, 128].sum() == 0
+
+
 def test_face_features_are_the_same_alone_or_in_a_batch(face_backbone, dataset):
-    frames = [load_rgb(dataset / "Data_deeplearning" / f"frame{i}.jpg") for i in (0, 10, 11, 73)]
+    # frame151 is 960x540 among 1024x576 frames: padded into their batch, MTCNN found 4 faces, alone 2
+    frames = [load_rgb(dataset / "Data_deeplearning" / f"frame{i}.jpg") for i in (0, 10, 11, 73, 151)]
     together = face_backbone.embed(frames)
     alone = np.stack([face_backbone.embed([frame])[0] for frame in frames])
-    assert np.allclose(together, alone, atol=1e-5)  # batches are padded to one size; the faces must not move
-    assert together[1:, 0, 128].tolist() == [1.0, 1.0, 1.0]
+    assert np.allclose(together, alone, atol=1e-5)  # a frame's features are cached: they cannot depend on its batch
+    assert together[1:4, 0, 128].tolist() == [1.0, 1.0, 1.0]
 
 
 def test_face_features_from_all_cores_match_one_process(dataset):
@@ -173,3 +182,15 @@ def _alive(pid: int) -> bool:
     except FileNotFoundError:
         return False
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def test_the_traced_face_detector_finds_the_same_faces_as_the_packages_own(dataset):
+    from mtcnn import MTCNN
+
+    frames = [load_rgb(dataset / "Data_deeplearning" / f"frame{i}.jpg") for i in (0, 73)]  # no HOG face; a 37-px face
+    as_packaged, fast = MTCNN(device="CPU:0"), traced(MTCNN(device="CPU:0"))
+    for frame in frames:  # features are cached by the package's version: tracing must not change a box
+        expected, got = as_packaged.detect_faces(frame), fast.detect_faces(frame)
+        assert [f["box"] for f in got] == [f["box"] for f in expected]
+        assert [f["confidence"] for f in got] == pytest.approx([f["confidence"] for f in expected], abs=1e-5)
+    assert any(fast.detect_faces(frames[1]))
