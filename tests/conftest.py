@@ -8,10 +8,20 @@ from pathlib import Path
 import pytest
 
 from data.config import ProjectConfig
-from data.workspace import Workspace
+from data.workspace import DEFAULT_WORKSPACE, Workspace
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATASET = Path(os.environ.get("LOOKOUT_SHARED_DATASET", REPO.parent / "shared" / "datasets" / "trump_tiktok"))
+
+
+@pytest.fixture(autouse=True)
+def nothing_written_into_the_checkout():
+    """A test that forgets --workspace would create ./workspace where pytest runs: say which one."""
+    default = Path(DEFAULT_WORKSPACE)
+    existed = default.exists()
+    yield
+    if default.exists() and not existed:
+        pytest.fail(f"this test created {default.resolve()}: give every command and page a workspace in tmp_path")
 
 
 @pytest.fixture
