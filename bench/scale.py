@@ -131,8 +131,7 @@ def measure(ws: Path) -> list[dict]:
     rows = []
     if not (ws / "models" / "ACTIVE").exists():
         rows.append(run(["-m", "trainer", "train", "--augment", "0", "--activate"], ws,
-                        label="train (tutorial head, 10 epochs)", kind="train"))
-    shutil.rmtree(ws / "index" / "scores", ignore_errors=True)
+                        label="train (10 epochs, then frames scored)", kind="train"))
     queue = ["-m", "labeler", "queue", "--limit", "20"]
     rows.append(run(queue, ws, label="labeler queue, first after a retrain", kind="queue"))
     rows.append(run(queue, ws, label="labeler queue, again (scores kept)", kind="queue"))
@@ -142,6 +141,8 @@ def measure(ws: Path) -> list[dict]:
     rows.append(run(["-m", "data", "check"], ws, label="data check", kind="check"))
     for page in ("label", "review", "train", "monitor", "dataset"):
         rows.append(run(["-m", "bench.scale", "--page", page, str(ws)], ws, label=f"{page} page", kind="page"))
+    shutil.rmtree(ws / "index" / "scores")  # as for a version trained before training scored frames
+    rows.append(run(queue, ws, label="labeler queue, no stored scores", kind="queue"))
     return rows
 
 

@@ -31,11 +31,21 @@ def add_workspace_flags(commands: argparse._SubParsersAction) -> None:
         )
 
 
+def add_cluster_flag(*commands: argparse.ArgumentParser) -> None:
+    """Commands that compute features take --ray ADDRESS (see data.config.ray_address)."""
+    for sub in commands:
+        sub.add_argument("--ray", metavar="ADDRESS",
+                         help="compute on this Ray cluster (default: $LOOKOUT_RAY_ADDRESS, then project.toml)")
+
+
 def parse_and_open(parser: argparse.ArgumentParser, argv: Sequence[str] | None):
     """The parsed arguments and the workspace they name."""
+    from data.config import RAY_ADDRESS_ENV
     from data.workspace import Workspace
 
     args = parser.parse_args(argv)
+    if getattr(args, "ray", None):
+        os.environ[RAY_ADDRESS_ENV] = args.ray  # first in line, for this command and what it starts
     return args, Workspace.open(args.workspace)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import tomllib
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -12,6 +13,7 @@ from data.atomic import write_atomically
 from data.errors import LookoutError
 
 BACKBONES = ("vgg16", "face")
+RAY_ADDRESS_ENV = "LOOKOUT_RAY_ADDRESS"
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,7 @@ class ProjectConfig:
     # What page users may reach (data/access.py): None = not configured.
     import_roots: tuple[str, ...] | None = None
     allowed_hosts: tuple[str, ...] = ()
+    ray_address: str = ""  # a Ray cluster for features and scoring ("": this computer)
 
     @property
     def targets(self) -> dict[int, str]:
@@ -66,10 +69,12 @@ class ProjectConfig:
                 **({"import_roots": list(self.import_roots)} if self.import_roots is not None else {}),
                 "allowed_hosts": list(self.allowed_hosts),
             },
+            "cluster": {"ray_address": self.ray_address},
         }
 
 
-_TOP_KEYS = {"name", "classes", "backbone", "vgg16_weights", "sampling", "frame_rule", "alerts", "sources", "access"}
+_TOP_KEYS = {"name", "classes", "backbone", "vgg16_weights", "sampling", "frame_rule", "alerts", "sources", "access",
+             "cluster"}
 
 
 def load_config(path: Path) -> ProjectConfig:
@@ -123,6 +128,9 @@ def parse_config(raw: dict, *, where: str = "project.toml") -> ProjectConfig:
     hosts = access.get("allowed_hosts", [])
     if not _texts(hosts):
         raise bad("access.allowed_hosts", "a list of host names page users may fetch from")
+    ray_address = _table(raw, "cluster", where).get("ray_address", "")
+    if not isinstance(ray_address, str):
+        raise bad("cluster.ray_address", 'a Ray address like "10.0.0.5:6379" (text), or "" for this computer')
     sources = raw.get("sources", [])
     if not isinstance(sources, list) or not all(isinstance(s, dict) and isinstance(s.get("kind"), str) for s in sources):
         raise bad("sources", 'a list of tables, each with a "kind"')
@@ -137,6 +145,7 @@ def parse_config(raw: dict, *, where: str = "project.toml") -> ProjectConfig:
         alert_urls=tuple(urls),
         import_roots=tuple(roots) if roots is not None else None,
         allowed_hosts=tuple(hosts),
+        ray_address=ray_address.strip(),
     )
 
 
@@ -155,6 +164,12 @@ def _parse_rule(rule_raw: dict, bad) -> FrameRule:
     if isinstance(goal, bool) or not isinstance(goal, int | float) or not 0 <= goal <= 1:
         raise bad("frame_rule.precision_goal", "a precision from 0 (off: use threshold) to 1, e.g. 0.95")
     return FrameRule(float(min_ratio), float(threshold), min_frames, float(goal))
+
+
+def ray_address(config: ProjectConfig) -> str:
+    """The Ray cluster that computes features and scores videos: --ray (which sets the variable),
+    then $LOOKOUT_RAY_ADDRESS, then [cluster] ray_address; "" for this computer."""
+    return os.environ.get(RAY_ADDRESS_ENV, "").strip() or config.ray_address
 
 
 def save_config(config: ProjectConfig, path: Path) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 
-from data.cli import add_workspace_flags, command_parser, parse_and_open, run
+from data.cli import add_cluster_flag, add_workspace_flags, command_parser, parse_and_open, run
 from data.workspace import Workspace
 from labeler.judgements import find_video, judge_video
 from labeler.queue import STRATEGIES, STRATEGY_NAMES, build_queue
@@ -26,6 +26,7 @@ def build_parser():
     p.add_argument("--limit", type=int, default=20)
     p.add_argument("--json", action="store_true")
     add_workspace_flags(commands)
+    add_cluster_flag(commands.choices["queue"])
     return parser
 
 
@@ -42,10 +43,10 @@ def active_model_and_backbone(ws: Workspace):
 
 def search_backbone(ws: Workspace):
     """The active model's backbone, or the project's before any model is active."""
-    from trainer.backbones import load_backbone
+    from trainer.predict import project_backbone
 
     _, backbone = active_model_and_backbone(ws)
-    return backbone or load_backbone(ws.config.backbone, configured=ws.config.vgg16_weights)
+    return backbone or project_backbone(ws)
 
 
 def print_similar(ws: Workspace, frame: str, limit: int, as_json: bool) -> None:

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 from data.labeled import BrowseFilter, labeled_frames
 from data.workspace import Workspace
-from labeler.model_scores import ModelScores
 from trainer.evaluate import decide
+from trainer.model_scores import ModelScores
 
 
 @dataclass

@@ -19,7 +19,6 @@ from data.frames import frames_labeled_for, labeled_frames_by_id, unlabeled_fram
 from data.images import hash_distance
 from data.labels import set_labels
 from data.workspace import Workspace
-from labeler.model_scores import ModelScores
 from labeler.scores import compact_features, frame_features, out_of_fold_probabilities
 from labeler.strategies import (
     confident_positive_sampling,
@@ -28,6 +27,7 @@ from labeler.strategies import (
     representative_sampling,
     uncertainty_sampling,
 )
+from trainer.model_scores import ModelScores
 
 STRATEGIES = ("uncertain", "false_positive", "mislabeled", "audit", "cold_start")
 DEFAULT_SHARES = {"uncertain": 0.5, "false_positive": 0.2, "mislabeled": 0.1, "audit": 0.2}
@@ -119,9 +119,9 @@ def build_queue(
     if model is None and not clusters:
         return []  # no model and nothing unlabeled: nothing to rank, no backbone to load
     if model is None:
-        from trainer.backbones import load_backbone
+        from trainer.predict import project_backbone
 
-        backbone = backbone or load_backbone(ws.config.backbone, configured=ws.config.vgg16_weights)
+        backbone = backbone or project_backbone(ws)
     dup = {row["id"]: d for row, d in clusters}
     representatives = [row for row, _ in clusters]
     if model is None or strategy == "cold_start":

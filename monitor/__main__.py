@@ -8,12 +8,12 @@ import sys
 from pathlib import Path
 
 from data.capture import capture_frames
-from data.cli import add_workspace_flags, command_parser, parse_and_open, run
+from data.cli import add_cluster_flag, add_workspace_flags, command_parser, parse_and_open, run
 from data.errors import LookoutError
 from data.video import open_video
 from monitor.cycle import run_once, watch
 from monitor.download import fetch_url
-from monitor.scoring import score_video
+from monitor.scoring import in_order, score_video
 from trainer.predict import backbone_for
 from trainer.registry import load_model
 
@@ -51,6 +51,7 @@ def build_parser():
     p.add_argument("--every", default="10m", help="time between cycles, e.g. 10m (default)")
     p.add_argument("--dry-run", action="store_true", help="print alerts instead of sending them")
     add_workspace_flags(commands)
+    add_cluster_flag(*(commands.choices[name] for name in ("score", "run-once", "watch")))
     return parser
 
 
@@ -64,8 +65,11 @@ def main(argv=None) -> int:
         model = load_model(ws, args.model)
         backbone = backbone_for(ws, model)
         thresholds = model.thresholds(ws.config.frame_rule)
-        for video, video_id in videos_to_score(ws, args.videos):
-            score = score_video(ws, model, backbone, video, video_id=video_id)
+
+        def scored(item: tuple[Path, int | None]):
+            return item[0], score_video(ws, model, backbone, item[0], video_id=item[1])
+
+        for video, score in in_order(backbone, scored, videos_to_score(ws, args.videos)):
             if args.json:
                 print(json.dumps(score.to_json()))
                 continue

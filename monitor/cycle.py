@@ -16,7 +16,7 @@ from data.schema import transaction
 from data.workspace import Workspace
 from monitor.alerts import Alert, Notifier, send_pending
 from monitor.download import record_fetched
-from monitor.scoring import score_video
+from monitor.scoring import in_order, score_video
 from monitor.sources import build_sources
 from trainer.backbones import Backbone
 from trainer.predict import backbone_for
@@ -106,16 +106,24 @@ def _cycle(ws: Workspace, backbones: BackboneCache, *, dry_run: bool, log) -> Cy
         if fetched.errors:
             report.source_errors[source.name] = fetched.errors
         _record_health(ws, source.name, fetched.errors)
-        for video in fetched.videos:
+
+        def scored(video, source=source):
+            """The video's score, None when this model scored it before, or the reason it could not be."""
             try:
                 video_id = record_fetched(ws, video, source=source.name)
                 if is_scored(ws.db, video_id, model.version):
-                    report.skipped += 1
-                    continue
-                score = score_video(ws, model, backbone, video.path, video_id=video_id, alert=True)
+                    return video, None
+                return video, score_video(ws, model, backbone, video.path, video_id=video_id, alert=True)
             except LookoutError as exc:
-                report.source_errors.setdefault(source.name, []).append(str(exc))
-                log(f"{video.path.name}: not scored: {exc}")
+                return video, exc
+
+        for video, score in in_order(backbone, scored, fetched.videos):
+            if score is None:
+                report.skipped += 1
+                continue
+            if isinstance(score, LookoutError):
+                report.source_errors.setdefault(source.name, []).append(str(score))
+                log(f"{video.path.name}: not scored: {score}")
                 continue
             report.scored += 1
             report.detections += sum(v.positive for v in score.verdicts)

@@ -12,10 +12,12 @@ again with a new model, or training on its frames once labeled, computes nothing
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from functools import partial
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 
@@ -35,6 +37,7 @@ from trainer.features import ORIGINAL, FeatureCache, FeatureRequest
 from trainer.registry import Model
 from trainer.testset import feature_cache_dir
 
+T, R = TypeVar("T"), TypeVar("R")
 BATCH = 16
 MAX_WAITING = 64
 UNCERTAIN_MARGIN = 0.2  # a frame this close to the threshold makes the video worth a human look
@@ -142,6 +145,16 @@ def cached_features(ws: Workspace, backbone: Backbone) -> Callable[[list[Sampled
 
 def _decoded(jpeg: bytes) -> np.ndarray:
     return np.asarray(decode_image(jpeg, name="a sampled frame"))
+
+
+def in_order(backbone: Backbone, work: Callable[[T], R], items: Iterable[T]) -> Iterator[R]:
+    """work(item) for each item, results in order. On a cluster (backbone.lanes > 1) several run at once,
+    so that every worker has frames to embed while this process decodes the next video."""
+    if backbone.lanes == 1:
+        yield from map(work, items)
+        return
+    with ThreadPoolExecutor(backbone.lanes, thread_name_prefix="score") as pool:
+        yield from pool.map(work, items)
 
 
 def is_uncertain(score: VideoScore, thresholds: np.ndarray) -> bool:

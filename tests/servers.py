@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import socket
+import subprocess
+import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -126,3 +131,74 @@ class _WebhookHandler(BaseHTTPRequestHandler):
         time.sleep(server.delay)
         self.send_response(200)
         self.end_headers()
+
+
+RAY = str(Path(sys.executable).parent / "ray")
+
+
+class RayCluster:
+    """A real Ray cluster on 127.0.0.1: a head and further nodes, one CPU each, each `ray start --block`
+    in its own process group, so that stopping it stops every process it started (and nothing else)."""
+
+    def __init__(self, temp_dir: Path, env: dict[str, str], *, nodes: int = 2):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self.temp_dir, self.env, self.nodes, self.logs, self.size = temp_dir, env, [], [], nodes
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def _start(self, *args: str) -> None:
+        common = ("--node-ip-address", "127.0.0.1", "--num-cpus", "1", "--object-store-memory", str(200 << 20),
+                  "--disable-usage-stats", "--block")
+        log = open(self.temp_dir / f"node{len(self.nodes)}.log", "wb")
+        self.logs.append(log)
+        self.nodes.append(subprocess.Popen([RAY, "start", *args, *common], env=self.env, stdout=log,
+                                           stderr=subprocess.STDOUT, start_new_session=True))
+
+    def __enter__(self):
+        self._start("--head", "--port", str(self.port), "--include-dashboard", "false", "--temp-dir", str(self.temp_dir))
+        self._wait_for(1)
+        for more in range(2, self.size + 1):
+            self._start("--address", self.address)
+            self._wait_for(more)
+        return self
+
+    def _wait_for(self, cpus: int, timeout_s: float = 60) -> None:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if any(node.poll() is not None for node in self.nodes):
+                raise RuntimeError(f"a Ray node stopped; see the logs in {self.temp_dir}")
+            status = subprocess.run([RAY, "status", "--address", self.address], env=self.env,
+                                    capture_output=True, text=True)
+            if f"/{cpus}.0 CPU" in status.stdout:
+                return
+            time.sleep(1)
+        raise RuntimeError(f"the Ray cluster did not reach {cpus} CPUs: {status.stdout}{status.stderr}")
+
+    def actor_pids(self, name: str) -> list[int]:
+        """Processes of the cluster's actors of class `name` (Ray titles them ray::<name>...)."""
+        found = []
+        for proc in Path("/proc").iterdir():
+            try:
+                if proc.name.isdigit() and (proc / "cmdline").read_bytes().startswith(f"ray::{name}".encode()):
+                    found.append(int(proc.name))
+            except OSError:
+                pass
+        return found
+
+    def __exit__(self, *exc):
+        for node in reversed(self.nodes):
+            for sig in (signal.SIGTERM, signal.SIGKILL):
+                try:
+                    os.killpg(node.pid, sig)
+                    node.wait(timeout=5)
+                    break
+                except ProcessLookupError:
+                    break
+                except subprocess.TimeoutExpired:
+                    continue
+        for log in self.logs:
+            log.close()

@@ -6,9 +6,9 @@ import pytest
 from data.frames import unlabeled_frames
 from data.importer import import_folder
 from data.workspace import Workspace
-from labeler.model_scores import ModelScores
 from tests.media import image_folder
 from tests.test_features import CountingBackbone
+from trainer.model_scores import ModelScores
 
 
 class CountingHead:
@@ -60,3 +60,25 @@ def test_frames_without_cached_features_are_left_out_when_not_computing(ws):
     backbone, model = CountingBackbone(), FakeModel("v1")
     probs, rows = ModelScores(ws, model, backbone).probabilities(unlabeled_frames(ws.db), compute=False)
     assert len(probs) == len(rows) == 0 and backbone.embedded == 0
+
+
+def test_training_scores_every_frame_with_features_so_review_after_it_starts_warm(ws, tmp_path):
+    from trainer.features import FeatureCache
+    from trainer.registry import load_model
+    from trainer.testset import feature_cache_dir, original_request
+    from trainer.train import train_model
+
+    labeled = image_folder(tmp_path / "labeled", range(10, 50), "".join(f"frame{i}.jpg,{i % 2}\n" for i in range(10, 50)))
+    import_folder(ws, labeled)
+    backbone = CountingBackbone()
+    cache = FeatureCache(feature_cache_dir(ws), backbone)
+    cache.ensure([original_request(ws, r) for r in unlabeled_frames(ws.db)[:4]])  # 4 of the 6 unlabeled frames
+
+    version = train_model(ws, backbone=backbone, epochs=2, augment_copies=0).version
+    model = load_model(ws, version)
+    stored = ModelScores(ws, model, backbone)  # read from disk, as the review queue would
+    assert len(stored.position) == 40 + 4  # every frame with features; the other 2 wait for the queue
+    probs, rows = stored.probabilities(unlabeled_frames(ws.db), compute=False)
+    assert len(rows) == 4 and backbone.embedded == 4 + 40  # nothing computed again
+    features, _, _ = cache.load([original_request(ws, r) for r in rows], compute=False)
+    np.testing.assert_allclose(probs, model.head.predict_proba(features), atol=1e-5)

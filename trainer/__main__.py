@@ -1,4 +1,4 @@
-"""python -m trainer train|evaluate|predict|compare|activate|export|list: models from the command line."""
+"""python -m trainer train|features|evaluate|predict|compare|activate|export|list: models from the command line."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import numpy as np
 
 from data.atomic import write_atomically
 from data.cli import (
+    add_cluster_flag,
     add_workspace_flags,
     command_parser,
     parse_and_open,
@@ -18,6 +19,7 @@ from data.cli import (
     run,
 )
 from data.errors import LookoutError
+from data.frames import frame_count
 from data.images import load_rgb
 from data.mapping_csv import read_mapping_csv
 from data.workspace import Workspace
@@ -25,7 +27,7 @@ from trainer.compare import activate_checked, compare_versions, default_versions
 from trainer.evaluate import evaluate, format_metrics
 from trainer.predict import backbone_for, predict_images
 from trainer.registry import active_version, download_name, export_h5, list_models, load_model
-from trainer.train import train_model
+from trainer.train import extract_features, train_model
 
 
 def build_parser():
@@ -57,7 +59,10 @@ def build_parser():
     p.add_argument("version", help="'active' or a version")
     p.add_argument("--out", type=Path, help="default: <project>-<targets>-<version>.h5 in this folder")
     commands.add_parser("list", help="model versions and their validation F1")
+    p = commands.add_parser("features", help="compute every frame's features now (on a Ray cluster with --ray)")
+    p.add_argument("--backbone", choices=("vgg16", "face"), help="default: the active model's, else project.toml's")
     add_workspace_flags(commands)
+    add_cluster_flag(commands.choices["train"], commands.choices["features"])
     for name in ("evaluate", "predict"):
         commands.choices[name].add_argument(
             "--trust-code", action="store_true", help="load a model with Lambda layers (runs its code)"
@@ -80,6 +85,11 @@ def main(argv=None) -> int:
         if args.activate:
             activate_checked(ws, result.version, force=args.force)
             print(f"{result.version} is now active")
+    elif args.command == "features":
+        computed, failed = extract_features(ws, args.backbone, progress=print_progress)
+        for name, reason in failed:
+            print(f"skipped {name}: {reason}", file=sys.stderr)
+        print(f"{computed} features computed, {frame_count(ws.db) - computed - len(failed)} already cached")
     elif args.command == "evaluate":
         model = load_model(ws, args.model, trust_code=args.trust_code)
         metrics = model.card.get("validation")

@@ -2,19 +2,41 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 
+from data.config import ray_address
 from data.workspace import Workspace
 from trainer.backbones import Backbone, load_backbone
-from trainer.registry import Model
+from trainer.registry import Model, active_version
 
 
-def backbone_for(ws: Workspace, model: Model, *, vgg16_weights=None) -> Backbone:
-    """The backbone the model was trained on, checked against the model's input.
+def project_backbone(ws: Workspace, name: str | None = None, *, vgg16_weights=None) -> Backbone:
+    """A backbone (default: the project's) with the project's weights, on the project's Ray
+    cluster when one is named (data.config.ray_address), else on this computer.
 
     vgg16_weights: a weights file, RANDOM (tests), or None for the configured ImageNet weights.
     """
-    backbone = load_backbone(model.card["backbone"], vgg16_weights=vgg16_weights, configured=ws.config.vgg16_weights)
+    name = name or ws.config.backbone
+    address = ray_address(ws.config)
+    if address:
+        from trainer.cluster import cluster_backbone
+
+        return cluster_backbone(address, name, vgg16_weights=vgg16_weights, configured=ws.config.vgg16_weights)
+    return load_backbone(name, vgg16_weights=vgg16_weights, configured=ws.config.vgg16_weights)
+
+
+def active_backbone_name(ws: Workspace) -> str | None:
+    """The active model's backbone, or None before any model is active."""
+    version = active_version(ws)
+    card = ws.models_dir / version / "model.json" if version else None
+    return json.loads(card.read_text()).get("backbone") if card and card.is_file() else None
+
+
+def backbone_for(ws: Workspace, model: Model, *, vgg16_weights=None) -> Backbone:
+    """The backbone the model was trained on (see project_backbone), checked against the model's input."""
+    backbone = project_backbone(ws, model.card["backbone"], vgg16_weights=vgg16_weights)
     model.check_backbone(backbone)
     return backbone
 

@@ -9,18 +9,20 @@ from pathlib import Path
 import numpy as np
 
 from data.errors import LookoutError
-from data.frames import labeled_frames_by_id
+from data.frames import frames_after, labeled_frames_by_id
 from data.images import load_rgb
 from data.scratch import scratch_dir
 from data.workspace import Workspace
 from trainer.augment import Augmenter
-from trainer.backbones import Backbone, load_backbone
+from trainer.backbones import Backbone
 from trainer.evaluate import evaluate
 from trainer.features import FeatureCache, FeatureRequest
 from trainer.head import Head
+from trainer.model_scores import ModelScores
 from trainer.operating_point import operating_points
+from trainer.predict import active_backbone_name, project_backbone
 from trainer.progress import Progress, ShouldStop
-from trainer.registry import new_version, save_model
+from trainer.registry import Model, new_version, save_model
 from trainer.split import GROUPING, reliability
 from trainer.testset import feature_cache_dir, original_request, split_frames
 
@@ -76,7 +78,7 @@ def train_model(
     """
     config = ws.config
     if not isinstance(backbone, Backbone):
-        backbone = load_backbone(backbone or config.backbone, configured=config.vgg16_weights)
+        backbone = project_backbone(ws, backbone)
     if augment_copies is None:
         augment_copies = DEFAULT_AUGMENT_COPIES.get(backbone.name, 1)
     labeled = labeled_frames_by_id(ws.db)
@@ -143,5 +145,21 @@ def train_model(
         "validation": metrics,
         "skipped_frames": len(skipped),
     }
-    save_model(ws, head, card)
+    path = save_model(ws, head, card)
+    # Scored now, while the job shows progress, so that review after activating this version starts warm.
+    ModelScores(ws, Model(head, card, path / "model.h5"), backbone).probabilities(
+        frames_after(ws.db, 0), compute=False, progress=progress, should_stop=should_stop, stage="scoring frames for review")
     return TrainResult(version, card, skipped, computed)
+
+
+def extract_features(ws: Workspace, backbone: str | None = None, *, progress: Progress | None = None,
+                     should_stop: ShouldStop | None = None) -> tuple[int, list[tuple[str, str]]]:
+    """Cache every frame's features (labeled or not) with `backbone` (default: the active model's, else
+    the project's), ahead of training, review and the map. Returns how many were computed, and
+    (file, reason) for images that could not be read."""
+    chosen = project_backbone(ws, backbone or active_backbone_name(ws))
+    rows = frames_after(ws.db, 0)
+    computed, failed = FeatureCache(feature_cache_dir(ws), chosen).ensure(
+        [original_request(ws, row) for row in rows], progress=progress, should_stop=should_stop)
+    names = {row["sha256"]: row["file_name"] for row in rows}
+    return computed, [(names[sha], reason) for sha, reason in failed.items()]
