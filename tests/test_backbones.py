@@ -194,3 +194,24 @@ def test_the_traced_face_detector_finds_the_same_faces_as_the_packages_own(datas
         assert [f["box"] for f in got] == [f["box"] for f in expected]
         assert [f["confidence"] for f in got] == pytest.approx([f["confidence"] for f in expected], abs=1e-5)
     assert any(fast.detect_faces(frames[1]))
+
+
+# No `if __name__ == "__main__"`: a Streamlit page is such a script, and so is many a newsroom's.
+STARTS_WORKERS = """
+import sys
+from trainer.workers import WorkerPool
+
+with open(sys.argv[1], "a") as runs:
+    runs.write("ran\\n")
+print(WorkerPool(dict, workers=2).map("get", ["a", "b", "c"]))
+"""
+
+
+def test_a_script_that_starts_workers_runs_once_not_again_in_each_worker(tmp_path):
+    # Seen: the face workers started from a page ran that page again, each opening ./workspace
+    script, runs = tmp_path / "page.py", tmp_path / "runs.txt"
+    script.write_text(STARTS_WORKERS)
+    done = subprocess.run([sys.executable, str(script), str(runs)], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "PYTHONPATH": os.getcwd()})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[None, None, None]" and runs.read_text() == "ran\n"

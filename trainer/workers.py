@@ -10,10 +10,13 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
+import sys
 import threading
 import time
-from collections.abc import Callable
+import types
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 
 MAX_WORKERS = 4  # each holds its own copy of the model (TensorFlow and MTCNN included: ~0.6 GB)
 
@@ -40,6 +43,21 @@ def _start(build: Callable[[], object], parent: int) -> None:
     _model = build()
 
 
+@contextmanager
+def _caller_script_hidden() -> Iterator[None]:
+    """A spawned process first runs its parent's __main__ script again, to find functions defined
+    there. Here that script is a Streamlit page (which then ran in every worker, with a workspace
+    of its own) or a newsroom's own script; the workers need nothing from it, so while they start
+    __main__ is a bare module. (A Streamlit rerun starting meanwhile puts its page back: that
+    worker runs the page once more, as it always did.)"""
+    caller = sys.modules["__main__"]
+    sys.modules["__main__"] = types.ModuleType("__main__")
+    try:
+        yield
+    finally:
+        sys.modules["__main__"] = caller
+
+
 def _call(method: str, item):
     return getattr(_model, method)(item)
 
@@ -60,10 +78,14 @@ class WorkerPool:
     def map(self, method: str, items: list) -> list:
         with self._starting:
             if self._executor is None:
-                self._executor = ProcessPoolExecutor(
+                executor = ProcessPoolExecutor(
                     self.workers, mp_context=multiprocessing.get_context("spawn"),
                     initializer=_start, initargs=(self.build, os.getpid()),
                 )
+                with _caller_script_hidden():  # one task each starts every worker now, none later
+                    for _ in range(self.workers):
+                        executor.submit(os.getpid)
+                self._executor = executor
             executor = self._executor
         return list(executor.map(_call, [method] * len(items), items))
 
