@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import sqlite3
 
+from data.rows import AlertRow, RecentAlertRow, all_rows
 from data.schema import now, transaction
 
 
@@ -20,15 +21,15 @@ def record_alert(conn: sqlite3.Connection, video_id: int, target: int, model_ver
     return cur.rowcount == 1
 
 
-def pending_alerts(conn: sqlite3.Connection) -> list[sqlite3.Row]:
-    return conn.execute("SELECT * FROM alerts WHERE status = 'pending' ORDER BY id").fetchall()
+def pending_alerts(conn: sqlite3.Connection) -> list[AlertRow]:
+    return all_rows(conn.execute("SELECT * FROM alerts WHERE status = 'pending' ORDER BY id"))
 
 
-def recent_alerts(conn: sqlite3.Connection, limit: int = 50) -> list[dict]:
+def recent_alerts(conn: sqlite3.Connection, limit: int = 50) -> list[RecentAlertRow]:
     """The latest alerts, newest first, as the Monitor page lists them."""
-    return [dict(r) for r in conn.execute(
+    return all_rows(conn.execute(
         """SELECT video_id, target, model_version, status, attempts, last_error, sent_at FROM alerts
-           ORDER BY id DESC LIMIT ?""", (limit,))]
+           ORDER BY id DESC LIMIT ?""", (limit,)))
 
 
 def endpoint_state(conn: sqlite3.Connection, alert_id: int, endpoint: str) -> tuple[bool, int]:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from data.images import CheckedImage
+from data.rows import FrameRow, all_rows, one_row
 from data.schema import now
 
 
@@ -44,8 +45,8 @@ class FrameStore:
             for path in self._written:
                 path.unlink(missing_ok=True)
 
-    def find(self, sha256: str) -> sqlite3.Row | None:
-        return self.conn.execute("SELECT * FROM frames WHERE sha256 = ?", (sha256,)).fetchone()
+    def find(self, sha256: str) -> FrameRow | None:
+        return one_row(self.conn.execute("SELECT * FROM frames WHERE sha256 = ?", (sha256,)))
 
     def add(self, frame: NewFrame) -> tuple[int, bool]:
         """The frame's id, and whether it is new (an image already stored is not added again)."""
@@ -82,42 +83,42 @@ class FrameStore:
 
 
 # Queries other packages ask about frames (SQL stays in data/).
-FRAME_FACTS = "id, sha256, file_name, label, video_id, timestamp_s"
 
 
-def frame_by_id_or_name(conn: sqlite3.Connection, frame: str | int) -> sqlite3.Row | None:
+def frame_by_id_or_name(conn: sqlite3.Connection, frame: str | int) -> FrameRow | None:
     """A frame by its id (a number) or its file name (a path's last part)."""
     row = None
     if isinstance(frame, int) or str(frame).isdigit():
-        row = conn.execute("SELECT * FROM frames WHERE id = ?", (int(frame),)).fetchone()
-    return row or conn.execute("SELECT * FROM frames WHERE file_name = ?", (Path(str(frame)).name,)).fetchone()
+        row = one_row(conn.execute("SELECT * FROM frames WHERE id = ?", (int(frame),)))
+    return row or one_row(conn.execute("SELECT * FROM frames WHERE file_name = ?", (Path(str(frame)).name,)))
 
 
-def _in_chunks(conn: sqlite3.Connection, query: str, values: list, chunk: int = 500) -> list[sqlite3.Row]:
+def _in_chunks(conn: sqlite3.Connection, query: str, values: list, chunk: int = 500) -> list[FrameRow]:
     """Rows of `query` (with one `{}` for the placeholders) for values, a few hundred at a time (SQLite's limit)."""
     return [row for start in range(0, len(values), chunk)
-            for row in conn.execute(query.format(",".join("?" * len(values[start : start + chunk]))),
-                                    values[start : start + chunk])]
+            for row in all_rows(conn.execute(query.format(",".join("?" * len(values[start : start + chunk]))),
+                                             values[start : start + chunk]))]
 
 
-def frames_by_sha(conn: sqlite3.Connection, shas: list[str]) -> list[sqlite3.Row]:
-    return _in_chunks(conn, f"SELECT {FRAME_FACTS} FROM frames WHERE sha256 IN ({{}})", shas)
+def frames_by_sha(conn: sqlite3.Connection, shas: list[str]) -> list[FrameRow]:
+    return _in_chunks(conn, "SELECT * FROM frames WHERE sha256 IN ({})", shas)
 
 
-def frames_by_id(conn: sqlite3.Connection, ids: list[int]) -> list[sqlite3.Row]:
-    return _in_chunks(conn, f"SELECT {FRAME_FACTS} FROM frames WHERE id IN ({{}}) ORDER BY id", ids)
+def frames_by_id(conn: sqlite3.Connection, ids: list[int]) -> list[FrameRow]:
+    return _in_chunks(conn, "SELECT * FROM frames WHERE id IN ({}) ORDER BY id", ids)
 
 
-def frames_after(conn: sqlite3.Connection, last_id: int) -> list[sqlite3.Row]:
+def frames_after(conn: sqlite3.Connection, last_id: int) -> list[FrameRow]:
     """Frames added after frame `last_id` (ids only grow)."""
-    return conn.execute(f"SELECT {FRAME_FACTS} FROM frames WHERE id > ? ORDER BY id", (last_id,)).fetchall()
+    return all_rows(conn.execute("SELECT * FROM frames WHERE id > ? ORDER BY id", (last_id,)))
 
 
 def frame_table(conn: sqlite3.Connection):
-    """Every frame's facts as a pandas DataFrame (one query, for tables and maps of all frames)."""
+    """Every frame's id, sha256, file_name, label, video_id and timestamp_s as a pandas DataFrame
+    (one query, for tables and maps of all frames)."""
     import pandas as pd
 
-    return pd.read_sql_query(f"SELECT {FRAME_FACTS} FROM frames ORDER BY id", conn)
+    return pd.read_sql_query("SELECT id, sha256, file_name, label, video_id, timestamp_s FROM frames ORDER BY id", conn)
 
 
 def stored_images(conn: sqlite3.Connection) -> dict[str, CheckedImage]:
@@ -132,30 +133,30 @@ def frame_count(conn: sqlite3.Connection) -> int:
     return conn.execute("SELECT COUNT(*) FROM frames").fetchone()[0]
 
 
-def unlabeled_frames(conn: sqlite3.Connection) -> list[sqlite3.Row]:
+def unlabeled_frames(conn: sqlite3.Connection) -> list[FrameRow]:
     """Every unlabeled frame, each video's in time order (near-duplicates come one after another)."""
-    return conn.execute("SELECT * FROM frames WHERE label IS NULL ORDER BY video_id, timestamp_s, id").fetchall()
+    return all_rows(conn.execute("SELECT * FROM frames WHERE label IS NULL ORDER BY video_id, timestamp_s, id"))
 
 
-def labeled_frames_by_id(conn: sqlite3.Connection) -> list[sqlite3.Row]:
-    return conn.execute("SELECT * FROM frames WHERE label IS NOT NULL ORDER BY id").fetchall()
+def labeled_frames_by_id(conn: sqlite3.Connection) -> list[FrameRow]:
+    return all_rows(conn.execute("SELECT * FROM frames WHERE label IS NOT NULL ORDER BY id"))
 
 
-def frames_labeled_for(conn: sqlite3.Connection, reason: str) -> list[sqlite3.Row]:
+def frames_labeled_for(conn: sqlite3.Connection, reason: str) -> list[FrameRow]:
     """Labeled frames that were once labeled for `reason` (a queue strategy, e.g. "audit")."""
-    return conn.execute(
+    return all_rows(conn.execute(
         """SELECT DISTINCT f.* FROM frames f JOIN label_history h ON h.frame_id = f.id
            JOIN label_actions a ON a.id = h.action_id
            WHERE a.reason = ? AND f.label IS NOT NULL""", (reason,)
-    ).fetchall()
+    ))
 
 
-def frames_in_time_order(conn: sqlite3.Connection, ids: list[int]) -> list[sqlite3.Row]:
+def frames_in_time_order(conn: sqlite3.Connection, ids: list[int]) -> list[FrameRow]:
     return sorted(_in_chunks(conn, "SELECT * FROM frames WHERE id IN ({})", ids),
                   key=lambda r: (r["timestamp_s"] is not None, r["timestamp_s"] or 0, r["id"]))
 
 
-def frames_of_video(conn: sqlite3.Connection, video_id: int, *, limit: int = -1) -> list[sqlite3.Row]:
+def frames_of_video(conn: sqlite3.Connection, video_id: int, *, limit: int = -1) -> list[FrameRow]:
     """A video's frames in time order (limit -1: all)."""
-    return conn.execute("SELECT * FROM frames WHERE video_id = ? ORDER BY timestamp_s, id LIMIT ?",
-                        (video_id, limit)).fetchall()
+    return all_rows(conn.execute("SELECT * FROM frames WHERE video_id = ? ORDER BY timestamp_s, id LIMIT ?",
+                                 (video_id, limit)))

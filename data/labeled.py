@@ -5,6 +5,8 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import dataclass
 
+from data.rows import LabeledFrameRow, all_rows
+
 
 @dataclass(frozen=True)
 class BrowseFilter:
@@ -16,9 +18,8 @@ class BrowseFilter:
     model_disagrees: bool = False  # applied by labeler/browse.py, which asks the model
 
 
-def labeled_frames(conn: sqlite3.Connection, chosen: BrowseFilter) -> list[dict]:
-    """Labeled frames matching the filter (id, file_name, sha256, label, video_id, who, at of their
-    latest label), newest label first."""
+def labeled_frames(conn: sqlite3.Connection, chosen: BrowseFilter) -> list[LabeledFrameRow]:
+    """Labeled frames matching the filter, newest label first."""
     where, params = ["f.label IS NOT NULL"], []
     if chosen.classes:
         where.append(f"f.label IN ({','.join('?' * len(chosen.classes))})")
@@ -38,11 +39,11 @@ def labeled_frames(conn: sqlite3.Connection, chosen: BrowseFilter) -> list[dict]
     if chosen.until:
         where.append("substr(a.at, 1, 10) <= ?")
         params.append(chosen.until)
-    return [dict(r) for r in conn.execute(
+    return all_rows(conn.execute(
         f"""SELECT f.id, f.file_name, f.sha256, f.label, f.video_id, a.who, a.at FROM frames f
             JOIN label_history h ON h.id = (SELECT MAX(id) FROM label_history WHERE frame_id = f.id)
             JOIN label_actions a ON a.id = h.action_id
-            WHERE {' AND '.join(where)} ORDER BY a.at DESC, f.id""", params)]
+            WHERE {' AND '.join(where)} ORDER BY a.at DESC, f.id""", params))
 
 
 def labelers(conn: sqlite3.Connection) -> list[str]:

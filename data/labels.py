@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from data.atomic import write_atomically
 from data.errors import LookoutError
 from data.mapping_csv import format_mapping_csv
+from data.rows import ConflictRow, all_rows
 from data.schema import now, transaction
 from data.workspace import Workspace
 
@@ -163,12 +164,12 @@ def current_user() -> str:
         return "unknown"
 
 
-def open_conflicts(ws: Workspace) -> list:
+def open_conflicts(ws: Workspace) -> list[ConflictRow]:
     """Images whose imported rows disagreed, waiting for a person's decision."""
-    return ws.db.execute(
+    return all_rows(ws.db.execute(
         """SELECT r.id, r.detail, f.id AS frame_id, f.file_name FROM review_flags r JOIN frames f ON f.id = r.frame_id
            WHERE r.resolved_at IS NULL ORDER BY r.id"""
-    ).fetchall()
+    ))
 
 
 def resolve_conflict(ws: Workspace, flag_id: int, label: int, *, who: str | None = None) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import sqlite3
 import time
 
+from data.rows import FrameRow, OpinionRow, all_rows, one_row
 from data.schema import now, transaction
 
 LEASE_S = 300
@@ -23,7 +24,7 @@ OTHERS_LABELED = (f"f.label IS NOT NULL AND {_LABELED_BY} != ? "
 
 
 def lease_next(conn: sqlite3.Connection, candidates: tuple[str, int], *, session: str, who: str,
-               skipped: tuple[int, ...] = ()) -> sqlite3.Row | None:
+               skipped: tuple[int, ...] = ()) -> FrameRow | None:
     """Lease the first frame of `candidates` (UNLABELED or OTHERS_LABELED) that no other session shows;
     this session's skipped frames come last, in the order skipped."""
     where, n_params = candidates
@@ -33,11 +34,11 @@ def lease_next(conn: sqlite3.Connection, candidates: tuple[str, int], *, session
         conn.execute("DELETE FROM frame_leases WHERE session = ? OR expires_at < ?", (session, at))
         free = f"{where} AND f.id NOT IN (SELECT frame_id FROM frame_leases)"
         marks = ",".join("?" * len(skipped))
-        row = conn.execute(f"SELECT f.* FROM frames f WHERE {free} AND f.id NOT IN ({marks}) ORDER BY f.id LIMIT 1",
-                           (*params, *skipped)).fetchone()
+        row = one_row(conn.execute(f"SELECT f.* FROM frames f WHERE {free} AND f.id NOT IN ({marks}) ORDER BY f.id LIMIT 1",
+                                   (*params, *skipped)))
         if row is None and skipped:
-            rows = {r["id"]: r for r in conn.execute(f"SELECT f.* FROM frames f WHERE {free} AND f.id IN ({marks})",
-                                                       (*params, *skipped))}
+            rows = {r["id"]: r for r in all_rows(conn.execute(f"SELECT f.* FROM frames f WHERE {free} AND f.id IN ({marks})",
+                                                                (*params, *skipped)))}
             row = next((rows[s] for s in skipped if s in rows), None)
         if row is not None:
             conn.execute("INSERT INTO frame_leases VALUES (?, ?, ?, ?)", (row["id"], session, who, at + LEASE_S))
@@ -59,9 +60,9 @@ def withdraw_second_opinion(conn: sqlite3.Connection, frame_id: int, *, who: str
         conn.execute("DELETE FROM second_opinions WHERE frame_id = ? AND who = ?", (frame_id, who))
 
 
-def opinions(conn: sqlite3.Connection) -> list[sqlite3.Row]:
-    """Each second opinion (id, file_name, label, labeled_by, second, opinion) beside the frame's label."""
-    return conn.execute(
+def opinions(conn: sqlite3.Connection) -> list[OpinionRow]:
+    """Each second opinion beside the frame's label."""
+    return all_rows(conn.execute(
         f"""SELECT f.id, f.file_name, f.label, {_LABELED_BY} AS labeled_by, o.who AS second, o.class AS opinion
             FROM second_opinions o JOIN frames f ON f.id = o.frame_id WHERE f.label IS NOT NULL ORDER BY f.id"""
-    ).fetchall()
+    ))

@@ -6,15 +6,16 @@ from __future__ import annotations
 import json
 import sqlite3
 
+from data.rows import PredictionRow, ScoredVideoRow, SourceHealthRow, VideoRow, all_rows, one_row
 from data.schema import now
 
 
-def video_row(conn: sqlite3.Connection, video_id: int) -> sqlite3.Row | None:
-    return conn.execute("SELECT * FROM videos WHERE id = ?", (video_id,)).fetchone()
+def video_row(conn: sqlite3.Connection, video_id: int) -> VideoRow | None:
+    return one_row(conn.execute("SELECT * FROM videos WHERE id = ?", (video_id,)))
 
 
-def video_by_url(conn: sqlite3.Connection, url: str) -> sqlite3.Row | None:
-    return conn.execute("SELECT * FROM videos WHERE url = ?", (url,)).fetchone()
+def video_by_url(conn: sqlite3.Connection, url: str) -> VideoRow | None:
+    return one_row(conn.execute("SELECT * FROM videos WHERE url = ?", (url,)))
 
 
 def find_video_id(conn: sqlite3.Connection, ref: str, *, sha256: str | None = None) -> int | None:
@@ -27,8 +28,8 @@ def find_video_id(conn: sqlite3.Connection, ref: str, *, sha256: str | None = No
     return None if row is None else row["id"]
 
 
-def videos_newest_first(conn: sqlite3.Connection) -> list[sqlite3.Row]:
-    return conn.execute("SELECT id, path, url FROM videos ORDER BY id DESC").fetchall()
+def videos_newest_first(conn: sqlite3.Connection) -> list[VideoRow]:
+    return all_rows(conn.execute("SELECT * FROM videos ORDER BY id DESC"))
 
 
 def channel_of_uploader(conn: sqlite3.Connection, handle: str) -> str | None:
@@ -93,38 +94,37 @@ def record_source_outcome(conn: sqlite3.Connection, source: str, errors: list[st
         )
 
 
-def failing_sources(conn: sqlite3.Connection, *, failures: int, at_once: str) -> list[sqlite3.Row]:
+def failing_sources(conn: sqlite3.Connection, *, failures: int, at_once: str) -> list[SourceHealthRow]:
     """Sources failing `failures` times in a row (`at_once`: after one failure) not yet told to the operator."""
-    return conn.execute(
+    return all_rows(conn.execute(
         "SELECT * FROM source_health WHERE consecutive_failures >= (CASE WHEN source = ? THEN 1 ELSE ? END) "
         "AND operator_alerted = 0",
         (at_once, failures),
-    ).fetchall()
+    ))
 
 
-def source_health(conn: sqlite3.Connection) -> list[dict]:
+def source_health(conn: sqlite3.Connection) -> list[SourceHealthRow]:
     """Every source's last success and failure, failures in a row and last error."""
-    return [dict(r) for r in conn.execute("SELECT * FROM source_health ORDER BY source")]
+    return all_rows(conn.execute("SELECT * FROM source_health ORDER BY source"))
 
 
 def mark_operator_alerted(conn: sqlite3.Connection, source: str) -> None:
     conn.execute("UPDATE source_health SET operator_alerted = 1 WHERE source = ?", (source,))
 
 
-def recent_scores(conn: sqlite3.Connection, limit: int = 50) -> list[sqlite3.Row]:
-    """The latest scored videos: id, url, author, path, model_version, verdicts_json; newest first."""
-    return conn.execute(
+def recent_scores(conn: sqlite3.Connection, limit: int = 50) -> list[ScoredVideoRow]:
+    """The latest scored videos, newest first."""
+    return all_rows(conn.execute(
         """SELECT v.id, v.url, v.author, v.path, s.model_version, s.verdicts_json
            FROM video_scores s JOIN videos v ON v.id = s.video_id ORDER BY s.scored_at DESC LIMIT ?""", (limit,)
-    ).fetchall()
+    ))
 
 
-def predictions_of(conn: sqlite3.Connection, video_id: int, model_version: str) -> list[sqlite3.Row]:
-    """A video's per-frame predictions in time order: timestamp_s, represents, probs_json, and the
-    kept frame's frame_id and file_name (None for frames the monitor did not keep)."""
-    return conn.execute(
+def predictions_of(conn: sqlite3.Connection, video_id: int, model_version: str) -> list[PredictionRow]:
+    """A video's per-frame predictions in time order."""
+    return all_rows(conn.execute(
         """SELECT p.timestamp_s, p.represents, p.probs_json, f.id AS frame_id, f.file_name FROM predictions p
            LEFT JOIN frames f ON f.id = p.frame_id
            WHERE p.video_id = ? AND p.model_version = ? ORDER BY p.timestamp_s""",
         (video_id, model_version),
-    ).fetchall()
+    ))

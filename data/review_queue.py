@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sqlite3
 
+from data.rows import QueuedRow, all_rows
 from data.schema import transaction
 
 
@@ -20,12 +21,12 @@ def replace_queue(conn: sqlite3.Connection, items: list[dict], model_version: st
         )
 
 
-def queued(conn: sqlite3.Connection) -> list[sqlite3.Row]:
+def queued(conn: sqlite3.Connection) -> list[QueuedRow]:
     """The stored items with their frame's file_name, video_id, timestamp_s and current label; skipped ones last."""
-    return conn.execute(
+    return all_rows(conn.execute(
         """SELECT q.*, f.file_name, f.video_id, f.timestamp_s, f.label FROM review_queue q
            JOIN frames f ON f.id = q.frame_id ORDER BY q.skipped, q.position"""
-    ).fetchall()
+    ))
 
 
 def skip(conn: sqlite3.Connection, frame_id: int) -> None:

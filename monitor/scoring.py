@@ -204,7 +204,7 @@ def score_video(
 
 
 def _queue_alerts(ws: Workspace, score: VideoScore) -> None:
-    video = dict(video_row(ws.db, score.video_id))
+    video = video_row(ws.db, score.video_id)
     for verdict in score.verdicts:
         if verdict.positive:
             best = _best_frame(ws, score, verdict.target)

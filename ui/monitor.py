@@ -26,7 +26,7 @@ THUMBNAIL_WIDTH = 240
 
 def recent_videos(ws) -> list[dict]:
     rows = recent_scores(ws.db)
-    return [dict(r) | {"video": r["url"] or Path(r["path"]).name, "verdicts": json.loads(r["verdicts_json"])}
+    return [r | {"video": r["url"] or Path(r["path"]).name, "verdicts": json.loads(r["verdicts_json"])}
             for r in rows]
 
 
