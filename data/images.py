@@ -5,8 +5,8 @@ from __future__ import annotations
 import hashlib
 import io
 import warnings
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import cv2
 import numpy as np
@@ -19,8 +19,7 @@ MAX_PIXELS = 50_000_000  # far above any video frame; stops decompression bombs
 MAX_IMAGE_BYTES = 64 << 20  # a 50-megapixel PNG fits; a gigabyte "image" is not read into memory
 
 
-@dataclass(frozen=True)
-class CheckedImage:
+class CheckedImage(NamedTuple):  # a tuple: a check builds 100,000 of them from the frames table
     sha256: str
     size_bytes: int
     width: int

@@ -98,9 +98,12 @@ class ImportPlan:
     folder: Path  # where the images are read from
 
 
+_NUMBERS = re.compile(r"(\d+)")
+
+
 def natural_key(name: str) -> list:
     """frame2.jpg before frame10.jpg: the tutorial numbers frames in capture order."""
-    return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", name)]
+    return [int(part) if part.isdigit() else part.lower() for part in _NUMBERS.split(name)]
 
 
 def plan_import(
@@ -129,7 +132,8 @@ def plan_import(
     for i, entry in enumerate(files, 1):
         if progress:
             progress("reading images", i, len(files))
-        name, suffix = entry.name, os.path.splitext(entry.name)[1].lower()
+        name = entry.name
+        suffix = name[name.rfind("."):].lower() if "." in name else ""  # no leading dots: hidden files are skipped
         if suffix not in IMAGE_SUFFIXES:
             if suffix != ".csv":
                 report.unreadable.append([name, f"not an image file ({', '.join(IMAGE_SUFFIXES)})"])
