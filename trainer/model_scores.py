@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -47,13 +48,23 @@ class ModelScores:
         image cannot be read are left out, and so are frames without cached features unless compute.
         Only frames this version never scored are scored."""
         todo = [r for r in rows if r["sha256"] not in self.position]
-        for start in range(0, len(todo), BATCH):
-            if progress:
-                progress(stage, start, len(todo))
-            features, kept, _ = self.cache.load([original_request(self.ws, r) for r in todo[start : start + BATCH]],
-                                                compute=compute, should_stop=should_stop)
-            if len(kept):
-                self._add([r.sha256 for r in kept], self.model.head.predict_proba(features))
+        batches = [todo[start : start + BATCH] for start in range(0, len(todo), BATCH)]
+
+        def read(batch: list) -> tuple:
+            return self.cache.load([original_request(self.ws, r) for r in batch], compute=compute, should_stop=should_stop)
+
+        # The next batch is read while the head scores this one: at 100,000 vgg16 frames each
+        # takes about half of the time (4.5 GB of features; 25 million multiply-adds a frame).
+        with ThreadPoolExecutor(1, thread_name_prefix="read-features") as reader:
+            ahead = reader.submit(read, batches[0]) if batches else None
+            for i in range(len(batches)):
+                if progress:
+                    progress(stage, i * BATCH, len(todo))
+                features, kept, _ = ahead.result()
+                if i + 1 < len(batches):
+                    ahead = reader.submit(read, batches[i + 1])
+                if len(kept):
+                    self._add([r.sha256 for r in kept], self.model.head.predict_proba(features))
         if todo:
             if progress:
                 progress(stage, len(todo), len(todo))
