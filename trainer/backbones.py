@@ -196,11 +196,12 @@ class FaceBackbone(Backbone):
     Measured on the shared dataset (bench/face_features.py; test-set F1 over 5 seeds): HOG on the
     whole frame first, then MTCNN where it found nothing, cost HOG's full pass on every frame and
     both detectors on frames without a face, which is most frames of most videos. Proposals
-    first, HOG on their surroundings only, give F1 0.888 (before: 0.879) and a face in 208 of
-    225 Trump frames (before: 210; 207 before crops started on HOG's cell grid). Proposals at
-    0.5, and HOG on the whole frame where it finds nothing around them, find 210 at 1.2x the
-    time a frame, which the monitor's speed cannot spare. HOG stays the judge of frontal faces: MTCNN alone, or at
-    confidence 0.9, found more faces that were not the point (F1 0.836 and 0.845). Dropping
+    first (at ONet 0.5), HOG on their surroundings only, give F1 0.886 (before: 0.879) and a face
+    in 209 of 225 Trump frames (HOG then dlib's CNN: 209; HOG then MTCNN: 210; 207 at ONet 0.7
+    before crops started on HOG's cell grid). HOG on the whole frame where it finds nothing
+    around the proposals finds 210, at 1.2x the time a frame, which the monitor cannot spare.
+    HOG stays the judge of frontal faces: MTCNN alone, or at confidence 0.9, found more faces
+    that were not the point (F1 0.836 and 0.845). Dropping
     faces under 24 or 32 px, or giving the head each face's size, did not help on validation
     folds; under 40 px lost small true faces (F1 0.62).
     Batches are shared among worker processes, one per core (workers: how many; 1 embeds here).
@@ -210,7 +211,7 @@ class FaceBackbone(Backbone):
     max_faces = 4
     feature_shape = (max_faces, FACE_ROW)
     MIN_CONFIDENCE = 0.99
-    PROPOSAL_CONFIDENCE = 0.7  # MTCNN's last-stage bar for a place worth HOG's look
+    PROPOSAL_CONFIDENCE = 0.5  # MTCNN's last-stage bar for a place worth HOG's look
     AROUND = 0.5  # HOG looks at a proposal widened by half its size on every side
     GRID = 8  # px: a crop starts on HOG's cell grid (4 px once upsampled), so it sees what it sees in the whole frame
 
