@@ -161,8 +161,10 @@ def test_a_stopped_download_leaves_no_process_behind(tmp_path):
 
 
 def _is_fetch_worker(proc: Path) -> bool:
+    """A fetch worker this test started: its child. (Seen: another test run on the same machine had one.)"""
     try:
-        return b"monitor.fetch_worker" in (proc / "cmdline").read_bytes() and int(proc.name) != os.getpid()
+        parent = int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        return parent == os.getpid() and b"monitor.fetch_worker" in (proc / "cmdline").read_bytes()
     except OSError:
         return False
 
