@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 
 from data.config import ray_address
 from data.workspace import Workspace
 from trainer.backbones import Backbone, load_backbone
-from trainer.registry import Model, active_version
+from trainer.registry import Model, active_version, read_card
 
 
 def project_backbone(ws: Workspace, name: str | None = None, *, vgg16_weights=None) -> Backbone:
@@ -30,8 +28,9 @@ def project_backbone(ws: Workspace, name: str | None = None, *, vgg16_weights=No
 def active_backbone_name(ws: Workspace) -> str | None:
     """The active model's backbone, or None before any model is active."""
     version = active_version(ws)
-    card = ws.models_dir / version / "model.json" if version else None
-    return json.loads(card.read_text()).get("backbone") if card and card.is_file() else None
+    if version is None or not (ws.models_dir / version / "model.json").is_file():
+        return None
+    return read_card(ws, version).get("backbone")
 
 
 def backbone_for(ws: Workspace, model: Model, *, vgg16_weights=None) -> Backbone:

@@ -142,7 +142,7 @@ def export_h5(ws: Workspace, version: str) -> bytes:
     """A version's model.h5 with its current card in the file's attributes (older versions were
     saved without them), ready to copy to another machine."""
     folder = ws.models_dir / version
-    card = json.loads((folder / "model.json").read_text())
+    card = read_card(ws, version)
     with scratch_dir(ws.models_dir, "export") as tmp:
         copy = Path(tmp) / "model.h5"
         copy.write_bytes((folder / "model.h5").read_bytes())
@@ -163,8 +163,13 @@ def activate(ws: Workspace, version: str) -> None:
         # A version folder copied in from another workspace: its card is written last, so it marks it whole.
         if not (folder / "model.json").is_file() or not (folder / "model.h5").is_file():
             raise LookoutError(f"No complete model {version!r} in {ws.models_dir}; see `python -m trainer list`.")
-        _record(ws, folder, {**json.loads((folder / "model.json").read_text()), "version": version})
+        _record(ws, folder, {**read_card(ws, version), "version": version})
     write_atomically(ws.models_dir / ACTIVE, version.encode())
+
+
+def read_card(ws: Workspace, version: str) -> dict:
+    """The card a version folder holds in model.json."""
+    return json.loads((ws.models_dir / version / "model.json").read_text())
 
 
 def active_version(ws: Workspace) -> str | None:
