@@ -139,7 +139,7 @@ def measure(ws: Path) -> list[dict]:
     rows.append(run(queue, ws, label="labeler queue, after 100 new labels", kind="queue"))
     rows.append(run(["-m", "bench.scale", "--warm-queue", str(ws)], ws, label="review queue kept (page rerun)", kind="warm"))
     rows.append(run(["-m", "data", "check"], ws, label="data check", kind="check"))
-    for page in ("label", "review", "train", "monitor", "dataset"):
+    for page in ("label", "review", "train", "monitor", "dataset", "frame_map"):
         rows.append(run(["-m", "bench.scale", "--page", page, str(ws)], ws, label=f"{page} page", kind="page"))
     shutil.rmtree(ws / "index" / "scores")  # as for a version trained before training scored frames
     rows.append(run(queue, ws, label="labeler queue, no stored scores", kind="queue"))

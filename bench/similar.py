@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from data.workspace import Workspace
-from labeler.similar import SimilarityIndex, similar_frames
+from labeler.similar import SimilarityIndex, search_vectors, similar_frames
 from trainer.features import ORIGINAL, FeatureCache
 from trainer.testset import feature_cache_dir
 
@@ -82,7 +82,7 @@ def main() -> None:
             backbone = GeneratedBackbone(name, shape)
             features = generated_features(name, n, rng)
             index = SimilarityIndex(ws, backbone)
-            index._append(shas, features)
+            index._append(shas, *search_vectors(features))
             index.last_id = n
             index._save()
             cache = FeatureCache(feature_cache_dir(ws), backbone)

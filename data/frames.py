@@ -132,8 +132,9 @@ def stored_images(conn: sqlite3.Connection) -> dict[str, CheckedImage]:
     }
 
 
-def frame_count(conn: sqlite3.Connection) -> int:
-    return conn.execute("SELECT COUNT(*) FROM frames").fetchone()[0]
+def frame_count(conn: sqlite3.Connection, *, after_id: int = 0) -> int:
+    """Frames in the workspace; with after_id, those added after that frame (ids only grow)."""
+    return conn.execute("SELECT COUNT(*) FROM frames WHERE id > ?", (after_id,)).fetchone()[0]
 
 
 def unlabeled_frames(conn: sqlite3.Connection) -> list[FrameRow]:

@@ -18,10 +18,11 @@ import numpy as np
 import pandas as pd
 
 from data.atomic import write_atomically
-from data.frames import frame_table
+from data.frames import frame_table, frames_by_sha
 from data.workspace import Workspace
 from labeler.similar import SimilarityIndex
 from trainer.evaluate import decide
+from trainer.model_scores import ModelScores
 
 MIN_FOR_UMAP = 50
 
@@ -87,10 +88,13 @@ def compute_map(ws: Workspace, index: SimilarityIndex, *, model=None, thresholds
     return frame_map
 
 
-def _probabilities(index: SimilarityIndex, shas: np.ndarray, model, batch: int = 1024) -> np.ndarray:
-    """The model's class probabilities per frame, from cached features read in batches."""
-    return np.concatenate([model.head.predict_proba(np.stack([index.cache.get(str(sha)) for sha in shas[start : start + batch]]))
-                           for start in range(0, len(shas), batch)])
+def _probabilities(index: SimilarityIndex, shas: np.ndarray, model) -> np.ndarray:
+    """The model's class probabilities per frame on the map: those training or the queue stored,
+    the rest scored from cached features (every indexed frame has them) and stored too."""
+    rows = frames_by_sha(index.ws.db, shas.tolist())
+    probs, kept = ModelScores(index.ws, model, index.cache.backbone).probabilities(rows, compute=False)
+    position = {r["sha256"]: i for i, r in enumerate(kept)}
+    return probs[[position[str(sha)] for sha in shas]]
 
 
 def load_map(index: SimilarityIndex) -> FrameMap | None:

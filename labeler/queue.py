@@ -246,12 +246,17 @@ def wilson_interval(successes: int, total: int, z: float = 1.96) -> tuple[float,
     return max(0.0, centre - half), min(1.0, centre + half)
 
 
+def kept_queue(ws: Workspace, version: str | None) -> list[QueueItem] | None:
+    """The stored queue if it still has items and was built with model `version`, else None."""
+    stored_version, items = stored_queue(ws)
+    return items if items and stored_version == version else None
+
+
 def current_queue(ws: Workspace, *, model=None, backbone=None, limit: int = 50, progress=None) -> list[QueueItem]:
     """The stored queue while it still has items and the active model is the one it was built with;
     otherwise (first use, queue used up, or after a retrain) a new one."""
     version = model.version if model is not None else None
-    stored_version, items = stored_queue(ws)
-    if items and stored_version == version:
+    if (items := kept_queue(ws, version)) is not None:
         return items
     items = build_queue(ws, limit=limit, model=model, backbone=backbone, progress=progress)
     save_queue(ws, items, version)

@@ -9,7 +9,6 @@ from sklearn.model_selection import StratifiedGroupKFold
 from data.workspace import Workspace
 from trainer.backbones import Backbone, pooled
 from trainer.features import FeatureCache
-from trainer.head import Head
 from trainer.split import FrameFacts, leakage_groups
 from trainer.testset import feature_cache_dir, original_request
 
@@ -56,6 +55,8 @@ def out_of_fold_probabilities(
     The heads are small (one layer of 128 over compact features) and get a fixed number of
     steps, so the check costs about as much for 100,000 labeled frames as for 500.
     """
+    from trainer.head import Head  # Keras: only when the check runs, not when a page imports the queue
+
     groups = leakage_groups([FrameFacts(r["file_name"], r["video_id"], r["phash"]) for r in rows])
     probs = np.zeros((len(X), n_classes), "float32")
     steps = min(30 * int(np.ceil(len(X) / 128)), CHECK_STEPS)  # 30 passes over a few hundred frames

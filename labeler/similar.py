@@ -22,11 +22,13 @@ import numpy as np
 
 from data.atomic import write_atomically
 from data.errors import LookoutError
-from data.frames import frame_by_id_or_name, frames_after, frames_by_id, frames_by_sha
+from data.frames import frame_by_id_or_name, frame_count, frames_after, frames_by_id, frames_by_sha
 from data.workspace import Workspace
 from trainer.backbones import Backbone, is_face_features, pooled
 from trainer.features import FeatureCache
 from trainer.testset import feature_cache_dir, original_request
+
+READ_BATCH = 1024  # features in memory at once while indexing: 100 MB of vgg16 maps
 
 
 def search_vectors(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -94,13 +96,17 @@ class SimilarityIndex:
                  pending_ids=np.array([r["id"] for r in self.pending or []], "int64"))
         write_atomically(self.path, buf.getvalue(), durable=False)
 
-    def _append(self, shas: list[str], features: np.ndarray) -> None:
-        vectors, rows = search_vectors(features)
+    def _append(self, shas: list[str], vectors: np.ndarray, rows: np.ndarray) -> None:
+        """Frames `shas` and their search vectors; rows: the position in `shas` each vector belongs to."""
         known = self.vectors if len(self.vectors) else np.zeros((0, vectors.shape[1]), "float32")
         self.owners = np.concatenate([self.owners, rows + len(self.shas)])
         self.vectors = np.concatenate([known, vectors])
         self.norms = np.concatenate([self.norms, (vectors ** 2).sum(axis=1)])
         self.shas = np.concatenate([self.shas, np.asarray(shas, dtype="<U64")])
+
+    def new_frames(self) -> int:
+        """Frames added to the workspace since the last update: one count, no rows read."""
+        return frame_count(self.ws.db, after_id=self.last_id)
 
     def _unseen_frames(self) -> list:
         """Frames added since the last update, and those that had no features then."""
@@ -118,23 +124,35 @@ class SimilarityIndex:
             unseen, before = self._unseen_frames(), len(self.shas)
         if compute and unseen:
             self.cache.ensure([original_request(self.ws, r) for r in unseen], progress=progress, should_stop=should_stop)
-        found, features, missing = [], [], []
-        for row in unseen:
+        found, missing, chunks, batch = [], [], [], []  # chunks: (vectors, their frame's position in found)
+        for i, row in enumerate(unseen):
+            if progress and i % READ_BATCH == 0:
+                progress("reading features for the search", i, len(unseen))
             if (cached := self.cache.get(row["sha256"])) is None:
                 missing.append(row)
-            else:
-                found.append(row["sha256"])
-                features.append(cached)
+                continue
+            found.append(row["sha256"])
+            batch.append(cached)
+            if len(batch) == READ_BATCH:  # kept as search vectors: 100,000 vgg16 maps would take 10 GB
+                vectors, rows = search_vectors(np.stack(batch))
+                chunks.append((vectors, rows + len(found) - len(batch)))
+                batch = []
+        if batch:
+            vectors, rows = search_vectors(np.stack(batch))
+            chunks.append((vectors, rows + len(found) - len(batch)))
         with self._lock:
             added_meanwhile = set(self.shas[before:].tolist())  # by another update: a page and a job share the index
-            fresh = [i for i, sha in enumerate(found) if sha not in added_meanwhile]
-            if fresh:
-                self._append([found[i] for i in fresh], np.stack([features[i] for i in fresh]))
+            fresh = np.array([sha not in added_meanwhile for sha in found], bool)
+            if fresh.any():
+                vectors, rows = (np.concatenate(parts) for parts in zip(*chunks))
+                kept = fresh[rows]
+                renumbered = np.cumsum(fresh) - 1  # a frame's position among the fresh ones
+                self._append([sha for sha, new in zip(found, fresh) if new], vectors[kept], renumbered[rows[kept]])
             self.last_id = max([self.last_id, *(r["id"] for r in unseen)])
             self.pending = missing
-            if fresh:
+            if fresh.any():
                 self._save()
-        return len(fresh)
+        return int(fresh.sum())
 
     def nearest(self, query: np.ndarray, limit: int, exclude: str | None = None) -> list[tuple[str, float]]:
         """(sha256, distance) of the `limit` frames nearest any of the query vectors, nearest first."""

@@ -306,3 +306,51 @@ def test_a_finished_jobs_message_is_for_the_person_who_started_it_until_closed(w
     assert "Imported" not in success_text(other.run())  # it stayed on every page for every new session
     next(b for b in starter.button if b.label == "Close this message").click().run()
     assert "Imported" not in success_text(starter.run())
+
+
+VISIT = """
+import sys
+from streamlit.testing.v1 import AppTest
+
+app = AppTest.from_string("from ui import {name}\\n{name}.page()", default_timeout=120)
+app.session_state["labeler"] = "tester"
+app.run()
+print(repr([e.value for e in app.exception]), [e.value for e in app.error], [c.value for c in app.caption])
+print("keras" in sys.modules)
+"""
+
+
+def test_a_page_visit_loads_no_keras_until_something_needs_scoring(ws_env, tmp_path, random_weights):
+    """Importing Keras takes seconds: the first visit to a page after the server starts waited for it
+    (1.6-5.2 s at 100,000 frames) only to show the active model's name or its stored queue."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from labeler.frame_map import compute_map
+    from labeler.queue import current_queue
+    from labeler.similar import SimilarityIndex
+    from tests.test_training import colour_frames
+    from trainer.predict import backbone_for
+    from trainer.registry import activate, load_model
+    from trainer.train import train_model
+
+    ws = Workspace.open(ws_env)
+    import_folder(ws, colour_frames(tmp_path / "frames"))
+    activate(ws, train_model(ws, backbone="vgg16", epochs=1).version)  # scores every frame it has features of
+    save_image(tmp_path / "new.jpg", 99)
+    import_folder(ws, _folder_with(tmp_path / "more", tmp_path / "new.jpg"))  # no features: no guess to wait for
+    model = load_model(ws, "active")
+    backbone = backbone_for(ws, model)
+    current_queue(ws, model=model, backbone=backbone)
+    compute_map(ws, SimilarityIndex(ws, backbone), model=model, thresholds=model.thresholds(ws.config.frame_rule))
+
+    repo = Path(__file__).resolve().parents[1]
+    loaded = {}
+    for name in ("label", "review", "monitor", "frame_map", "train", "dataset"):
+        run = subprocess.run([sys.executable, "-c", VISIT.format(name=name)], cwd=repo, capture_output=True, text=True,
+                             timeout=300)
+        *shown, keras = run.stdout.strip().splitlines() or ["no output: " + run.stderr[-2000:]]
+        assert shown[0].startswith("[] []"), f"{name}: {shown}"
+        loaded[name] = keras == "True"
+    assert loaded == dict.fromkeys(loaded, False)

@@ -23,7 +23,7 @@ from tests.test_app import (
     rerun_until,
     small_workspace,
 )
-from trainer.backbones import load_backbone
+from trainer.backbones import Backbone, load_backbone
 from trainer.features import ORIGINAL, FeatureCache
 from trainer.testset import feature_cache_dir, original_request
 
@@ -130,6 +130,37 @@ def test_two_updates_at_once_index_each_frame_once(tmp_path, random_vgg16, monke
     for thread in threads:
         thread.join(timeout=60)
     assert len(index.shas) == len(set(index.shas.tolist())) == 6
+
+
+class StoredFaces(Backbone):
+    """Face-shaped features written straight into the cache: indexing is what is tested."""
+    name, identity, feature_shape = "face", "stored-faces", (4, 129)
+
+
+@pytest.mark.parametrize("read_batch", [1, 2, 3, 1024])
+def test_the_index_reads_features_in_batches_and_keeps_every_face_with_its_frame(tmp_path, monkeypatch, read_batch):
+    """Indexing 100,000 vgg16 frames held every map in memory at once (10 GB); now it reads batches.
+    Faces per frame vary (none, one, four) and one frame has no features: each face must stay with its frame."""
+    import labeler.similar
+
+    monkeypatch.setenv("LOOKOUT_FEATURE_CACHE", str(tmp_path / "features"))
+    ws = Workspace.open(tmp_path / "ws")
+    import_folder(ws, image_folder(tmp_path / "in", range(7)))
+    rows = ws.db.execute("SELECT sha256 FROM frames ORDER BY id").fetchall()
+    cache, rng = FeatureCache(feature_cache_dir(ws), StoredFaces()), np.random.default_rng(0)
+    faces = {}
+    for row, n in zip(rows, [1, 0, 4, 2, None, 1, 3]):  # None: no features cached
+        if n is not None:
+            features = np.zeros((4, 129), "float32")
+            features[:n, :-1], features[:n, -1] = rng.random((n, 128)).astype("float16"), 1
+            cache.put(row["sha256"], ORIGINAL, features)
+            faces[row["sha256"]] = features[:n, :-1]
+    monkeypatch.setattr(labeler.similar, "READ_BATCH", read_batch)
+    index = SimilarityIndex(ws, StoredFaces())
+    assert index.update(compute=False) == 6 and index.unindexed == 1
+    assert index.shas.tolist() == list(faces)
+    for sha, mine in faces.items():
+        np.testing.assert_array_equal(index.vectors[index.shas[index.owners] == sha], mine)
 
 
 def test_faces_are_searched_one_by_one_and_vgg16_maps_are_pooled():

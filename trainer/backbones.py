@@ -14,6 +14,7 @@ import hashlib
 import importlib.util
 import os
 import socket
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
@@ -277,6 +278,34 @@ class FaceBackbone(Backbone):
                 out[i, j, :128] = np.asarray(self.encoder.compute_face_descriptor(rgb, shape), dtype="float32")
                 out[i, j, 128] = 1.0
         return out
+
+
+class DeferredBackbone(Backbone):
+    """A backbone known from a model card. Reading its cached features needs only its identity and
+    feature shape, so its weights (and TensorFlow, seconds to import) load on the first embed."""
+
+    def __init__(self, name: str, identity: str, feature_shape, load: Callable[[], Backbone]):
+        self.name, self.identity, self.feature_shape = name, identity, tuple(feature_shape)
+        self._load, self._loaded = load, None
+
+    @property
+    def loaded(self) -> Backbone:
+        if self._loaded is None:
+            backbone = self._load()
+            if backbone.identity != self.identity:
+                raise LookoutError(
+                    f"This installation computes {backbone.identity} features, not the {self.identity} the active "
+                    "model was trained on; train a new model (Train page) and activate it."
+                )
+            self._loaded = backbone
+        return self._loaded
+
+    @property
+    def batch_size(self) -> int:
+        return self.loaded.batch_size
+
+    def embed(self, images: list[np.ndarray]) -> np.ndarray:
+        return self.loaded.embed(images)
 
 
 def load_backbone(name: str, *, vgg16_weights: str | os.PathLike | None = None, configured: str = "",

@@ -36,13 +36,18 @@ class FeatureRequest:
     load: Callable[[], np.ndarray]  # the RGB image for this variant, only called on a miss
 
 
+def entry_path(root: Path, identity: str, sha256: str, variant: str = ORIGINAL) -> Path:
+    """Where a frame's features from the backbone `identity` are kept: checking that one exists needs no backbone."""
+    return Path(root) / identity / sha256[:2] / f"{sha256}-{variant}.npy"
+
+
 class FeatureCache:
     def __init__(self, root: Path, backbone: Backbone):
         self.backbone = backbone
-        self.dir = Path(root) / backbone.identity
+        self.root = Path(root)
 
     def path(self, sha256: str, variant: str) -> Path:
-        return self.dir / sha256[:2] / f"{sha256}-{variant}.npy"
+        return entry_path(self.root, self.backbone.identity, sha256, variant)
 
     def get(self, sha256: str, variant: str = ORIGINAL) -> np.ndarray | None:
         """The cached features, or None when missing or damaged."""
@@ -85,6 +90,8 @@ class FeatureCache:
         Returns how many were computed, and {sha256: reason} for images that could not be read.
         """
         missing = [r for r in requests if self.get(r.sha256, r.variant) is None]
+        if not missing:
+            return 0, {}  # the backbone is not even asked its batch size: a deferred one would load its weights
         failed: dict[str, str] = {}
         batch = self.backbone.batch_size
         for start in range(0, len(missing), batch):

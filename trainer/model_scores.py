@@ -27,19 +27,29 @@ BATCH = 1024  # frames whose features are in memory at once: 50 MB of vgg16 maps
 _locks: dict[Path, threading.Lock] = {}
 
 
+def scores_path(ws: Workspace, version: str) -> Path:
+    return ws.root / "index" / "scores" / f"{version}.npz"
+
+
+def read_scores(path: Path) -> tuple[list[str], np.ndarray, str | None]:
+    """(frame hashes, their probabilities, the backbone identity of the features scored) in a
+    score file; nothing when it is missing or damaged (an empty file is an EOFError)."""
+    try:
+        with np.load(path, allow_pickle=False) as saved:
+            return saved["shas"].tolist(), saved["probs"], str(saved["backbone_identity"])
+    except (OSError, ValueError, KeyError, EOFError):
+        return [], np.zeros((0, 0), "float32"), None
+
+
 class ModelScores:
     def __init__(self, ws: Workspace, model, backbone: Backbone):
         self.ws, self.model = ws, model
         self.cache = FeatureCache(feature_cache_dir(ws), backbone)
-        self.path = ws.root / "index" / "scores" / f"{model.version}.npz"
+        self.path = scores_path(ws, model.version)
         self._lock = _locks.setdefault(self.path, threading.Lock())
-        shas, self.probs = [], np.zeros((0, len(model.classes)), "float32")
-        try:
-            with np.load(self.path, allow_pickle=False) as saved:
-                if str(saved["backbone_identity"]) == backbone.identity:
-                    shas, self.probs = saved["shas"].tolist(), saved["probs"]
-        except (OSError, ValueError, KeyError, EOFError):
-            pass  # missing or damaged (an empty file is an EOFError): scored again
+        shas, self.probs, identity = read_scores(self.path)
+        if identity != backbone.identity:  # none stored, or from other features: scored again
+            shas, self.probs = [], np.zeros((0, len(model.classes)), "float32")
         self.position = {sha: i for i, sha in enumerate(shas)}  # sha256 -> row of probs
 
     def probabilities(self, rows: list, *, compute: bool = True, progress: Progress | None = None,

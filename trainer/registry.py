@@ -16,9 +16,9 @@ import zipfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import h5py
-import keras
 import numpy as np
 
 from data.atomic import write_atomically
@@ -28,10 +28,19 @@ from data.model_records import is_recorded, model_cards, record_model
 from data.scratch import scratch_dir
 from data.workspace import Workspace
 from trainer.backbones import Backbone, VGG16Backbone
-from trainer.head import Head
+
+if TYPE_CHECKING:
+    from trainer.head import Head
 
 ACTIVE = "ACTIVE"
 TUTORIAL_CLASSES = ("no target", "target")
+
+
+def card_thresholds(card: dict, rule: FrameRule) -> np.ndarray:
+    """Per target (classes[1:]), what a frame's probability must reach: the threshold chosen
+    for the precision goal when the card has one, never below the project's frame_rule.threshold."""
+    chosen = card.get("thresholds", {}) if rule.precision_goal > 0 else {}
+    return np.array([max(chosen.get(name, rule.threshold), rule.threshold) for name in card["classes"][1:]])
 
 
 @dataclass
@@ -49,10 +58,7 @@ class Model:
         return tuple(self.card["classes"])
 
     def thresholds(self, rule: FrameRule) -> np.ndarray:
-        """Per target (classes[1:]), what a frame's probability must reach: the threshold chosen
-        for the precision goal when the card has one, never below the project's frame_rule.threshold."""
-        chosen = self.card.get("thresholds", {}) if rule.precision_goal > 0 else {}
-        return np.array([max(chosen.get(name, rule.threshold), rule.threshold) for name in self.classes[1:]])
+        return card_thresholds(self.card, rule)
 
     def check_backbone(self, backbone: Backbone) -> None:
         if backbone.name != self.card["backbone"] or tuple(backbone.feature_shape) != tuple(self.card["input_shape"]):
@@ -169,7 +175,12 @@ def activate(ws: Workspace, version: str) -> None:
 
 def read_card(ws: Workspace, version: str) -> dict:
     """The card a version folder holds in model.json."""
-    return json.loads((ws.models_dir / version / "model.json").read_text())
+    path = ws.models_dir / version / "model.json"
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise LookoutError(f"{path} cannot be read ({type(exc).__name__}); activate another version "
+                           "(python -m trainer list) or train a new one.") from None
 
 
 def active_version(ws: Workspace) -> str | None:
@@ -222,6 +233,12 @@ def _has_code(path: Path) -> bool:
 
 
 def load_model(ws: Workspace, ref: str, *, trust_code: bool = False) -> Model:
+    # Keras is imported here, not at the top: pages that only list or export versions then load
+    # in a second instead of the four that importing TensorFlow takes.
+    import keras
+
+    from trainer.head import Head
+
     path = resolve_model_path(ws, ref)
     try:
         if _has_code(path) and not trust_code:

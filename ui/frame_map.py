@@ -12,15 +12,17 @@ from PIL import Image
 from data import LookoutError
 from data.labels import set_labels, undo
 from labeler.frame_map import compute_map, in_box, load_map, map_points
+from trainer.registry import load_model
 from ui.grid import GRID_COLUMNS
 from ui.people import labeler
-from ui.progress import job_key, job_ui, start_job
+from ui.progress import job_key, job_running, job_ui, start_job
 from ui.similar import search_index
-from ui.workspace import active_model, current_workspace, jobs
+from ui.workspace import active_card, current_workspace, jobs
 
 MAX_DRAWN = 20_000  # points drawn; a box still selects every frame inside it
 THUMBNAILS_UP_TO = 800  # points whose hover shows the picture: each carries a small JPEG
 SHOWN_SELECTED = 24
+UPDATED_ON_PAGE = 2_000  # frames new to the search index read while the page draws; more are read by the drawing job
 COLOURS = {"label": "Label", "score": "Model score", "disagreement": "Label and model disagree"}
 
 
@@ -92,31 +94,39 @@ def page() -> None:
     st.title("Map")
     st.write("Every frame as a point: frames that look alike sit together. Drag a box around a group to label it at once.")
     try:
-        model, _ = active_model(ws)
+        card = active_card(ws)
         backbone, index = search_index(ws)
+        new = index.new_frames()
+        if new <= UPDATED_ON_PAGE:
+            index.update(compute=False)
     except LookoutError as exc:
         st.error(str(exc))
         return
-    index.update(compute=False)
     frame_map = load_map(index)
-    thresholds = model.thresholds(ws.config.frame_rule) if model is not None else None
-    version = model.version if model is not None else ""
+    version = card["version"] if card else ""
 
-    def redraw(job, compute_features=False):
-        return compute_map(ws, index, model=model, thresholds=thresholds, progress=job.progress,
-                           should_stop=job.cancel.is_set, compute_features=compute_features)
+    def redraw(compute_features=False):
+        def draw(job):
+            job.progress("loading the model", 0, 0)
+            model = load_model(ws, version) if version else None  # in the job: the page does not wait for Keras
+            thresholds = model.thresholds(ws.config.frame_rule) if model is not None else None
+            return compute_map(ws, index, model=model, thresholds=thresholds, progress=job.progress,
+                               should_stop=job.cancel.is_set, compute_features=compute_features)
+        return draw
 
-    stale = frame_map is None or frame_map.indexed != len(index.shas) or frame_map.model_version != version
+    stale = (frame_map is None or frame_map.indexed != len(index.shas) or frame_map.model_version != version
+             or new > UPDATED_ON_PAGE)
     last = jobs().get(job_key(ws, "map"))
-    if stale and len(index.shas) and (last is None or last.finished and not last.error):
-        start_job(ws, "map", redraw)  # frames gained features or the model changed since it was drawn
+    if stale and (len(index.shas) or new > UPDATED_ON_PAGE) and (last is None or last.finished and not last.error):
+        start_job(ws, "map", redraw())  # frames gained features or the model changed since it was drawn
     if index.unindexed:
         st.caption(f"{index.unindexed} frames have no features yet and are not on the map.")
         if st.button(f"Compute features for {index.unindexed} frames and redraw"):
-            start_job(ws, "map", lambda job: redraw(job, compute_features=True))
+            start_job(ws, "map", redraw(compute_features=True))
     job_ui(ws, "map", "Drawing the map", lambda m: f"The map shows {len(m.shas)} frames.")
     if frame_map is None or not len(frame_map.shas):
-        st.info("No frame has features yet: import frames and train a model, or compute features above.")
+        if not job_running(ws, "map"):
+            st.info("No frame has features yet: import frames and train a model, or compute features above.")
         return
     if note := st.session_state.pop("map_note", None):
         st.success(note)

@@ -19,7 +19,7 @@ from monitor.scoring import score_video
 from ui.grid import GRID_COLUMNS
 from ui.progress import job_ui, start_job
 from ui.similar import more_like_this_button, similar_ui
-from ui.workspace import active_model, current_workspace
+from ui.workspace import active_card, active_model, current_workspace
 
 THUMBNAIL_WIDTH = 240
 
@@ -117,19 +117,24 @@ def page() -> None:
     ws = current_workspace()
     st.title("Monitor")
     try:
-        model, backbone = active_model(ws)
+        card = active_card(ws)
     except LookoutError as exc:
         st.error(str(exc))
         return
-    if model is None:
+    if card is None:
         st.info("No active model yet: train one and activate it on the Train page.")
         return
-    st.caption(f"Active model: {model.version} ({model.card['backbone']})")
+    st.caption(f"Active model: {card['version']} ({card['backbone']})")
     similar_ui(ws)
     request = score_request_ui()
     if request:
         uploads, url = request
         paths = [save_upload(u.name, u.getvalue(), ws.videos_dir) for u in uploads]
+        try:
+            model, backbone = active_model(ws)  # loaded when first needed, not on every visit
+        except LookoutError as exc:
+            st.error(str(exc))
+            return
         start_job(ws, "score", lambda job: score_now(ws, model, backbone, paths, url, job))
     job_ui(ws, "score", "Scoring", describe_scores)
     if st.button("Run one monitor cycle now"):

@@ -8,7 +8,8 @@ from data.frames import frames_in_time_order, frames_of_video
 from data.labels import set_labels, undo
 from data.monitor_records import videos_newest_first
 from labeler.judgements import judge_video, judgement
-from labeler.queue import STRATEGY_NAMES, current_queue, label_item, skip
+from labeler.queue import STRATEGY_NAMES, current_queue, kept_queue, label_item, skip
+from trainer.registry import active_version
 from ui.grid import grid_ui
 from ui.people import labeler, require_labeler
 from ui.progress import ProgressBar
@@ -75,10 +76,12 @@ def page() -> None:
         return
     similar_ui(ws)
     try:
-        model, backbone = active_model(ws)
-        bar = st.progress(0.0, text="Ranking frames...")
-        queue = current_queue(ws, model=model, backbone=backbone, progress=ProgressBar(bar, "Ranking frames"))
-        bar.empty()
+        queue = kept_queue(ws, active_version(ws))
+        if queue is None:  # the model is loaded (Keras: seconds) only when the queue must be ranked again
+            model, backbone = active_model(ws)
+            bar = st.progress(0.0, text="Ranking frames...")
+            queue = current_queue(ws, model=model, backbone=backbone, progress=ProgressBar(bar, "Ranking frames"))
+            bar.empty()
     except LookoutError as exc:
         st.error(str(exc))
         return

@@ -3,14 +3,15 @@ grid that labels the ticked ones as one undoable action."""
 
 import streamlit as st
 
-from data import LookoutError
+from data import LookoutError, Workspace
 from data.frames import frame_by_id_or_name
 from data.labels import set_labels
 from labeler.similar import SimilarityIndex, similar_frames
+from trainer.backbones import DeferredBackbone
 from ui.grid import grid_ui
 from ui.people import labeler
 from ui.progress import job_ui, start_job
-from ui.workspace import active_model
+from ui.workspace import active_card, active_model
 
 SIMILAR = "similar_to"  # session state: the frame whose look-alikes are shown
 LIMIT = 24
@@ -36,11 +37,23 @@ def _index(root: str, identity: str, _ws, _backbone) -> SimilarityIndex:
     return SimilarityIndex(_ws, _backbone)
 
 
+@st.cache_resource(max_entries=2)
+def _deferred_backbone(root: str, name: str, identity: str, feature_shape: tuple) -> DeferredBackbone:
+    from trainer.predict import project_backbone
+
+    return DeferredBackbone(name, identity, feature_shape, lambda: project_backbone(Workspace.open(root), name))
+
+
 def search_index(ws) -> tuple:
-    """(backbone, its similarity index): the active model's backbone, or the project's before any model."""
-    model, backbone = active_model(ws)
-    if model is None:
-        backbone = _project_backbone(ws.config.backbone, ws.config.vgg16_weights)
+    """(backbone, its similarity index): the active model's backbone, or the project's before any model.
+    The active model's is known from its card: searching cached features loads no weights."""
+    card = active_card(ws)
+    if card is not None and card.get("backbone_identity"):
+        backbone = _deferred_backbone(str(ws.root), card["backbone"], card["backbone_identity"], tuple(card["input_shape"]))
+    else:  # before any model, or a tutorial model whose card does not say which features it was trained on
+        model, backbone = active_model(ws)
+        if model is None:
+            backbone = _project_backbone(ws.config.backbone, ws.config.vgg16_weights)
     return backbone, _index(str(ws.root), backbone.identity, ws, backbone)
 
 

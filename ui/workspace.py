@@ -46,8 +46,18 @@ def _model_and_backbone(root: str, version: str):
 
 
 def active_model(ws: Workspace):
-    """(model, backbone) of the active version, loaded once per version; (None, None) before any."""
+    """(model, backbone) of the active version, loaded once per version; (None, None) before any.
+    Loading imports Keras (seconds): pages that only show the model use active_card."""
     from trainer.registry import active_version
 
     version = active_version(ws)
     return _model_and_backbone(str(ws.root), version) if version else (None, None)
+
+
+def active_card(ws: Workspace) -> dict | None:
+    """The active version's card (its version, backbone, classes, thresholds), read without loading
+    the model; None before any model is active."""
+    from trainer.registry import active_version, read_card
+
+    version = active_version(ws)
+    return {**read_card(ws, version), "version": version} if version else None
