@@ -346,11 +346,13 @@ def test_a_page_visit_loads_no_keras_until_something_needs_scoring(ws_env, tmp_p
     compute_map(ws, SimilarityIndex(ws, backbone), model=model, thresholds=model.thresholds(ws.config.frame_rule))
 
     repo = Path(__file__).resolve().parents[1]
+    visits = {name: subprocess.Popen([sys.executable, "-c", VISIT.format(name=name)], cwd=repo, text=True,
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+              for name in ("label", "review", "monitor", "frame_map", "train", "dataset")}  # each in a fresh process
     loaded = {}
-    for name in ("label", "review", "monitor", "frame_map", "train", "dataset"):
-        run = subprocess.run([sys.executable, "-c", VISIT.format(name=name)], cwd=repo, capture_output=True, text=True,
-                             timeout=300)
-        *shown, keras = run.stdout.strip().splitlines() or ["no output: " + run.stderr[-2000:]]
+    for name, visit in visits.items():
+        out, err = visit.communicate(timeout=300)
+        *shown, keras = out.strip().splitlines() or ["no output: " + err[-2000:]]
         assert shown[0].startswith("[] []"), f"{name}: {shown}"
         loaded[name] = keras == "True"
     assert loaded == dict.fromkeys(loaded, False)
