@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-from sklearn.base import clone
-from sklearn.model_selection import StratifiedGroupKFold
 
 from data.workspace import Workspace
 from trainer.backbones import Backbone, pooled
@@ -55,7 +53,11 @@ def out_of_fold_probabilities(
     The heads are small (one layer of 128 over compact features) and get a fixed number of
     steps, so the check costs about as much for 100,000 labeled frames as for 500.
     """
-    from trainer.head import Head  # Keras: only when the check runs, not when a page imports the queue
+    # Keras and scikit-learn load when the check runs, not when a page imports the queue
+    from sklearn.base import clone
+    from sklearn.model_selection import StratifiedGroupKFold
+
+    from trainer.head import Head
 
     groups = leakage_groups([FrameFacts(r["file_name"], r["video_id"], r["phash"]) for r in rows])
     probs = np.zeros((len(X), n_classes), "float32")
