@@ -125,3 +125,23 @@ def test_a_goal_no_threshold_reaches_says_so_and_keeps_the_most_precise():
     point = choose_threshold(np.array([False, True, True]), np.array([0.99, 0.9, 0.6]), goal=0.95, floor=0.5)
     assert not point["goal_met"] and point["precision"] == pytest.approx(2 / 3, abs=1e-3)  # not 1 of 2 or 0 of 1
     assert point["threshold"] == 0.5  # the same calls as 0.6, and the lowest
+
+
+@pytest.mark.parametrize("feature_shape", [(7, 7, 512), (4, 129)], ids=["vgg16", "face"])
+def test_a_head_builds_while_a_page_rerun_clears_keras_session(feature_shape, monkeypatch):
+    """Streamlit clears Keras' session after every script run (a page's rerun, the progress fragment's
+    tick). Training on the Train page failed, now and then, with 'The name "dense" is used 2 times in
+    the model': the clear restarted Keras' automatic layer names halfway through building the head."""
+    import keras
+
+    import trainer.head
+
+    real_dropout = trainer.head.layers.Dropout
+
+    def dropout_while_a_rerun_ends(*args, **kwargs):
+        keras.backend.clear_session()  # what the page thread's script runner does, at any moment
+        return real_dropout(*args, **kwargs)
+
+    monkeypatch.setattr(trainer.head.layers, "Dropout", dropout_while_a_rerun_ends)
+    model = trainer.head.build_model(feature_shape, 2, hidden=(16, 8), dropout=0.2)
+    assert len({layer.name for layer in model.layers}) == len(model.layers)

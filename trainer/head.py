@@ -57,23 +57,26 @@ def face_pooling(face_probs, features, n_classes: int):
     mask = _fixed_dense(1, pick_mask, None, "face_present")(features)
     eye = np.eye(n_classes, dtype="float32")
     targets = _fixed_dense(n_classes - 1, eye[:, 1:], None, "target_probs")(face_probs)
-    targets = layers.GlobalMaxPooling1D(name="best_face")(layers.Multiply()([targets, mask]))
+    targets = layers.GlobalMaxPooling1D(name="best_face")(layers.Multiply(name="present_targets")([targets, mask]))
     none = _fixed_dense(1, eye[:, :1], None, "none_probs")(face_probs)
     absent = _fixed_dense(1, -np.ones((1, 1), "float32"), np.ones(1, "float32"), "padding")(mask)
-    none = layers.Add()([layers.Multiply()([none, mask]), absent])  # padding rows count as "no target": 1
+    none = layers.Add(name="none_or_padding")([layers.Multiply(name="present_none")([none, mask]), absent])  # padding: 1
     negate = np.array([[-1.0]], "float32")
     none = _fixed_dense(1, negate, None, "negate")(none)  # min over faces = -max(-x)
-    none = _fixed_dense(1, negate, None, "least_none")(layers.GlobalMaxPooling1D()(none))
+    none = _fixed_dense(1, negate, None, "least_none")(layers.GlobalMaxPooling1D(name="most_negated")(none))
     return layers.Concatenate(name="frame_classes")([none, targets])
 
 
 def build_model(feature_shape: tuple[int, ...], n_classes: int, *, hidden: tuple[int, ...], dropout: float):
+    """Every layer is named: Streamlit clears Keras' session after each script run, which restarts its
+    automatic names ("dense", "dense_1", ...) in every thread, so a model built by a background job
+    during a page's rerun could get two layers called "dense" and fail to build."""
     inputs = keras.Input(shape=feature_shape, name="features")
     faces = is_face_features(feature_shape)
-    x = inputs if faces else layers.Flatten()(inputs)  # face rows are classified one by one
-    for units in hidden:
-        x = layers.Dense(units, activation="relu")(x)
-        x = layers.Dropout(dropout)(x)
+    x = inputs if faces else layers.Flatten(name="flatten")(inputs)  # face rows are classified one by one
+    for i, units in enumerate(hidden):
+        x = layers.Dense(units, activation="relu", name=f"hidden_{i}")(x)
+        x = layers.Dropout(dropout, name=f"dropout_{i}")(x)
     outputs = layers.Dense(n_classes, activation="softmax", name="face_classes" if faces else "classes")(x)
     if faces:
         outputs = face_pooling(outputs, inputs, n_classes)
