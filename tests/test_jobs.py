@@ -50,3 +50,41 @@ def test_errors_are_kept_as_messages_and_cancel_reaches_the_work():
     job = registry.start("c", cancellable)
     job.cancel.set()
     assert wait(job).result == "stopped"
+
+
+RELEASE = threading.Event()  # lets the test end the page's job between two clicks
+
+
+def _page_with_a_job():
+    import streamlit as st
+
+    from tests.test_jobs import RELEASE
+    from ui.progress import job_ui, start_job
+    from ui.workspace import current_workspace
+
+    ws = current_workspace()
+    if st.button("Start"):
+        start_job(ws, "wait", lambda job: RELEASE.wait(30))
+    job_ui(ws, "wait", "Waiting", lambda result: "Finished.")
+    if st.button("Activate"):
+        st.session_state.clicks = st.session_state.get("clicks", 0) + 1
+
+
+def test_a_click_made_as_a_job_ends_is_not_lost(ws_env):
+    """CI: Activate was pressed on the Train page in the run where the training job was seen to end;
+    the page reloaded itself to show what the job changed, and the click was dropped."""
+    from streamlit.testing.v1 import AppTest
+
+    from data.workspace import Workspace
+    from ui.progress import job_key
+    from ui.workspace import jobs
+
+    RELEASE.clear()
+    app = AppTest.from_function(_page_with_a_job, default_timeout=30).run()
+    next(b for b in app.button if b.label == "Start").click().run()
+    assert app.get("progress")  # the page saw the job running
+    RELEASE.set()
+    wait(jobs().get(job_key(Workspace.open(ws_env), "wait")))
+    next(b for b in app.button if b.label == "Activate").click().run()
+    assert "clicks" in app.session_state and app.session_state["clicks"] == 1, "the click was lost"
+    assert app.success[0].value == "Finished."

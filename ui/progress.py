@@ -29,10 +29,19 @@ def job_running(ws: Workspace, kind: str) -> bool:
     return job is not None and not job.finished
 
 
-@st.fragment(run_every=1.0)
 def job_ui(ws: Workspace, kind: str, title: str, done: Callable[[object], str], *, cancel: str | None = None) -> None:
     """Progress while the job runs, then its result or its error, in the page that started it."""
+    st.session_state[_WHOLE_PAGE.format(job_key(ws, kind))] = True  # only a run of the whole page gets here
+    _job_fragment(ws, kind, title, done, cancel=cancel)
+
+
+_WHOLE_PAGE = "whole-page-run:{}"  # session state: set by the page's own run, taken by the fragment
+
+
+@st.fragment(run_every=1.0)
+def _job_fragment(ws: Workspace, kind: str, title: str, done: Callable[[object], str], *, cancel: str | None) -> None:
     key = job_key(ws, kind)
+    whole_page = st.session_state.pop(_WHOLE_PAGE.format(key), False)
     job = jobs().get(key)
     if job is None or job.finished and (job.owner != session_token() or job.dismissed):
         return  # a finished job's outcome is for the person who started it, until they close it
@@ -55,7 +64,8 @@ def job_ui(ws: Workspace, kind: str, title: str, done: Callable[[object], str], 
         st.rerun(scope="app")
     if id(job) in watching:  # it just ended: refresh the whole page once to show what it changed
         watching.discard(id(job))
-        st.rerun(scope="app")
+        if not whole_page:  # a run of the whole page draws the rest anew itself; a rerun now would drop its clicks
+            st.rerun(scope="app")
 
 
 def _duration(seconds: float) -> str:
