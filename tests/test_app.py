@@ -354,3 +354,21 @@ def test_a_page_visit_loads_neither_keras_nor_scikit_learn_until_needed(ws_env, 
         assert shown and shown[0].startswith("[] []"), f"{name}: {shown} {err[-2000:]}"
         loaded[name] = libraries.removeprefix("loaded:").split()
     assert loaded == dict.fromkeys(loaded, [])
+
+
+@pytest.mark.parametrize("damage", [b"", b"{not json", None], ids=["empty", "not-json", "missing"])
+@pytest.mark.parametrize("name", ["label", "review", "monitor", "frame_map"])
+def test_a_damaged_active_model_card_is_an_error_on_the_page_not_a_crash(ws_env, tmp_path, name, damage):
+    """The pages now read the active version's model.json themselves, before any model loads."""
+    ws = small_workspace(ws_env, tmp_path)
+    folder = ws.models_dir / "v1"
+    folder.mkdir(parents=True)
+    if damage is not None:
+        (folder / "model.json").write_bytes(damage)
+    (ws.models_dir / "ACTIVE").write_text("v1")
+    app = page(name).run()
+    assert not app.exception
+    if name == "label":  # labeling goes on, without the model's guess
+        assert any(b.label.startswith("no target") for b in app.button) and not app.error
+    else:
+        assert any("v1" in e.value for e in app.error), [e.value for e in app.error]

@@ -36,13 +36,6 @@ ACTIVE = "ACTIVE"
 TUTORIAL_CLASSES = ("no target", "target")
 
 
-def card_thresholds(card: dict, rule: FrameRule) -> np.ndarray:
-    """Per target (classes[1:]), what a frame's probability must reach: the threshold chosen
-    for the precision goal when the card has one, never below the project's frame_rule.threshold."""
-    chosen = card.get("thresholds", {}) if rule.precision_goal > 0 else {}
-    return np.array([max(chosen.get(name, rule.threshold), rule.threshold) for name in card["classes"][1:]])
-
-
 @dataclass
 class Model:
     head: Head
@@ -58,7 +51,10 @@ class Model:
         return tuple(self.card["classes"])
 
     def thresholds(self, rule: FrameRule) -> np.ndarray:
-        return card_thresholds(self.card, rule)
+        """Per target (classes[1:]), what a frame's probability must reach: the threshold chosen
+        for the precision goal when the card has one, never below the project's frame_rule.threshold."""
+        chosen = self.card.get("thresholds", {}) if rule.precision_goal > 0 else {}
+        return np.array([max(chosen.get(name, rule.threshold), rule.threshold) for name in self.classes[1:]])
 
     def check_backbone(self, backbone: Backbone) -> None:
         if backbone.name != self.card["backbone"] or tuple(backbone.feature_shape) != tuple(self.card["input_shape"]):
@@ -169,15 +165,16 @@ def activate(ws: Workspace, version: str) -> None:
         # A version folder copied in from another workspace: its card is written last, so it marks it whole.
         if not (folder / "model.json").is_file() or not (folder / "model.h5").is_file():
             raise LookoutError(f"No complete model {version!r} in {ws.models_dir}; see `python -m trainer list`.")
-        _record(ws, folder, {**read_card(ws, version), "version": version})
+        _record(ws, folder, read_card(ws, version))
     write_atomically(ws.models_dir / ACTIVE, version.encode())
 
 
 def read_card(ws: Workspace, version: str) -> dict:
-    """The card a version folder holds in model.json."""
+    """The card a version folder holds in model.json, named by its folder (a folder copied in from
+    another workspace may have been renamed)."""
     path = ws.models_dir / version / "model.json"
     try:
-        return json.loads(path.read_text())
+        return {**json.loads(path.read_text()), "version": version}
     except (OSError, ValueError) as exc:
         raise LookoutError(f"{path} cannot be read ({type(exc).__name__}); activate another version "
                            "(python -m trainer list) or train a new one.") from None

@@ -3,7 +3,7 @@ grid that labels the ticked ones as one undoable action."""
 
 import streamlit as st
 
-from data import LookoutError, Workspace
+from data import LookoutError
 from data.frames import frame_by_id_or_name
 from data.labels import set_labels
 from labeler.similar import SimilarityIndex, similar_frames
@@ -38,10 +38,10 @@ def _index(root: str, identity: str, _ws, _backbone) -> SimilarityIndex:
 
 
 @st.cache_resource(max_entries=2)
-def _deferred_backbone(root: str, name: str, identity: str, feature_shape: tuple) -> DeferredBackbone:
+def _deferred_backbone(root: str, name: str, identity: str, feature_shape: tuple, _ws) -> DeferredBackbone:
     from trainer.predict import project_backbone
 
-    return DeferredBackbone(name, identity, feature_shape, lambda: project_backbone(Workspace.open(root), name))
+    return DeferredBackbone(name, identity, feature_shape, lambda: project_backbone(_ws, name))
 
 
 def search_index(ws) -> tuple:
@@ -49,7 +49,7 @@ def search_index(ws) -> tuple:
     The active model's is known from its card: searching cached features loads no weights."""
     card = active_card(ws)
     if card is not None and card.get("backbone_identity"):
-        backbone = _deferred_backbone(str(ws.root), card["backbone"], card["backbone_identity"], tuple(card["input_shape"]))
+        backbone = _deferred_backbone(str(ws.root), card["backbone"], card["backbone_identity"], tuple(card["input_shape"]), ws)
     else:  # before any model, or a tutorial model whose card does not say which features it was trained on
         model, backbone = active_model(ws)
         if model is None:

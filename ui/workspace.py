@@ -60,4 +60,4 @@ def active_card(ws: Workspace) -> dict | None:
     from trainer.registry import active_version, read_card
 
     version = active_version(ws)
-    return {**read_card(ws, version), "version": version} if version else None
+    return read_card(ws, version) if version else None
