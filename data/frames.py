@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from data.images import CheckedImage
-from data.rows import FrameRow, all_rows, one_row
+from data.rows import FrameRow, all_rows, one_row, tuples
 from data.schema import now
 
 
@@ -118,17 +118,17 @@ def frame_table(conn: sqlite3.Connection):
     (one query, for tables and maps of all frames)."""
     import pandas as pd
 
-    return pd.read_sql_query("SELECT id, sha256, file_name, label, video_id, timestamp_s FROM frames ORDER BY id", conn)
+    columns = ["id", "sha256", "file_name", "label", "video_id", "timestamp_s"]
+    rows = tuples(conn, f"SELECT {', '.join(columns)} FROM frames ORDER BY id")  # half the time of pandas' reader
+    return pd.DataFrame.from_records(rows, columns=columns, coerce_float=True)
 
 
 def stored_images(conn: sqlite3.Connection) -> dict[str, CheckedImage]:
     """file name -> what import read of each frame under frames/, so a check need not read it again."""
-    plain = conn.cursor()
-    plain.row_factory = None  # tuples: 100,000 rows at a check, each unpacked once
     return {
         name: CheckedImage(sha256, size_bytes, width, height, int(phash or "0", 16))
-        for name, sha256, size_bytes, width, height, phash in plain.execute(
-            "SELECT file_name, sha256, size_bytes, width, height, phash FROM frames")
+        for name, sha256, size_bytes, width, height, phash in tuples(
+            conn, "SELECT file_name, sha256, size_bytes, width, height, phash FROM frames")
     }
 
 

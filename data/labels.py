@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from data.atomic import write_atomically
 from data.errors import LookoutError
 from data.mapping_csv import format_mapping_csv
-from data.rows import ConflictRow, all_rows
+from data.rows import ConflictRow, all_rows, tuples
 from data.schema import now, transaction
 from data.workspace import Workspace
 
@@ -127,10 +127,7 @@ def undo(ws: Workspace, *, steps: int = 1, who: str | None = None) -> list[Undon
 
 
 def mapping_rows(conn: sqlite3.Connection) -> list[tuple[str, int]]:
-    return [
-        (r["file_name"], r["label"])
-        for r in conn.execute("SELECT file_name, label FROM frames WHERE label IS NOT NULL ORDER BY id")
-    ]
+    return tuples(conn, "SELECT file_name, label FROM frames WHERE label IS NOT NULL ORDER BY id")
 
 
 def write_mapping_csv(ws: Workspace) -> None:

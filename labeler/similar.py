@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import io
 import threading
+import zipfile
 from dataclasses import dataclass
 
 import numpy as np
@@ -67,7 +68,9 @@ class SimilarityIndex:
         self.cache = FeatureCache(feature_cache_dir(ws), backbone)
         self.path = ws.root / "index" / f"{backbone.identity}.npz"
         self.shas = np.zeros(0, dtype="<U64")  # one per indexed frame
-        self.vectors = np.zeros((0, 0), "float32")
+        self._vectors: np.ndarray | None = np.zeros((0, 0), "float32")  # None: still in the saved file
+        self._saved = None  # the saved file, open until its vectors are read
+        self._read_lock = threading.Lock()
         self.norms = np.zeros(0, "float32")  # squared lengths of the vectors, kept for the distances
         self.owners = np.zeros(0, "int64")  # vector -> position in shas; never decreasing
         self.last_id = 0  # the newest frame id an update has seen
@@ -82,12 +85,34 @@ class SimilarityIndex:
         return len(self.pending) if self.pending is not None else len(self.pending_ids)
 
     def _load(self) -> None:
+        """Everything but the vectors (200 MB at 100,000 vgg16 frames), so that a page asking only what
+        is new does not wait for them. The file stays open until they are read: a later read gets this
+        version's vectors even if another process has replaced the file since (it is replaced by a rename)."""
         try:
-            with np.load(self.path, allow_pickle=False) as saved:
-                self.shas, self.vectors, self.norms = saved["shas"], saved["vectors"], saved["norms"]
-                self.owners, self.last_id, self.pending_ids = saved["owners"], int(saved["last_id"]), saved["pending_ids"]
-        except (OSError, ValueError, KeyError, EOFError):  # missing, or damaged (empty: EOFError)
-            pass  # a missing or damaged index is rebuilt from the cache
+            saved = np.load(self.path, allow_pickle=False)
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile):  # missing, or damaged (empty: EOFError)
+            return  # a missing or damaged index is rebuilt from the cache
+        try:
+            shas, norms, owners = saved["shas"], saved["norms"], saved["owners"]
+            last_id, pending_ids = int(saved["last_id"]), saved["pending_ids"]
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+            saved.close()
+            return
+        self.shas, self.norms, self.owners, self.last_id, self.pending_ids = shas, norms, owners, last_id, pending_ids
+        self._saved, self._vectors = saved, None
+
+    @property
+    def vectors(self) -> np.ndarray:
+        """Every search vector, one row each (owners says whose frame)."""
+        with self._read_lock:
+            if self._vectors is None:
+                try:
+                    self._vectors = self._saved["vectors"]
+                except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
+                    raise LookoutError(f"The search index {self.path} is damaged ({exc}): delete it, and the next "
+                                       "search or map rebuilds it from the feature cache.") from exc
+                self._saved.close()
+        return self._vectors
 
     def _save(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -100,7 +125,7 @@ class SimilarityIndex:
         """Frames `shas` and their search vectors; rows: the position in `shas` each vector belongs to."""
         known = self.vectors if len(self.vectors) else np.zeros((0, vectors.shape[1]), "float32")
         self.owners = np.concatenate([self.owners, rows + len(self.shas)])
-        self.vectors = np.concatenate([known, vectors])
+        self._vectors = np.concatenate([known, vectors])
         self.norms = np.concatenate([self.norms, (vectors ** 2).sum(axis=1)])
         self.shas = np.concatenate([self.shas, np.asarray(shas, dtype="<U64")])
 

@@ -10,6 +10,7 @@ import pytest
 from data.capture import capture_frames
 from data.cli import run
 from data.config import ProjectConfig
+from data.errors import LookoutError
 from data.importer import import_folder
 from data.labels import set_label
 from data.workspace import Workspace
@@ -31,8 +32,9 @@ TRUMP_FRAME = "frame19.jpg"  # one large frontal face
 
 
 @pytest.fixture(scope="module")
-def face_workspace(tmp_path_factory, dataset, feature_cache):
-    """The shared frames, two retouched copies of one Trump frame, and Biden.mp4's frames, face backbone."""
+def face_workspace(tmp_path_factory, dataset, feature_cache, trained_face_workspace):
+    """The shared frames, two retouched copies of one Trump frame, and Biden.mp4's frames, face backbone
+    (trained_face_workspace has cached the shared frames' features)."""
     mp = pytest.MonkeyPatch()
     mp.setenv("LOOKOUT_FEATURE_CACHE", str(feature_cache))
     root = tmp_path_factory.mktemp("similar")
@@ -161,6 +163,59 @@ def test_the_index_reads_features_in_batches_and_keeps_every_face_with_its_frame
     assert index.shas.tolist() == list(faces)
     for sha, mine in faces.items():
         np.testing.assert_array_equal(index.vectors[index.shas[index.owners] == sha], mine)
+
+
+def store_faces(ws: Workspace, seed: int) -> None:
+    """One stored face for every frame of the workspace that has none."""
+    cache, rng = FeatureCache(feature_cache_dir(ws), StoredFaces()), np.random.default_rng(seed)
+    for row in ws.db.execute("SELECT sha256 FROM frames"):
+        if cache.get(row["sha256"]) is not None:
+            continue
+        features = np.zeros((4, 129), "float32")
+        features[0, :-1], features[0, -1] = rng.random(128).astype("float16"), 1
+        cache.put(row["sha256"], ORIGINAL, features)
+
+
+def stored_faces_workspace(tmp_path, monkeypatch, frames: int) -> Workspace:
+    monkeypatch.setenv("LOOKOUT_FEATURE_CACHE", str(tmp_path / "features"))
+    ws = Workspace.open(tmp_path / "ws")
+    import_folder(ws, image_folder(tmp_path / "in", range(frames)))
+    store_faces(ws, 0)
+    return ws
+
+
+def test_an_index_read_from_disk_searches_the_version_it_opened_while_another_process_grows_it(tmp_path, monkeypatch):
+    """A page opens the index without its vectors (200 MB at 100,000 frames); they are read at the first
+    search. Meanwhile the command line may have indexed new frames and replaced the file."""
+    ws = stored_faces_workspace(tmp_path, monkeypatch, 3)
+    SimilarityIndex(ws, StoredFaces()).update(compute=False)
+    page = SimilarityIndex(ws, StoredFaces())  # vectors not read yet
+    save_image(tmp_path / "in" / "frame7.jpg", 7)
+    import_folder(ws, tmp_path / "in")
+    store_faces(ws, 1)
+    assert SimilarityIndex(ws, StoredFaces()).update(compute=False) == 1  # the file now holds 4 frames
+    query = page.vectors[:1]
+    assert [sha for sha, _ in page.nearest(query, 10)][0] == page.shas[0] and len(page.nearest(query, 10)) == 3
+    assert page.update(compute=False) == 1 and len(page.nearest(query, 10)) == 4
+
+
+@pytest.mark.parametrize("damage", ["vectors", "all"])
+def test_a_damaged_index_is_rebuilt_or_named(tmp_path, monkeypatch, damage):
+    ws = stored_faces_workspace(tmp_path, monkeypatch, 3)
+    index = SimilarityIndex(ws, StoredFaces())
+    index.update(compute=False)
+    data = bytearray(index.path.read_bytes())
+    if damage == "all":  # the zip's directory is gone: rebuilt from the cache
+        index.path.write_bytes(data[: len(data) // 2])
+        assert SimilarityIndex(ws, StoredFaces()).update(compute=False) == 3
+        return
+    at = data.index(b"vectors.npy")  # the vectors member's header, then its data
+    data[at + 200 : at + 260] = b"\xff" * 60  # its bytes no longer match its checksum
+    index.path.write_bytes(bytes(data))
+    opened = SimilarityIndex(ws, StoredFaces())
+    assert len(opened.shas) == 3  # the rest opens; the search says what to do
+    with pytest.raises(LookoutError, match=f"The search index {opened.path} is damaged.*delete it"):
+        opened.nearest(np.zeros((1, 128), "float32"), 5)
 
 
 def test_faces_are_searched_one_by_one_and_vgg16_maps_are_pooled():
