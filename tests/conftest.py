@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
+from filelock import FileLock
 
 from data.config import ProjectConfig
 from data.workspace import DEFAULT_WORKSPACE, Workspace
@@ -46,10 +47,18 @@ def dataset() -> Path:
     return SHARED_DATASET
 
 
+def run_folder(tmp_path_factory) -> Path:
+    """A folder of this run that every test process shares (the suite runs in two, see pyproject.toml)."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
 @pytest.fixture(scope="session")
 def feature_cache(tmp_path_factory) -> Path:
-    """One feature cache for the whole run: the face backbone takes minutes on the full dataset."""
-    path = Path(os.environ.get("LOOKOUT_TEST_FEATURE_CACHE") or tmp_path_factory.mktemp("features"))
+    """One feature cache for the whole run, shared by its processes: the face backbone takes minutes
+    on the full dataset. Entries are written atomically, so two processes may fill it at once."""
+    path = Path(os.environ.get("LOOKOUT_TEST_FEATURE_CACHE") or run_folder(tmp_path_factory) / "features")
+    path.mkdir(exist_ok=True)
     return path
 
 
@@ -81,7 +90,8 @@ def trained_face_workspace(tmp_path_factory, dataset, feature_cache, face_backbo
     mp = pytest.MonkeyPatch()
     mp.setenv("LOOKOUT_FEATURE_CACHE", str(feature_cache))
     try:
-        result = train_model(ws, backbone=face_backbone)
+        with FileLock(feature_cache / "faces.lock"):  # one process finds the faces; the other waits, then reads them
+            result = train_model(ws, backbone=face_backbone)
     finally:
         mp.undo()
     activate(ws, result.version)

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -140,11 +142,13 @@ class RayCluster:
     """A real Ray cluster on 127.0.0.1: a head and further nodes, one CPU each, each `ray start --block`
     in its own process group, so that stopping it stops every process it started (and nothing else)."""
 
-    def __init__(self, temp_dir: Path, env: dict[str, str], *, nodes: int = 2):
+    def __init__(self, env: dict[str, str], *, nodes: int = 2):
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             self.port = s.getsockname()[1]
-        self.temp_dir, self.env, self.nodes, self.logs, self.size = temp_dir, env, [], [], nodes
+        # Ray's sockets live under its temp dir, in paths of at most 107 bytes: pytest's are too deep
+        self.temp_dir = Path(tempfile.mkdtemp(prefix="ray-", dir="/tmp"))
+        self.env, self.nodes, self.logs, self.size = env, [], [], nodes
 
     @property
     def address(self) -> str:
@@ -202,3 +206,5 @@ class RayCluster:
                     continue
         for log in self.logs:
             log.close()
+        if exc[0] is None:  # kept after a failure: the nodes' logs are there
+            shutil.rmtree(self.temp_dir, ignore_errors=True)

@@ -49,8 +49,8 @@ def env(tmp_path_factory, random_vgg16):
 
 
 @pytest.fixture(scope="module")
-def cluster(tmp_path_factory, env):
-    with RayCluster(tmp_path_factory.mktemp("ray"), env) as running:
+def cluster(env):
+    with RayCluster(env) as running:
         yield running
 
 
@@ -144,11 +144,11 @@ def test_a_cluster_nobody_runs_is_one_clear_line(tmp_path, env, named_by, addres
     assert f"No Ray cluster answers at {address!r}" in done.stderr and "Traceback" not in done.stderr
 
 
-def test_a_node_without_the_weights_file_is_one_clear_line(tmp_path, tmp_path_factory, env):
+def test_a_node_without_the_weights_file_is_one_clear_line(tmp_path, env):
     frames = image_folder(tmp_path / "frames", range(4))
     ws = new_workspace(tmp_path / "ws", frames, env)
     bare = {k: v for k, v in env.items() if k != "LOOKOUT_VGG16_WEIGHTS"} | {"KERAS_HOME": str(tmp_path / "keras")}
-    with RayCluster(tmp_path_factory.mktemp("ray"), bare, nodes=1) as cluster:  # a short path: Ray's sockets live there
+    with RayCluster(bare, nodes=1) as cluster:
         done = lookout("trainer", "features", "--workspace", str(ws), "--ray", cluster.address, env=env, check=False)
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert f"A node of the Ray cluster at '{cluster.address}' could not load the vgg16 backbone: VGG16's ImageNet weights" \

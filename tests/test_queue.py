@@ -29,7 +29,8 @@ from trainer.train import train_model
 
 
 @pytest.fixture
-def dataset_workspace(tmp_path, dataset, feature_cache, monkeypatch):
+def dataset_workspace(tmp_path, dataset, feature_cache, trained_face_workspace, monkeypatch):
+    """The shared frames, face backbone; trained_face_workspace has cached their features."""
     monkeypatch.setenv("LOOKOUT_FEATURE_CACHE", str(feature_cache))
     # The tutorial's rule (0.5, no precision goal): these tests need a model that errs, as the tutorial's did.
     config = ProjectConfig(classes=("no target", "Trump"), backbone="face", frame_rule=FrameRule(precision_goal=0))
