@@ -30,7 +30,7 @@ def app_server(tmp_path, feature_cache, trained_face_workspace):
         yield url, ws.root
 
 
-def test_journalist_flow_in_a_real_browser(app_server, dataset, tmp_path):
+def test_journalist_flow_in_a_real_browser(app_server, dataset, feature_cache, tmp_path):
     from playwright.sync_api import expect, sync_playwright
 
     url, root = app_server
@@ -88,7 +88,8 @@ def test_journalist_flow_in_a_real_browser(app_server, dataset, tmp_path):
         page.screenshot(path=SCREENSHOTS / "monitor.png", full_page=True)
         browser.close()
 
-    env = {**os.environ, "PYTHONPATH": os.getcwd()}
+    # the app's feature cache: the clips' faces were found once, on the Monitor page
+    env = {**os.environ, "PYTHONPATH": os.getcwd(), "LOOKOUT_FEATURE_CACHE": str(feature_cache)}
     scored = subprocess.run(
         [sys.executable, "-m", "monitor", "score", str(dataset / "Trump.mp4"), "--workspace", str(root)],
         capture_output=True, text=True, env=env,

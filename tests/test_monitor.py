@@ -31,11 +31,16 @@ def clips(dataset):
 
 
 @pytest.fixture
-def make_workspace(tmp_path, trained_face_workspace):
-    """A fresh workspace using the trained face model, with the given sources and alert URL."""
+def make_workspace(tmp_path, trained_face_workspace, feature_cache, monkeypatch):
+    """A fresh workspace using the trained face model, with the given sources and alert URL.
+
+    Its features are the run's shared cache (the clips' faces are found once per run), unless
+    own_features: a test of caching itself, or of a process killed while it finds faces."""
     trained, result = trained_face_workspace
 
-    def make(sources, alert_url, name="ws"):
+    def make(sources, alert_url, name="ws", *, own_features=False):
+        if not own_features:  # also for the commands a test starts
+            monkeypatch.setenv("LOOKOUT_FEATURE_CACHE", str(feature_cache))
         config = ProjectConfig(name="Monitor", classes=("no target", "Trump"), backbone="face",
                                sources=tuple(sources), alert_urls=(alert_url,))
         ws = Workspace.open(tmp_path / name, config=config)
@@ -166,7 +171,8 @@ def test_overlapping_runs_are_refused(make_workspace, backbones):
 
 def test_killed_runs_neither_duplicate_nor_miss_an_alert(clips, make_workspace):
     with VideoServer(clips) as videos, Webhook() as hook:
-        ws = make_workspace([{"kind": "urls", "urls": [f"{videos.url}/trump.mp4", f"{videos.url}/biden.mp4"]}], hook.apprise_url)
+        ws = make_workspace([{"kind": "urls", "urls": [f"{videos.url}/trump.mp4", f"{videos.url}/biden.mp4"]}], hook.apprise_url,
+                            own_features=True)
         env = {**os.environ, "PYTHONPATH": os.getcwd()}
         command = [sys.executable, "-m", "monitor", "run-once", "--workspace", str(ws.root)]
         rng = random.Random(3)
@@ -286,7 +292,7 @@ def test_a_video_scored_again_reuses_its_features_and_kept_frames_carry_their_ha
     from monitor.scoring import score_video
     from trainer.registry import load_model
 
-    ws = make_workspace([], "json://127.0.0.1:9/none")
+    ws = make_workspace([], "json://127.0.0.1:9/none", own_features=True)
     model = load_model(ws, "active")
     backbone = backbones.for_model(ws, model)
     embedded, embed = [], backbone.embed
