@@ -2,6 +2,7 @@ import os
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import keras
@@ -197,6 +198,9 @@ def test_the_traced_face_detector_finds_the_same_faces_as_the_packages_own(datas
         assert [f["box"] for f in got] == [f["box"] for f in expected]
         assert [f["confidence"] for f in got] == pytest.approx([f["confidence"] for f in expected], abs=1e-5)
     assert any(fast.detect_faces(frames[1]))
+    with ThreadPoolExecutor(2) as pool:  # a page and a background job share one detector: each gets its frame's faces
+        together = list(pool.map(fast.detect_faces, frames * 3))
+    assert [[f["box"] for f in faces] for faces in together] == [[f["box"] for f in fast.detect_faces(f)] for f in frames] * 3
 
 
 # No `if __name__ == "__main__"`: a Streamlit page is such a script, and so is many a newsroom's.
