@@ -25,14 +25,21 @@ from trainer.backbones import FaceBackbone, face_models_dir
 class HogThenCnn:
     """The first detector, the reference of the target: HOG upsampled once, dlib's CNN where it finds none."""
 
-    def __init__(self):
+    def __init__(self, backbone: FaceBackbone):
         import dlib
 
+        self.backbone = backbone
         self.hog = dlib.get_frontal_face_detector()
         self.cnn = dlib.cnn_face_detection_model_v1(str(face_models_dir() / "mmod_human_face_detector.dat"))
 
     def detect(self, images: list[np.ndarray]) -> list[list]:
-        return [list(self.hog(rgb, 1)) or [d.rect for d in self.cnn(rgb, 0)] for rgb in images]
+        found = [list(self.hog(rgb, 1)) or [d.rect for d in self.cnn(rgb, 0)] for rgb in images]
+        return largest(found, self.backbone.max_faces)
+
+
+def largest(found: list[list], max_faces: int) -> list[list]:
+    """Per frame, its largest faces: the features hold max_faces (the shared data has frames with more)."""
+    return [sorted(boxes, key=lambda r: r.area(), reverse=True)[:max_faces] for boxes in found]
 
 
 class HogThenMtcnn:
@@ -51,7 +58,7 @@ class HogThenMtcnn:
         for rgb in images:
             faces = list(b.hog(rgb, 1))
             found.append(faces or [b.box(f["box"]) for f in self.mtcnn.detect_faces(rgb) if f["confidence"] >= b.MIN_CONFIDENCE])
-        return [sorted(boxes, key=lambda r: r.area(), reverse=True)[: b.max_faces] for boxes in found]
+        return largest(found, b.max_faces)
 
 
 def timed(backbone: FaceBackbone, frames: list[np.ndarray]) -> tuple[float, np.ndarray]:
@@ -77,7 +84,7 @@ def main() -> None:
     last = FaceBackbone(workers=1)
     last.detect = HogThenMtcnn(last).detect  # same descriptor, earlier detectors
     old = FaceBackbone(workers=1)
-    old.detect = HogThenCnn().detect
+    old.detect = HogThenCnn(old).detect
     results = {}
     for name, backbone in ((f"proposals + HOG, {new.pool.workers} procs", new), ("proposals + HOG, 1 proc", single),
                            ("HOG, then MTCNN, 1 proc", last), ("HOG, then CNN (first)", old)):
