@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -78,15 +79,29 @@ def face_backbone():
 
 
 @pytest.fixture(scope="session")
-def trained_face_workspace(tmp_path_factory, dataset, feature_cache, face_backbone):
-    """The shared dataset imported and a face model trained and activated on it (once per run)."""
+def imported_dataset(tmp_path_factory, dataset) -> Path:
+    """A workspace with the shared dataset imported, face backbone, built once: copy it with copy_workspace."""
     from data.importer import import_folder
+
+    config = ProjectConfig(name="Trump", classes=("no target", "Trump"), backbone="face")
+    ws = Workspace.open(tmp_path_factory.mktemp("imported") / "ws", config=config)
+    import_folder(ws, dataset / "Data_deeplearning")
+    ws.close()
+    return ws.root
+
+
+def copy_workspace(template: Path, to: Path, config: ProjectConfig | None = None) -> Workspace:
+    shutil.copytree(template, to)
+    return Workspace.open(to, config=config)
+
+
+@pytest.fixture(scope="session")
+def trained_face_workspace(tmp_path_factory, imported_dataset, feature_cache, face_backbone):
+    """The shared dataset imported and a face model trained and activated on it (once per run)."""
     from trainer.registry import activate
     from trainer.train import train_model
 
-    config = ProjectConfig(name="Trump", classes=("no target", "Trump"), backbone="face")
-    ws = Workspace.open(tmp_path_factory.mktemp("face") / "ws", config=config)
-    import_folder(ws, dataset / "Data_deeplearning")
+    ws = copy_workspace(imported_dataset, tmp_path_factory.mktemp("face") / "ws")
     mp = pytest.MonkeyPatch()
     mp.setenv("LOOKOUT_FEATURE_CACHE", str(feature_cache))
     try:

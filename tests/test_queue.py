@@ -11,7 +11,6 @@ from data.capture import capture_frames
 from data.config import FrameRule, ProjectConfig
 from data.importer import import_folder
 from data.labels import set_labels, undo
-from data.workspace import Workspace
 from labeler.judgements import find_video, judge_video
 from labeler.queue import (
     QueueItem,
@@ -23,20 +22,19 @@ from labeler.queue import (
     stored_queue,
     wilson_interval,
 )
+from tests.conftest import copy_workspace
 from tests.media import save_image
 from trainer.registry import activate, load_model
 from trainer.train import train_model
 
 
 @pytest.fixture
-def dataset_workspace(tmp_path, dataset, feature_cache, trained_face_workspace, monkeypatch):
+def dataset_workspace(tmp_path, imported_dataset, feature_cache, trained_face_workspace, monkeypatch):
     """The shared frames, face backbone; trained_face_workspace has cached their features."""
     monkeypatch.setenv("LOOKOUT_FEATURE_CACHE", str(feature_cache))
     # The tutorial's rule (0.5, no precision goal): these tests need a model that errs, as the tutorial's did.
     config = ProjectConfig(classes=("no target", "Trump"), backbone="face", frame_rule=FrameRule(precision_goal=0))
-    ws = Workspace.open(tmp_path / "ws", config=config)
-    import_folder(ws, dataset / "Data_deeplearning")
-    return ws
+    return copy_workspace(imported_dataset, tmp_path / "ws", config)
 
 
 def test_biden_false_positives_are_queued_then_judged_away(dataset_workspace, dataset, face_backbone):
