@@ -20,7 +20,7 @@ import pandas as pd
 from data.atomic import write_atomically
 from data.frames import frame_table, frames_by_sha
 from data.workspace import Workspace
-from labeler.similar import SimilarityIndex
+from labeler.similar import UNREADABLE, SimilarityIndex
 from trainer.evaluate import decide
 from trainer.model_scores import ModelScores
 
@@ -103,7 +103,7 @@ def load_map(index: SimilarityIndex) -> FrameMap | None:
             scores, calls = saved["scores"], saved["calls"]
             return FrameMap(saved["shas"], saved["xy"], int(saved["indexed"]), str(saved["model_version"]),
                             scores if len(scores) else None, calls if len(calls) else None)
-    except (OSError, ValueError, KeyError, EOFError):  # missing, or damaged (empty: EOFError)
+    except UNREADABLE:  # drawn again
         return None
 
 

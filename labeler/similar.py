@@ -29,6 +29,8 @@ from trainer.backbones import Backbone, is_face_features, pooled
 from trainer.features import FeatureCache
 from trainer.testset import feature_cache_dir, original_request
 
+# what reading a saved .npz raises when it is missing or damaged (empty: EOFError; cut short: BadZipFile)
+UNREADABLE = (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile)
 READ_BATCH = 1024  # features in memory at once while indexing: 100 MB of vgg16 maps
 
 
@@ -88,16 +90,15 @@ class SimilarityIndex:
         """Everything but the vectors (200 MB at 100,000 vgg16 frames), so that a page asking only what
         is new does not wait for them. The file stays open until they are read: a later read gets this
         version's vectors even if another process has replaced the file since (it is replaced by a rename)."""
+        saved = None
         try:
             saved = np.load(self.path, allow_pickle=False)
-        except (OSError, ValueError, EOFError, zipfile.BadZipFile):  # missing, or damaged (empty: EOFError)
-            return  # a missing or damaged index is rebuilt from the cache
-        try:
             shas, norms, owners = saved["shas"], saved["norms"], saved["owners"]
             last_id, pending_ids = int(saved["last_id"]), saved["pending_ids"]
-        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
-            saved.close()
-            return
+        except UNREADABLE:
+            if saved is not None:
+                saved.close()
+            return  # a missing or damaged index is rebuilt from the cache
         self.shas, self.norms, self.owners, self.last_id, self.pending_ids = shas, norms, owners, last_id, pending_ids
         self._saved, self._vectors = saved, None
 
@@ -108,7 +109,7 @@ class SimilarityIndex:
             if self._vectors is None:
                 try:
                     self._vectors = self._saved["vectors"]
-                except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
+                except UNREADABLE as exc:
                     raise LookoutError(f"The search index {self.path} is damaged ({exc}): delete it, and the next "
                                        "search or map rebuilds it from the feature cache.") from exc
                 self._saved.close()
