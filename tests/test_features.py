@@ -35,34 +35,57 @@ def test_features_are_computed_once_and_only_what_is_missing(tmp_path):
     assert np.allclose(cache.get(f"{2:064x}"), pattern(2).reshape(-1, 3).mean(axis=0), rtol=1e-3)  # float16 on disk
 
 
-def test_float32_entries_of_earlier_versions_are_still_read(tmp_path):
+def entry(array: np.ndarray) -> bytes:
+    """A cache entry as put() frames one (.npy body, magic, CRC32), of any array."""
     import io
     import struct
     import zlib
 
+    buf = io.BytesIO()
+    np.save(buf, array)
+    return buf.getvalue() + struct.pack("<4sI", b"LKF1", zlib.crc32(buf.getvalue()))
+
+
+def test_float32_entries_of_earlier_versions_are_still_read(tmp_path):
     cache = FeatureCache(tmp_path, CountingBackbone())
     path = cache.path("a" * 64, ORIGINAL)
     path.parent.mkdir(parents=True)
-    buf = io.BytesIO()
-    np.save(buf, np.array([1.0, 2.5, 1e-5], "float32"))
-    path.write_bytes(buf.getvalue() + struct.pack("<4sI", b"LKF1", zlib.crc32(buf.getvalue())))
+    path.write_bytes(entry(np.array([1.0, 2.5, 1e-5], "float32")))
     assert cache.get("a" * 64).tolist() == [1.0, 2.5, np.float32(1e-5)]
     assert cache.ensure([FeatureRequest("a" * 64, ORIGINAL, lambda: pattern(0))]) == (0, {})
+    features, kept, _ = cache.load(requests(2) + [FeatureRequest("a" * 64, ORIGINAL, lambda: pattern(0))])
+    assert len(kept) == 3 and features[2].tolist() == [1.0, 2.5, np.float32(1e-5)]
 
 
-def test_damaged_entries_are_recomputed_never_used(tmp_path):
+def flip_a_bit(blob: bytes) -> bytes:
+    flipped = bytearray(blob)
+    flipped[-20] ^= 0xFF  # inside the numbers
+    return bytes(flipped)
+
+
+@pytest.mark.parametrize("damage", [
+    flip_a_bit,
+    lambda blob: blob[:50],  # truncated
+    lambda blob: b"garbage",
+    lambda blob: b"",
+    lambda blob: entry(np.zeros(4, "float16")),  # a sound entry of another shape
+    lambda blob: entry(np.zeros(3, "int16")),  # ... of another type, as many bytes
+    lambda blob: entry(np.zeros((1, 3), "float16")),  # ... the same numbers, another shape
+])
+def test_damaged_entries_are_recomputed_never_used(tmp_path, damage):
     backbone = CountingBackbone()
     cache = FeatureCache(tmp_path, backbone)
     cache.ensure(requests(3))
-    first, second, third = (cache.path(r.sha256, ORIGINAL) for r in requests(3))
-    flipped = bytearray(first.read_bytes())
-    flipped[-20] ^= 0xFF  # a bit flip inside the numbers
-    first.write_bytes(bytes(flipped))
-    second.write_bytes(second.read_bytes()[:50])  # truncated
-    third.write_text("garbage")
-    assert all(cache.get(r.sha256) is None for r in requests(3))
-    assert cache.ensure(requests(3)) == (3, {})
-    assert all(cache.get(r.sha256) is not None for r in requests(3))
+    expected, _, _ = cache.load(requests(3))
+    damaged = cache.path(requests(3)[1].sha256, ORIGINAL)
+    damaged.write_bytes(damage(damaged.read_bytes()))
+    assert cache.get(requests(3)[1].sha256) is None
+    features, kept, _ = cache.load(requests(3), compute=False)  # left out, the others kept in order
+    assert [r.sha256 for r in kept] == [requests(3)[i].sha256 for i in (0, 2)]
+    np.testing.assert_array_equal(features, expected[[0, 2]])
+    features, kept, _ = cache.load(requests(3))
+    assert len(kept) == 3 and backbone.embedded == 4
+    np.testing.assert_array_equal(features, expected)
 
 
 def test_another_backbone_identity_never_sees_old_features(tmp_path):
