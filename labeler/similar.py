@@ -150,22 +150,18 @@ class SimilarityIndex:
             unseen, before = self._unseen_frames(), len(self.shas)
         if compute and unseen:
             self.cache.ensure([original_request(self.ws, r) for r in unseen], progress=progress, should_stop=should_stop)
-        found, missing, chunks, batch = [], [], [], []  # chunks: (vectors, their frame's position in found)
-        for i, row in enumerate(unseen):
-            if progress and i % READ_BATCH == 0:
-                progress("reading features for the search", i, len(unseen))
-            if (cached := self.cache.get(row["sha256"])) is None:
-                missing.append(row)
-                continue
-            found.append(row["sha256"])
-            batch.append(cached)
-            if len(batch) == READ_BATCH:  # kept as search vectors: 100,000 vgg16 maps would take 10 GB
-                vectors, rows = search_vectors(np.stack(batch))
-                chunks.append((vectors, rows + len(found) - len(batch)))
-                batch = []
-        if batch:
-            vectors, rows = search_vectors(np.stack(batch))
-            chunks.append((vectors, rows + len(found) - len(batch)))
+        found, missing, chunks = [], [], []  # chunks: (vectors, their frame's position in found)
+        for start in range(0, len(unseen), READ_BATCH):  # 100,000 vgg16 maps at once would take 10 GB
+            if progress:
+                progress("reading features for the search", start, len(unseen))
+            part = unseen[start : start + READ_BATCH]
+            features, kept, _ = self.cache.load([original_request(self.ws, r) for r in part], compute=False)
+            cached = {request.sha256 for request in kept}
+            missing += [r for r in part if r["sha256"] not in cached]
+            if kept:
+                vectors, rows = search_vectors(features)
+                chunks.append((vectors, rows + len(found)))
+                found += [request.sha256 for request in kept]
         with self._lock:
             added_meanwhile = set(self.shas[before:].tolist())  # by another update: a page and a job share the index
             fresh = np.array([sha not in added_meanwhile for sha in found], bool)
@@ -209,10 +205,12 @@ def find_frame(ws: Workspace, frame: str | int):
 
 
 def similar_frames(ws: Workspace, backbone: Backbone, frame: str | int, *, limit: int = 20, compute: bool = True,
-                   index: SimilarityIndex | None = None, progress=None) -> tuple[list[Neighbour], SimilarityIndex]:
+                   update: bool = True, index: SimilarityIndex | None = None, progress=None
+                   ) -> tuple[list[Neighbour], SimilarityIndex]:
     """The frames nearest `frame`, nearest first, and the index used (it counts the frames it lacks).
 
     compute: compute the features other frames lack first; the frame's own are computed anyway.
+    update: add the frames new to the index first (a page leaves many to a background job).
     """
     row = find_frame(ws, frame)
     index = index or SimilarityIndex(ws, backbone)
@@ -220,7 +218,8 @@ def similar_frames(ws: Workspace, backbone: Backbone, frame: str | int, *, limit
     if failed:
         raise LookoutError(f"Cannot read frame {row['file_name']}: {failed[row['sha256']]}")
     features = index.cache.get(row["sha256"])
-    index.update(compute=compute, progress=progress)
+    if update:
+        index.update(compute=compute, progress=progress)
     query, _ = search_vectors(features[None])
     if not len(query):
         raise LookoutError(f"No face found in {row['file_name']}: with the face backbone, frames are alike by "

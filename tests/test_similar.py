@@ -23,6 +23,7 @@ from tests.test_app import (
     random_weights,  # noqa: F401 (a fixture)
     rerun_until,
     small_workspace,
+    success_text,
 )
 from trainer.backbones import Backbone, load_backbone
 from trainer.features import ORIGINAL, FeatureCache
@@ -118,15 +119,13 @@ def test_two_updates_at_once_index_each_frame_once(tmp_path, random_vgg16, monke
     index = SimilarityIndex(ws, random_vgg16)
     index.cache.ensure([original_request(ws, r) for r in ws.db.execute("SELECT * FROM frames")])
     both_reading = threading.Barrier(2)
-    first = ws.db.execute("SELECT sha256 FROM frames ORDER BY id").fetchone()[0]
-    get = index.cache.get
+    load = index.cache.load
 
-    def get_together(sha256, *variant):  # neither update has added anything when both read
-        if sha256 == first:
-            both_reading.wait(timeout=30)
-        return get(sha256, *variant)
+    def load_together(requests, **options):  # neither update has added anything when both read
+        both_reading.wait(timeout=30)
+        return load(requests, **options)
 
-    monkeypatch.setattr(index.cache, "get", get_together)
+    monkeypatch.setattr(index.cache, "load", load_together)
     threads = [threading.Thread(target=index.update, kwargs={"compute": False}) for _ in range(2)]
     for thread in threads:
         thread.start()
@@ -249,5 +248,23 @@ def test_more_like_this_from_the_dataset_grid_labels_the_ticked_frames_at_once(w
     labels = dict(ws.db.execute("SELECT file_name, label FROM frames").fetchall())
     assert labels["frame99.jpg"] is None  # never seen, so never labeled
     assert sorted(labels.values(), key=str) == sorted([0, 1, 1, 1, 1, None, None], key=str)
-    assert "4 frames labeled target" in app.success[0].value
+    assert "4 frames labeled target" in success_text(app)
 
+
+
+@pytest.mark.usefixtures("random_weights")
+def test_more_like_this_leaves_many_new_frames_to_a_background_job(ws_env, tmp_path, monkeypatch):
+    """At 100,000 frames new to the search, the first click held the page for half a minute while it read them."""
+    import ui.similar
+
+    ws = small_workspace(ws_env, tmp_path, n=6)
+    FeatureCache(feature_cache_dir(ws), load_backbone("vgg16")).ensure(
+        [original_request(ws, r) for r in ws.db.execute("SELECT * FROM frames")])
+    monkeypatch.setattr(ui.similar, "UPDATED_ON_PAGE", 3)  # 6 new frames are "many"
+    app = page("dataset").run()
+    next(b for b in app.button if b.label == "More like this").click().run()
+    assert not app.exception and "6 frames are new since the last search" in " ".join(c.value for c in app.caption)
+    app = rerun_until(app, lambda a: any(c.key and c.key.startswith("similar-") and "-tick-" in c.key for c in a.checkbox))
+    assert not app.exception and len([c for c in app.checkbox if c.key and c.key.startswith("similar-")
+                                      and "-tick-" in c.key]) == 5
+    assert not any("are new since the last search" in c.value for c in app.caption)

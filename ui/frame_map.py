@@ -16,13 +16,12 @@ from trainer.registry import load_model
 from ui.grid import GRID_COLUMNS
 from ui.people import labeler
 from ui.progress import job_key, job_running, job_ui, start_job
-from ui.similar import search_index
+from ui.similar import UPDATED_ON_PAGE, search_index
 from ui.workspace import active_card, current_workspace, jobs
 
 MAX_DRAWN = 20_000  # points drawn; a box still selects every frame inside it
 THUMBNAILS_UP_TO = 800  # points whose hover shows the picture: each carries a small JPEG
 SHOWN_SELECTED = 24
-UPDATED_ON_PAGE = 2_000  # frames new to the search index read while the page draws; more are read by the drawing job
 COLOURS = {"label": "Label", "score": "Model score", "disagreement": "Label and model disagree"}
 
 

@@ -10,11 +10,13 @@ from labeler.similar import SimilarityIndex, similar_frames
 from trainer.backbones import DeferredBackbone
 from ui.grid import grid_ui
 from ui.people import labeler
-from ui.progress import job_ui, start_job
-from ui.workspace import active_card, active_model
+from ui.progress import job_key, job_ui, start_job
+from ui.workspace import active_card, active_model, jobs
 
 SIMILAR = "similar_to"  # session state: the frame whose look-alikes are shown
 LIMIT = 24
+UPDATED_ON_PAGE = 2_000  # frames new to the search index read while a page draws; more are read by a job
+INDEX_JOB = "similar-index"
 
 
 def more_like_this_button(container, frame_id: int, key: str) -> None:
@@ -69,18 +71,27 @@ def similar_ui(ws) -> None:
             st.rerun()
         try:
             backbone, index = search_index(ws)
-            found, index = similar_frames(ws, backbone, frame_id, limit=LIMIT, compute=False, index=index)
+            new = index.new_frames()
+            if new > UPDATED_ON_PAGE:  # reading them would hold the page (half a minute for 100,000 vgg16 frames)
+                last = jobs().get(job_key(ws, INDEX_JOB))
+                if last is None or last.finished and not last.error:
+                    start_job(ws, INDEX_JOB, lambda job: index.update(compute=False, progress=job.progress))
+            found, index = similar_frames(ws, backbone, frame_id, limit=LIMIT, compute=False, index=index,
+                                          update=new <= UPDATED_ON_PAGE)
         except LookoutError as exc:
             st.warning(str(exc))
             return
         query = frame_by_id_or_name(ws.db, frame_id)
         title.subheader(f"More like {query['file_name']}")
         title.image(str(ws.frames_dir / query["file_name"]), width=160)
+        if new > UPDATED_ON_PAGE:
+            st.caption(f"{new} frames are new since the last search: they are being added, and their look-alikes "
+                       "show here once they are.")
         if index.unindexed:
             st.caption(f"{index.unindexed} frames have no features yet, so they were not searched.")
             if st.button(f"Compute features for {index.unindexed} frames", key="similar-compute"):
-                start_job(ws, "similar-index", lambda job: index.update(progress=job.progress, should_stop=job.cancel.is_set))
-            job_ui(ws, "similar-index", "Computing features", lambda added: f"{added} frames added to the search.")
+                start_job(ws, INDEX_JOB, lambda job: index.update(progress=job.progress, should_stop=job.cancel.is_set))
+        job_ui(ws, INDEX_JOB, "Updating the search", lambda added: f"{added} frames added to the search.")
         if not found:
             st.info("No other frame to compare with yet.")
             return
