@@ -49,3 +49,20 @@ def test_check_reports_the_workspace_like_an_import(workspace, dataset):
     assert report.labeled == {"no target": 344, "Trump": 225}
     assert report.missing_images == [] and report.duplicate_rows == []
     assert len(report.unlabeled_images) == 15
+
+
+def test_frames_are_stored_in_capture_order_whatever_the_folder_lists(workspace, tmp_path):
+    """The tutorial numbers frames as they were captured: frame2 comes before frame10, whatever the case,
+    leading zeros or length of the number; the order frames are stored in is the order they are labeled in."""
+    from tests.media import save_image
+
+    names = ["frame10.jpg", "Frame3.JPG", "frame2.jpg", "frame002b.jpg", "frame-1.jpg", "frame" + "9" * 25 + ".jpg",
+             "frame100.jpg", "f.jpg", "frame1.png"]
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for i, name in enumerate(names):
+        save_image(folder / name, i)
+    import_folder(workspace, folder)
+    stored = [row[0] for row in workspace.db.execute("SELECT file_name FROM frames ORDER BY id")]
+    assert stored == ["f.jpg", "frame1.png", "frame2.jpg", "frame002b.jpg", "Frame3.JPG", "frame10.jpg", "frame100.jpg",
+                      "frame" + "9" * 25 + ".jpg", "frame-1.jpg"]  # "frame-" is other text than "frame"
