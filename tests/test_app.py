@@ -166,9 +166,8 @@ def test_review_page_labels_queue_items_and_judges_videos(ws_env, tmp_path, rand
 
     ws = small_workspace(ws_env, tmp_path)
     capture_frames(ws, make_video(tmp_path / "clip.mp4", [7, 8, 9]))
-    app = page("review").run()
+    app = rerun_until(page("review").run(), lambda a: a.markdown and "no model yet" in a.markdown[0].value)
     assert not app.exception and not app.error
-    assert "no model yet" in app.markdown[0].value
     press(app, "target").run()
     assert ws.db.execute(
         "SELECT COUNT(*) FROM label_actions WHERE source = 'review' AND reason = 'cold_start'"
@@ -185,6 +184,28 @@ def test_review_page_labels_queue_items_and_judges_videos(ws_env, tmp_path, rand
     assert not app.exception
     labels = {r[0] for r in ws.db.execute("SELECT label FROM frames WHERE video_id IS NOT NULL")}
     assert labels == {0}
+
+
+def test_the_review_queue_is_ranked_once_for_two_people_and_a_reload(ws_env, tmp_path, random_weights, monkeypatch):
+    """Ranking took the page itself (20 s at 100,000 frames): a reload started it over and two
+    reviewers ranked twice. It is a job now, joined by whoever opens the page meanwhile."""
+    import labeler.queue
+
+    small_workspace(ws_env, tmp_path)
+    ranked, build = [], labeler.queue.build_queue
+
+    def slow_build(*args, **kwargs):
+        ranked.append(1)
+        time.sleep(3)
+        return build(*args, **kwargs)
+
+    monkeypatch.setattr(labeler.queue, "build_queue", slow_build)
+    first = page("review", labeler="ana").run()
+    assert not first.exception and "Ranking frames" in first.get("progress")[0].proto.text
+    reloaded, second = page("review", labeler="ana").run(), page("review", labeler="ben").run()
+    for app in (first, reloaded, second):
+        rerun_until(app, lambda a: a.markdown and "no model yet" in a.markdown[0].value)
+    assert len(ranked) == 1
 
 
 def test_monitor_page_without_a_model_says_what_to_do(ws_env):

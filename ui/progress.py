@@ -29,8 +29,9 @@ def job_running(ws: Workspace, kind: str) -> bool:
     return job is not None and not job.finished
 
 
-def job_ui(ws: Workspace, kind: str, title: str, done: Callable[[object], str], *, cancel: str | None = None) -> None:
-    """Progress while the job runs, then its result or its error, in the page that started it."""
+def job_ui(ws: Workspace, kind: str, title: str, done: Callable[[object], str] | None, *, cancel: str | None = None
+           ) -> None:
+    """Progress while the job runs, then its result (done: None for none) or its error, in the page that started it."""
     st.session_state[_WHOLE_PAGE.format(job_key(ws, kind))] = True  # only a run of the whole page gets here
     _job_fragment(ws, kind, title, done, cancel=cancel)
 
@@ -39,7 +40,8 @@ _WHOLE_PAGE = "whole-page-run:{}"  # session state: set by the page's own run, t
 
 
 @st.fragment(run_every=1.0)
-def _job_fragment(ws: Workspace, kind: str, title: str, done: Callable[[object], str], *, cancel: str | None) -> None:
+def _job_fragment(ws: Workspace, kind: str, title: str, done: Callable[[object], str] | None, *, cancel: str | None
+                  ) -> None:
     key = job_key(ws, kind)
     whole_page = st.session_state.pop(_WHOLE_PAGE.format(key), False)
     job = jobs().get(key)
@@ -55,13 +57,14 @@ def _job_fragment(ws: Workspace, kind: str, title: str, done: Callable[[object],
         if cancel and st.button(cancel, key=f"cancel-{key}"):
             job.cancel.set()
         return
-    if job.error:
-        st.error(job.error)
-    else:
-        st.success(done(job.result))
-    if st.button("Close this message", key=f"dismiss-{key}"):
-        job.dismissed = True
-        st.rerun(scope="app")
+    if job.error or done is not None:
+        if job.error:
+            st.error(job.error)
+        else:
+            st.success(done(job.result))
+        if st.button("Close this message", key=f"dismiss-{key}"):
+            job.dismissed = True
+            st.rerun(scope="app")
     if id(job) in watching:  # it just ended: refresh the whole page once to show what it changed
         watching.discard(id(job))
         if not whole_page:  # a run of the whole page draws the rest anew itself; a rerun now would drop its clicks

@@ -4,7 +4,7 @@ videos with bulk labels, and video-level judgements."""
 import streamlit as st
 
 from data import LookoutError
-from data.frames import frames_in_time_order, frames_of_video
+from data.frames import frame_count, frames_in_time_order, frames_of_video
 from data.labels import set_labels, undo
 from data.monitor_records import videos_newest_first
 from labeler.judgements import judge_video, judgement
@@ -12,11 +12,12 @@ from labeler.queue import STRATEGY_NAMES, current_queue, kept_queue, label_item,
 from trainer.registry import active_version
 from ui.grid import grid_ui
 from ui.people import labeler, require_labeler
-from ui.progress import ProgressBar
+from ui.progress import job_key, job_ui, start_job
 from ui.similar import more_like_this_button, similar_ui
-from ui.workspace import active_model, current_workspace
+from ui.workspace import active_card, active_model, current_workspace, jobs
 
 VIDEO_GRID_LIMIT = 60
+RANK_JOB = "review-queue"
 
 
 def item_ui(ws, item) -> tuple[int | None, bool]:
@@ -69,6 +70,34 @@ def video_ui(ws) -> tuple[int, str, object] | None:
     return None
 
 
+def ranked_queue(ws) -> list | None:
+    """The stored queue while it holds for the active model; otherwise it is ranked again in a job
+    (up to a minute at 100,000 frames) and None is returned meanwhile. A job, not the page: a reload
+    or a colleague opening Review joins the ranking instead of starting it over."""
+    version = active_version(ws)
+    if (queue := kept_queue(ws, version)) is not None:
+        return queue
+    active_card(ws)  # a damaged model card is named now, not once a job has failed to load the model
+    frames = frame_count(ws.db)
+    last = jobs().get(job_key(ws, RANK_JOB))
+    if last is not None and last.finished:
+        if last.error:
+            st.error(last.error)
+            if not st.button("Rank the frames again"):
+                return None
+        elif last.result == (version, frames, 0):
+            return []  # this model found nothing to review among these frames: not ranked again until one changes
+    start_job(ws, RANK_JOB, lambda job: _rank(ws, version, frames, job))  # a running ranking is joined
+    job_ui(ws, RANK_JOB, "Ranking frames", None)
+    return None
+
+
+def _rank(ws, version: str | None, frames: int, job) -> tuple[str | None, int, int]:
+    job.progress("loading the model", 0, 0)  # Keras: seconds
+    model, backbone = active_model(ws)
+    return version, frames, len(current_queue(ws, model=model, backbone=backbone, progress=job.progress))
+
+
 def page() -> None:
     ws = current_workspace()
     st.title("Review")
@@ -76,16 +105,13 @@ def page() -> None:
         return
     similar_ui(ws)
     try:
-        queue = kept_queue(ws, active_version(ws))
-        if queue is None:  # the model is loaded (Keras: seconds) only when the queue must be ranked again
-            model, backbone = active_model(ws)
-            bar = st.progress(0.0, text="Ranking frames...")
-            queue = current_queue(ws, model=model, backbone=backbone, progress=ProgressBar(bar, "Ranking frames"))
-            bar.empty()
+        queue = ranked_queue(ws)
     except LookoutError as exc:
         st.error(str(exc))
         return
-    if not queue:
+    if queue is None:
+        pass  # being ranked: its progress shows
+    elif not queue:
         st.success("Nothing to review right now.")
     else:
         st.caption(f"{len(queue)} frames in the queue")
