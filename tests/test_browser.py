@@ -76,6 +76,7 @@ def test_journalist_flow_in_a_real_browser(app_server, dataset, feature_cache, t
 
         page.get_by_role("link", name="Review").click()
         expect(page.get_by_text("Whole videos")).to_be_visible(timeout=300_000)
+        expect(page.get_by_text("Why:")).to_be_visible(timeout=300_000)  # ranked in the background, then shown
         page.screenshot(path=SCREENSHOTS / "review.png", full_page=True)
 
         page.get_by_role("link", name="Monitor").click()
