@@ -268,3 +268,35 @@ def test_more_like_this_leaves_many_new_frames_to_a_background_job(ws_env, tmp_p
     assert not app.exception and len([c for c in app.checkbox if c.key and c.key.startswith("similar-")
                                       and "-tick-" in c.key]) == 5
     assert not any("are new since the last search" in c.value for c in app.caption)
+
+
+@pytest.mark.usefixtures("random_weights")
+def test_a_failed_search_update_is_shown_once_and_retried_when_closed(ws_env, tmp_path, monkeypatch):
+    """A page starts this job by itself on every run: a failure must not be repeated every second."""
+    import ui.similar
+    from labeler.similar import SimilarityIndex as Index
+
+    ws = small_workspace(ws_env, tmp_path, n=6)
+    FeatureCache(feature_cache_dir(ws), load_backbone("vgg16")).ensure(
+        [original_request(ws, r) for r in ws.db.execute("SELECT * FROM frames")])
+    monkeypatch.setattr(ui.similar, "UPDATED_ON_PAGE", 3)
+    attempts, update = [], Index.update
+
+    def fails_first(index, **options):
+        if not threading.current_thread().name.startswith("lookout-"):
+            return update(index, **options)  # the page's own look at a few new frames
+        attempts.append(1)
+        if len(attempts) == 1:
+            raise LookoutError("The disk is full: free some space.")
+        return update(index, **options)
+
+    monkeypatch.setattr(Index, "update", fails_first)
+    app = page("dataset").run()
+    next(b for b in app.button if b.label == "More like this").click().run()
+    app = rerun_until(app, lambda a: a.error)
+    for _ in range(3):
+        app.run()
+    assert "The disk is full" in app.error[0].value and len(attempts) == 1
+    next(b for b in app.button if b.label == "Close this message").click().run()
+    rerun_until(app, lambda a: any(c.key and c.key.startswith("similar-") and "-tick-" in c.key for c in a.checkbox))
+    assert len(attempts) == 2

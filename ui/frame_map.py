@@ -15,9 +15,9 @@ from labeler.frame_map import compute_map, in_box, load_map, map_points
 from trainer.registry import load_model
 from ui.grid import GRID_COLUMNS
 from ui.people import labeler
-from ui.progress import job_key, job_running, job_ui, start_job
+from ui.progress import job_running, job_ui, start_job, start_unless_failed
 from ui.similar import UPDATED_ON_PAGE, search_index
-from ui.workspace import active_card, current_workspace, jobs
+from ui.workspace import active_card, current_workspace
 
 MAX_DRAWN = 20_000  # points drawn; a box still selects every frame inside it
 THUMBNAILS_UP_TO = 800  # points whose hover shows the picture: each carries a small JPEG
@@ -115,9 +115,8 @@ def page() -> None:
 
     stale = (frame_map is None or frame_map.indexed != len(index.shas) or frame_map.model_version != version
              or new > UPDATED_ON_PAGE)
-    last = jobs().get(job_key(ws, "map"))
-    if stale and (len(index.shas) or new > UPDATED_ON_PAGE) and (last is None or last.finished and not last.error):
-        start_job(ws, "map", redraw())  # frames gained features or the model changed since it was drawn
+    if stale and (len(index.shas) or new > UPDATED_ON_PAGE):
+        start_unless_failed(ws, "map", redraw())  # frames gained features or the model changed since it was drawn
     if index.unindexed:
         st.caption(f"{index.unindexed} frames have no features yet and are not on the map.")
         if st.button(f"Compute features for {index.unindexed} frames and redraw"):

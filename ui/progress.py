@@ -24,6 +24,14 @@ def start_job(ws: Workspace, kind: str, work: Callable[[Job], object]) -> Job:
     return jobs().start(job_key(ws, kind), work, owner=session_token())
 
 
+def start_unless_failed(ws: Workspace, kind: str, work: Callable[[Job], object]) -> None:
+    """Start (or join) a job a page starts by itself, unless its last run failed and the error is still
+    shown: a page that starts it on every run would repeat the failure every second."""
+    last = jobs().get(job_key(ws, kind))
+    if last is None or not last.error or last.dismissed:
+        start_job(ws, kind, work)
+
+
 def job_running(ws: Workspace, kind: str) -> bool:
     job = jobs().get(job_key(ws, kind))
     return job is not None and not job.finished

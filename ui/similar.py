@@ -10,8 +10,8 @@ from labeler.similar import SimilarityIndex, similar_frames
 from trainer.backbones import DeferredBackbone
 from ui.grid import grid_ui
 from ui.people import labeler
-from ui.progress import job_key, job_ui, start_job
-from ui.workspace import active_card, active_model, jobs
+from ui.progress import job_ui, start_job, start_unless_failed
+from ui.workspace import active_card, active_model
 
 SIMILAR = "similar_to"  # session state: the frame whose look-alikes are shown
 LIMIT = 24
@@ -73,9 +73,7 @@ def similar_ui(ws) -> None:
             backbone, index = search_index(ws)
             new = index.new_frames()
             if new > UPDATED_ON_PAGE:  # reading them would hold the page (half a minute for 100,000 vgg16 frames)
-                last = jobs().get(job_key(ws, INDEX_JOB))
-                if last is None or last.finished and not last.error:
-                    start_job(ws, INDEX_JOB, lambda job: index.update(compute=False, progress=job.progress))
+                start_unless_failed(ws, INDEX_JOB, lambda job: index.update(compute=False, progress=job.progress))
             found, index = similar_frames(ws, backbone, frame_id, limit=LIMIT, compute=False, index=index,
                                           update=new <= UPDATED_ON_PAGE)
         except LookoutError as exc:
