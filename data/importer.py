@@ -132,29 +132,33 @@ def plan_import(
     with os.scandir(folder) as listing:
         files = sorted((e for e in listing if e.is_file() and not e.name.startswith(".") and e.name != csv_name),
                        key=lambda e: natural_key(e.name))
+    known = known or {}
     images: dict[str, tuple[str, CheckedImage]] = {}
-    names: dict[str, list[str]] = defaultdict(list)
+    names: dict[str, list[str]] = {}
     sha_of_name: dict[str, str] = {}
-    for i, entry in enumerate(files, 1):
+    for i, entry in enumerate(files, 1):  # kept lean: a check of 100,000 frames runs it for each
         if progress:
             progress("reading images", i, len(files))
         name = entry.name
-        suffix = name[name.rfind("."):].lower() if "." in name else ""  # no leading dots: hidden files are skipped
-        if suffix not in IMAGE_SUFFIXES:
-            if suffix != ".csv":
-                report.unreadable.append([name, f"not an image file ({', '.join(IMAGE_SUFFIXES)})"])
-            continue
-        try:
-            checked = known.get(name) if known else None
-            if checked is None or checked.size_bytes != entry.stat().st_size:
+        checked = known.get(name)  # a known name is an image file's
+        if checked is None or checked.size_bytes != entry.stat().st_size:
+            suffix = name[name.rfind("."):].lower() if "." in name else ""  # no leading dots: hidden files are skipped
+            if suffix not in IMAGE_SUFFIXES:
+                if suffix != ".csv":
+                    report.unreadable.append([name, f"not an image file ({', '.join(IMAGE_SUFFIXES)})"])
+                continue
+            try:
                 checked = check_image(Path(entry.path))
-        except LookoutError as exc:
-            report.unreadable.append([name, str(exc).removeprefix(f"{entry.path} ")])
-            continue
-        report.image_files += 1
-        images.setdefault(checked.sha256, (name, checked))
-        names[checked.sha256].append(name)
-        sha_of_name[name] = checked.sha256
+            except LookoutError as exc:
+                report.unreadable.append([name, str(exc).removeprefix(f"{entry.path} ")])
+                continue
+        sha = checked.sha256
+        if sha in names:
+            names[sha].append(name)
+        else:
+            images[sha], names[sha] = (name, checked), [name]
+        sha_of_name[name] = sha
+    report.image_files = len(sha_of_name)
     report.distinct_images = len(images)
     report.same_content = [group for group in names.values() if len(group) > 1]
 
