@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from data.errors import LookoutError
 from data.importer import import_folder
 from data.workspace import Workspace
 from tests.media import save_image
@@ -206,6 +207,28 @@ def test_the_review_queue_is_ranked_once_for_two_people_and_a_reload(ws_env, tmp
     for app in (first, reloaded, second):
         rerun_until(app, lambda a: a.markdown and "no model yet" in a.markdown[0].value)
     assert len(ranked) == 1
+
+
+def test_a_failed_ranking_is_shown_not_repeated_and_retried_on_request(ws_env, tmp_path, random_weights, monkeypatch):
+    import labeler.queue
+
+    small_workspace(ws_env, tmp_path)
+    ranked, build = [], labeler.queue.build_queue
+
+    def fails_first(*args, **kwargs):
+        ranked.append(1)
+        if len(ranked) == 1:
+            raise LookoutError("The disk is full: free some space.")
+        return build(*args, **kwargs)
+
+    monkeypatch.setattr(labeler.queue, "build_queue", fails_first)
+    app = rerun_until(page("review").run(), lambda a: a.error)
+    for _ in range(3):
+        app.run()
+    assert "The disk is full" in app.error[0].value and len(app.error) == 1 and len(ranked) == 1
+    next(b for b in app.button if b.label == "Rank the frames again").click().run()
+    rerun_until(app, lambda a: a.markdown and "no model yet" in a.markdown[0].value)
+    assert len(ranked) == 2
 
 
 def test_monitor_page_without_a_model_says_what_to_do(ws_env):
