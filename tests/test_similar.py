@@ -228,6 +228,22 @@ def test_faces_are_searched_one_by_one_and_vgg16_maps_are_pooled():
     assert vectors.shape == (3, 512) and np.allclose(np.linalg.norm(vectors, axis=1), 1)
 
 
+def look_alike_ticks(app) -> list:
+    """The tick boxes of the More like this grid."""
+    return [c for c in app.checkbox if c.key and c.key.startswith("similar-") and "-tick-" in c.key]
+
+
+def cached_small_workspace(ws_env, tmp_path, monkeypatch) -> Workspace:
+    """Six frames with their features cached, and "many new frames" meaning more than 3."""
+    import ui.similar
+
+    ws = small_workspace(ws_env, tmp_path, n=6)
+    FeatureCache(feature_cache_dir(ws), load_backbone("vgg16")).ensure(
+        [original_request(ws, r) for r in ws.db.execute("SELECT * FROM frames")])
+    monkeypatch.setattr(ui.similar, "UPDATED_ON_PAGE", 3)
+    return ws
+
+
 @pytest.mark.usefixtures("random_weights")
 def test_more_like_this_from_the_dataset_grid_labels_the_ticked_frames_at_once(ws_env, tmp_path):
     ws = small_workspace(ws_env, tmp_path, n=6)
@@ -235,8 +251,8 @@ def test_more_like_this_from_the_dataset_grid_labels_the_ticked_frames_at_once(w
     next(b for b in app.button if b.label == "More like this").click().run()
     assert not app.exception and "More like frame0.jpg" in app.subheader[0].value
     next(b for b in app.button if b.label.startswith("Compute features for 5 frames")).click().run()
-    app = rerun_until(app, lambda a: any(c.key and c.key.startswith("similar-") and "-tick-" in c.key for c in a.checkbox))
-    ticks = [c for c in app.checkbox if c.key and "-tick-" in c.key and c.key.startswith("similar-")]
+    app = rerun_until(app, look_alike_ticks)
+    ticks = look_alike_ticks(app)
     assert len(ticks) == 5 and all(c.value for c in ticks)  # all unlabeled, so all ticked
     ticks[0].uncheck()
     image_folder(tmp_path / "later", [99])  # a look-alike arrives after the grid was drawn, before the click
@@ -251,36 +267,23 @@ def test_more_like_this_from_the_dataset_grid_labels_the_ticked_frames_at_once(w
     assert "4 frames labeled target" in success_text(app)
 
 
-
 @pytest.mark.usefixtures("random_weights")
 def test_more_like_this_leaves_many_new_frames_to_a_background_job(ws_env, tmp_path, monkeypatch):
     """At 100,000 frames new to the search, the first click held the page for half a minute while it read them."""
-    import ui.similar
-
-    ws = small_workspace(ws_env, tmp_path, n=6)
-    FeatureCache(feature_cache_dir(ws), load_backbone("vgg16")).ensure(
-        [original_request(ws, r) for r in ws.db.execute("SELECT * FROM frames")])
-    monkeypatch.setattr(ui.similar, "UPDATED_ON_PAGE", 3)  # 6 new frames are "many"
+    cached_small_workspace(ws_env, tmp_path, monkeypatch)
     app = page("dataset").run()
     next(b for b in app.button if b.label == "More like this").click().run()
     assert not app.exception and "6 frames are new since the last search" in " ".join(c.value for c in app.caption)
-    app = rerun_until(app, lambda a: any(c.key and c.key.startswith("similar-") and "-tick-" in c.key for c in a.checkbox))
-    assert not app.exception and len([c for c in app.checkbox if c.key and c.key.startswith("similar-")
-                                      and "-tick-" in c.key]) == 5
+    app = rerun_until(app, look_alike_ticks)
+    assert not app.exception and len(look_alike_ticks(app)) == 5
     assert not any("are new since the last search" in c.value for c in app.caption)
 
 
 @pytest.mark.usefixtures("random_weights")
 def test_a_failed_search_update_is_shown_once_and_retried_when_closed(ws_env, tmp_path, monkeypatch):
     """A page starts this job by itself on every run: a failure must not be repeated every second."""
-    import ui.similar
-    from labeler.similar import SimilarityIndex as Index
-
-    ws = small_workspace(ws_env, tmp_path, n=6)
-    FeatureCache(feature_cache_dir(ws), load_backbone("vgg16")).ensure(
-        [original_request(ws, r) for r in ws.db.execute("SELECT * FROM frames")])
-    monkeypatch.setattr(ui.similar, "UPDATED_ON_PAGE", 3)
-    attempts, update = [], Index.update
+    cached_small_workspace(ws_env, tmp_path, monkeypatch)
+    attempts, update = [], SimilarityIndex.update
 
     def fails_first(index, **options):
         if not threading.current_thread().name.startswith("lookout-"):
@@ -290,7 +293,7 @@ def test_a_failed_search_update_is_shown_once_and_retried_when_closed(ws_env, tm
             raise LookoutError("The disk is full: free some space.")
         return update(index, **options)
 
-    monkeypatch.setattr(Index, "update", fails_first)
+    monkeypatch.setattr(SimilarityIndex, "update", fails_first)
     app = page("dataset").run()
     next(b for b in app.button if b.label == "More like this").click().run()
     app = rerun_until(app, lambda a: a.error)
@@ -298,5 +301,5 @@ def test_a_failed_search_update_is_shown_once_and_retried_when_closed(ws_env, tm
         app.run()
     assert "The disk is full" in app.error[0].value and len(attempts) == 1
     next(b for b in app.button if b.label == "Close this message").click().run()
-    rerun_until(app, lambda a: any(c.key and c.key.startswith("similar-") and "-tick-" in c.key for c in a.checkbox))
+    rerun_until(app, look_alike_ticks)
     assert len(attempts) == 2

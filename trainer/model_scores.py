@@ -3,7 +3,7 @@
 A frame's image never changes (frames are stored by content) and neither does a model version,
 so a score, once computed, holds for good. The review queue, the map and "the model disagrees"
 all need the active model's view of every frame: at 100,000 vgg16 frames that is 5 GB of
-features to read and a minute of the tutorial head, once per version instead of once per
+features to read and half a minute of the tutorial head, once per version instead of once per
 page. Kept in index/scores/<version>.npz: 4 bytes per class per frame.
 """
 
@@ -63,8 +63,8 @@ class ModelScores:
         def read(batch: list) -> tuple:
             return self.cache.load([original_request(self.ws, r) for r in batch], compute=compute, should_stop=should_stop)
 
-        # The next batch is read while the head scores this one: at 100,000 vgg16 frames each
-        # takes about half of the time (4.5 GB of features; 25 million multiply-adds a frame).
+        # The next batch is read while the head scores this one: at 100,000 vgg16 frames reading
+        # (5 GB) takes about half as long as the head (25 million multiply-adds a frame, 33 s).
         with ThreadPoolExecutor(1, thread_name_prefix="read-features") as reader:
             ahead = reader.submit(read, batches[0]) if batches else None
             for i in range(len(batches)):
