@@ -280,8 +280,9 @@ def test_more_like_this_leaves_many_new_frames_to_a_background_job(ws_env, tmp_p
 
 
 @pytest.mark.usefixtures("random_weights")
-def test_a_failed_search_update_is_shown_once_and_retried_when_closed(ws_env, tmp_path, monkeypatch):
-    """A page starts this job by itself on every run: a failure must not be repeated every second."""
+def test_a_failed_search_update_is_shown_to_everyone_once_and_retried_when_closed(ws_env, tmp_path, monkeypatch):
+    """A page starts this job by itself on every run: a failure must not be repeated every second, nor
+    leave a colleague's page silently waiting for a search that is not being updated."""
     cached_small_workspace(ws_env, tmp_path, monkeypatch)
     attempts, update = [], SimilarityIndex.update
 
@@ -300,6 +301,9 @@ def test_a_failed_search_update_is_shown_once_and_retried_when_closed(ws_env, tm
     for _ in range(3):
         app.run()
     assert "The disk is full" in app.error[0].value and len(attempts) == 1
+    colleague = page("dataset").run()
+    next(b for b in colleague.button if b.label == "More like this").click().run()
+    assert "The disk is full" in colleague.error[0].value and len(attempts) == 1
     next(b for b in app.button if b.label == "Close this message").click().run()
     rerun_until(app, look_alike_ticks)
     assert len(attempts) == 2

@@ -24,7 +24,7 @@ class Job:
     result: object = None
     error: str | None = None
     finished: bool = False
-    owner: str | None = None  # the browser session that started it: only it is shown the outcome
+    owner: str | None = None  # the browser session that started it, shown the outcome; None: a page started it
     dismissed: bool = False
     cancel: threading.Event = field(default_factory=threading.Event)
     stage_started: float = field(default_factory=time.monotonic)

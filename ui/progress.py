@@ -26,10 +26,16 @@ def start_job(ws: Workspace, kind: str, work: Callable[[Job], object]) -> Job:
 
 def start_unless_failed(ws: Workspace, kind: str, work: Callable[[Job], object]) -> None:
     """Start (or join) a job a page starts by itself, unless its last run failed and the error is still
-    shown: a page that starts it on every run would repeat the failure every second."""
+    shown here: a page that starts it on every run would repeat the failure every second. Nobody pressed
+    a button for it, so it has no owner and its error is shown to everyone until someone closes it."""
     last = jobs().get(job_key(ws, kind))
-    if last is None or not last.error or last.dismissed:
-        start_job(ws, kind, work)
+    if last is None or not last.error or last.dismissed or not _shown_here(last):
+        jobs().start(job_key(ws, kind), work, owner=None)
+
+
+def _shown_here(job: Job) -> bool:
+    """A finished job's outcome is for the session that started it; a page's own job's error, for all."""
+    return job.owner == session_token() or job.owner is None and bool(job.error)
 
 
 def job_running(ws: Workspace, kind: str) -> bool:
@@ -39,7 +45,8 @@ def job_running(ws: Workspace, kind: str) -> bool:
 
 def job_ui(ws: Workspace, kind: str, title: str, done: Callable[[object], str] | None, *, cancel: str | None = None
            ) -> None:
-    """Progress while the job runs, then its result (done: None for none) or its error, in the page that started it."""
+    """Progress while the job runs, then its result (done: None for none) or its error, in the page that started it
+    (a page's own job's error: in every page)."""
     st.session_state[_WHOLE_PAGE.format(job_key(ws, kind))] = True  # only a run of the whole page gets here
     _job_fragment(ws, kind, title, done, cancel=cancel)
 
@@ -53,8 +60,8 @@ def _job_fragment(ws: Workspace, kind: str, title: str, done: Callable[[object],
     key = job_key(ws, kind)
     whole_page = st.session_state.pop(_WHOLE_PAGE.format(key), False)
     job = jobs().get(key)
-    if job is None or job.finished and (job.owner != session_token() or job.dismissed):
-        return  # a finished job's outcome is for the person who started it, until they close it
+    if job is None or job.finished and (job.dismissed or not _shown_here(job)):
+        return  # shown until closed
     watching = st.session_state.setdefault("watching_jobs", set())
     if not job.finished:
         watching.add(id(job))
