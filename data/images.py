@@ -8,7 +8,6 @@ import warnings
 from pathlib import Path
 from typing import NamedTuple
 
-import cv2
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
@@ -78,6 +77,8 @@ def load_rgb(path: Path) -> np.ndarray:
 
 
 def encode_jpeg(rgb: np.ndarray, *, quality: int = 95) -> bytes:
+    import cv2  # here, not at the top: commands that read no image (a check of known frames) skip its 0.1 s
+
     ok, buf = cv2.imencode(".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality])
     if not ok:
         raise LookoutError("Could not encode a frame as JPEG.")
@@ -86,6 +87,8 @@ def encode_jpeg(rgb: np.ndarray, *, quality: int = 95) -> bytes:
 
 def perceptual_hash(rgb: np.ndarray) -> int:
     """64-bit difference hash: near-identical frames differ in a few bits."""
+    import cv2
+
     gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
     small = cv2.resize(gray, (9, 8), interpolation=cv2.INTER_AREA)
     bits = (small[:, 1:] > small[:, :-1]).flatten()

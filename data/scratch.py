@@ -45,11 +45,13 @@ def remove_leftovers(folders: list[Path]) -> list[Path]:
             continue
         with os.scandir(folder) as listing:  # names first: frames/ may hold 100,000 files
             for entry in listing:
+                if not entry.name.startswith("."):  # every leftover's name does; most of frames/ does not
+                    continue
                 match = _SCRATCH.match(entry.name)
                 if match and entry.is_dir() and not _alive(int(match[2])):
                     shutil.rmtree(entry.path, ignore_errors=True)
                     removed.append(Path(entry.path))
-                elif entry.name.startswith(".") and entry.name.endswith(".tmp") and now - entry.stat().st_mtime > STALE_TMP_S:
+                elif entry.name.endswith(".tmp") and now - entry.stat().st_mtime > STALE_TMP_S:
                     Path(entry.path).unlink(missing_ok=True)
                     removed.append(Path(entry.path))
     return removed

@@ -45,7 +45,8 @@ def test_import_label_undo_export_check_from_the_command_line(tmp_path):
         assert "Unreadable or non-image files (skipped): 1" in out and "frame1.jpg" in out
 
 
-def test_a_check_reads_only_new_or_changed_files(tmp_path, monkeypatch):
+@pytest.mark.parametrize("stat_in_folder", [True, False], ids=["stat-by-folder", "stat-by-path"])
+def test_a_check_reads_only_new_or_changed_files(tmp_path, monkeypatch, stat_in_folder):
     import data.importer
     from data.frames import stored_images
     from data.importer import import_folder, plan_import
@@ -58,10 +59,14 @@ def test_a_check_reads_only_new_or_changed_files(tmp_path, monkeypatch):
     ws = Workspace.open(tmp_path / "ws")
     import_folder(ws, folder)
     save_image(ws.frames_dir / "new.jpg", 9)
+    (ws.frames_dir / "frame2.jpg").write_bytes(b"replaced")  # another size: read again, found unreadable
+    if not stat_in_folder:  # systems whose stat cannot be relative to an open folder
+        monkeypatch.setattr(os, "supports_dir_fd", set())
     read, real = [], data.importer.check_image
     monkeypatch.setattr(data.importer, "check_image", lambda path: read.append(path.name) or real(path))
     report = plan_import(ws.frames_dir, class_names=ws.config.classes, known=stored_images(ws.db)).report
-    assert read == ["new.jpg"] and report.image_files == 5
+    assert read == ["frame2.jpg", "new.jpg"] and report.image_files == 4
+    assert [name for name, _ in report.unreadable] == ["frame2.jpg"]
 
 
 def test_default_workspace_is_created_in_the_current_folder(tmp_path):
