@@ -280,6 +280,39 @@ def test_more_like_this_leaves_many_new_frames_to_a_background_job(ws_env, tmp_p
 
 
 @pytest.mark.usefixtures("random_weights")
+def test_a_colleagues_failed_update_is_shown_where_a_page_would_wait_for_it(ws_env, tmp_path, monkeypatch):
+    """Bob read "frames are being added" while nothing was: Alice's click to compute features had failed,
+    only she was told, and her unclosed error kept Bob's page from starting the update."""
+    import ui.similar
+
+    ws = small_workspace(ws_env, tmp_path, n=6)
+    monkeypatch.setattr(ui.similar, "UPDATED_ON_PAGE", 3)
+    cache = FeatureCache(feature_cache_dir(ws), load_backbone("vgg16"))
+    cache.ensure([original_request(ws, r) for r in ws.db.execute("SELECT * FROM frames ORDER BY id LIMIT 2")])
+    update = SimilarityIndex.update
+
+    def computing_fails(index, **options):
+        if options.get("compute", True):
+            raise LookoutError("The disk is full: free some space.")
+        return update(index, **options)
+
+    monkeypatch.setattr(SimilarityIndex, "update", computing_fails)
+    alice = page("dataset").run()
+    next(b for b in alice.button if b.label == "More like this").click().run()
+    alice = rerun_until(alice, lambda a: any(b.label == "Compute features for 4 frames" for b in a.button))
+    next(b for b in alice.button if b.label == "Compute features for 4 frames").click().run()
+    alice = rerun_until(alice, lambda a: a.error)
+    import_folder(ws, image_folder(tmp_path / "later", [201, 202, 203, 204]))
+    cache.ensure([original_request(ws, r) for r in ws.db.execute("SELECT * FROM frames WHERE id > 6")])
+    bob = page("dataset").run()
+    next(b for b in bob.button if b.label == "More like this").click().run()
+    assert "The disk is full" in bob.error[0].value
+    next(b for b in bob.button if b.label == "Close this message").click().run()
+    rerun_until(bob, lambda a: not any("are new since the last search" in c.value for c in a.caption))
+    assert SimilarityIndex(ws, load_backbone("vgg16")).new_frames() == 0  # Bob's retry added them
+
+
+@pytest.mark.usefixtures("random_weights")
 def test_a_failed_search_update_is_shown_to_everyone_once_and_retried_when_closed(ws_env, tmp_path, monkeypatch):
     """A page starts this job by itself on every run: a failure must not be repeated every second, nor
     leave a colleague's page silently waiting for a search that is not being updated."""

@@ -26,11 +26,13 @@ def start_job(ws: Workspace, kind: str, work: Callable[[Job], object]) -> Job:
 
 def start_unless_failed(ws: Workspace, kind: str, work: Callable[[Job], object]) -> None:
     """Start (or join) a job a page starts by itself, unless its last run failed and the error is still
-    shown here: a page that starts it on every run would repeat the failure every second. Nobody pressed
-    a button for it, so it has no owner and its error is shown to everyone until someone closes it."""
+    shown: a page that starts it on every run would repeat the failure every second. Nobody pressed a
+    button for it, so it has no owner; a failure that holds it back is shown to everyone until closed."""
     last = jobs().get(job_key(ws, kind))
-    if last is None or not last.error or last.dismissed or not _shown_here(last):
-        jobs().start(job_key(ws, kind), work, owner=None)
+    if last is not None and last.error and not last.dismissed:
+        last.owner = None  # even a colleague's click that failed: otherwise this page would wait in silence
+        return
+    jobs().start(job_key(ws, kind), work, owner=None)
 
 
 def _shown_here(job: Job) -> bool:
