@@ -40,11 +40,18 @@ def test_journalist_flow_in_a_real_browser(app_server, dataset, feature_cache, t
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         page.goto(url)  # an empty workspace opens on the Dataset page
         expect(page.get_by_text("This workspace is empty")).to_be_visible(timeout=60_000)
+        colleague = browser.new_page()  # a colleague has the same page open
+        colleague.goto(url)
+        expect(colleague.get_by_text("This workspace is empty")).to_be_visible(timeout=60_000)
         page.get_by_label("Folder of images on this computer").fill(str(dataset / "Data_deeplearning"))
         page.get_by_role("button", name="Import", exact=True).click()
         imported = page.get_by_text("Imported 584 new frames")
         expect(imported.first).to_be_visible(timeout=120_000)
         expect(imported).to_have_count(1, timeout=30_000)  # shown once the page has refreshed
+        # the colleague's page showed the import's progress, and is drawn anew when it ends
+        expect(colleague.get_by_text("This workspace is empty")).to_have_count(0, timeout=30_000)
+        assert colleague.get_by_text("Imported 584 new frames").count() == 0  # that message is for who imported
+        colleague.close()
         page.screenshot(path=SCREENSHOTS / "dataset.png", full_page=True)
 
         page.get_by_role("link", name="Label").click()
@@ -68,7 +75,7 @@ def test_journalist_flow_in_a_real_browser(app_server, dataset, feature_cache, t
         page.screenshot(path=SCREENSHOTS / "train.png", full_page=True)
         page.get_by_role("button", name="Activate for the monitor").click()
         expect(page.get_by_text("is now the model the monitor uses")).to_be_visible(timeout=60_000)
-        with page.expect_download() as download:
+        with page.expect_download(timeout=120_000) as download:  # the file is made when clicked: Keras loads first
             page.get_by_role("button", name="Download the model (.h5)").click()
         exported = tmp_path / download.value.suggested_filename
         download.value.save_as(exported)

@@ -62,8 +62,8 @@ def _job_fragment(ws: Workspace, kind: str, title: str, done: Callable[[object],
     key = job_key(ws, kind)
     whole_page = st.session_state.pop(_WHOLE_PAGE.format(key), False)
     job = jobs().get(key)
-    if job is None or job.finished and (job.dismissed or not _shown_here(job)):
-        return  # shown until closed
+    if job is None:
+        return
     watching = st.session_state.setdefault("watching_jobs", set())
     if not job.finished:
         watching.add(id(job))
@@ -74,7 +74,7 @@ def _job_fragment(ws: Workspace, kind: str, title: str, done: Callable[[object],
         if cancel and st.button(cancel, key=f"cancel-{key}"):
             job.cancel.set()
         return
-    if job.error or done is not None:
+    if (job.error or done is not None) and not job.dismissed and _shown_here(job):  # shown until closed
         if job.error:
             st.error(job.error)
         else:
@@ -82,7 +82,7 @@ def _job_fragment(ws: Workspace, kind: str, title: str, done: Callable[[object],
         if st.button("Close this message", key=f"dismiss-{key}"):
             job.dismissed = True
             st.rerun(scope="app")
-    if id(job) in watching:  # it just ended: refresh the whole page once to show what it changed
+    if id(job) in watching:  # it just ended: every page that showed its progress is drawn anew once
         watching.discard(id(job))
         if not whole_page:  # a run of the whole page draws the rest anew itself; a rerun now would drop its clicks
             st.rerun(scope="app")
