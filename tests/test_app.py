@@ -315,6 +315,32 @@ def _folder_with(folder, image):
     return folder
 
 
+@pytest.mark.parametrize("action, element, message", [
+    ("undo after a label", "info", "Undone: your last label, on frame40.jpg."),
+    ("undo with nothing to undo", "error", "Nothing of yours to undo."),
+    ("a press for a frame already answered", "warning", "Not applied: a press came for a frame already answered"),
+])
+def test_the_label_pages_message_stays_until_the_next_action(ws_env, tmp_path, action, element, message):
+    """Under load the browser sends its key presses again before the page has answered them; that rerun,
+    with nothing new, took the "Undone" message away before a labeler (or the browser test) saw it."""
+    small_workspace(ws_env, tmp_path)
+    app = page("label", labeler="alice").run()
+    if action == "undo after a label":
+        press(app, "target").run()
+    if action == "a press for a frame already answered":
+        stale = next(b for b in app.button if b.label.startswith("target"))
+        press(app, "target").run()
+        stale.click().run()  # the button of the frame just answered
+    else:
+        next(b for b in app.button if b.label.startswith("Undo")).click().run()
+    for _ in range(2):  # reruns that carry no new press
+        shown = [m.value for m in getattr(app, element)]
+        assert any(v.startswith(message) for v in shown), shown
+        app.run()
+    press(app, "no target").run()
+    assert not any(m.value.startswith(message) for m in getattr(app, element))  # the next action replaces it
+
+
 def test_each_person_undoes_only_their_own_labels_and_history_says_who(ws_env, tmp_path):
     ws = small_workspace(ws_env, tmp_path)
     alice, bob = page("label", labeler="alice").run(), page("label", labeler="bob").run()

@@ -18,6 +18,17 @@ from ui.workspace import active_card, active_model, current_workspace
 
 KEYS = "label-keys"
 SECOND_OPINION = "second_opinion"  # session state: this session gives blind second opinions
+# Session state: what the last press or undo said. Kept until the next one, not for one rerun: a busy
+# server gets the browser's presses again before it has answered them, and that rerun took the message away.
+ERROR, NOTE, REFUSED = "label_page_error", "label_page_note", "label_page_refused"
+
+
+def _say(kind: str | None = None, message: str = "") -> None:
+    """What this press or undo says (kind: ERROR, NOTE or REFUSED; None: nothing), in place of the last one's."""
+    for key in (ERROR, NOTE, REFUSED):
+        st.session_state.pop(key, None)
+    if kind:
+        st.session_state[kind] = message
 
 
 def _press(ws, frame_id: int | None, label: int | None) -> None:
@@ -31,8 +42,9 @@ def _press(ws, frame_id: int | None, label: int | None) -> None:
     state = st.session_state
     if frame_id is None or state.get("on_screen") != frame_id:
         state.refused = state.get("refused", 0) + 1
-        state.refused_note = "a press came for a frame already answered; press again for the frame shown now."
+        _say(REFUSED, "a press came for a frame already answered; press again for the frame shown now.")
         return
+    _say()
     state.on_screen = None
     if label is None:
         skipped = state.setdefault("skipped", [])
@@ -47,7 +59,7 @@ def _press(ws, frame_id: int | None, label: int | None) -> None:
         else:
             set_label(ws, frame_id, label, who=labeler())
     except LookoutError as exc:
-        state.label_error = str(exc)
+        _say(ERROR, str(exc))
 
 
 def _undo(ws) -> None:
@@ -55,17 +67,17 @@ def _undo(ws) -> None:
     if st.session_state.get(SECOND_OPINION):
         frame_id = st.session_state.pop("last_opinion", None)
         if frame_id is None:
-            st.session_state.label_error = "No second opinion of yours to undo in this session."
+            _say(ERROR, "No second opinion of yours to undo in this session.")
         else:
             withdraw_second_opinion(ws, frame_id, who=labeler())
-            st.session_state.label_note = "Undone: your last second opinion."
+            _say(NOTE, "Undone: your last second opinion.")
         return
     done = undo(ws, who=labeler())
     if not done:
-        st.session_state.label_error = "Nothing of yours to undo."
+        _say(ERROR, "Nothing of yours to undo.")
     else:
         names = ", ".join(done[0].file_names[:5]) + (" ..." if done[0].frames > 5 else "")
-        st.session_state.label_note = f"Undone: your last label, on {names}."
+        _say(NOTE, f"Undone: your last label, on {names}.")
 
 
 def _keys_pressed(ws) -> None:
@@ -137,11 +149,11 @@ def labeling_ui(ws) -> None:
     classes = ws.config.classes
     counts = label_counts(ws)
     st.caption(" · ".join(f"{name}: {n}" for name, n in counts.items()))
-    if error := st.session_state.pop("label_error", None):
+    if error := st.session_state.get(ERROR):
         st.error(error)
-    if note := st.session_state.pop("label_note", None):
+    if note := st.session_state.get(NOTE):
         st.info(note)
-    if note := st.session_state.pop("refused_note", None):
+    if note := st.session_state.get(REFUSED):
         st.warning(f"Not applied: {note} ({st.session_state.refused} refused this session)")
     second = st.session_state.get(SECOND_OPINION, False)
     pick = next_for_second_opinion if second else next_to_label
