@@ -226,7 +226,7 @@ def test_a_failed_ranking_is_shown_not_repeated_and_retried_on_request(ws_env, t
     for _ in range(3):
         app.run()
     assert "The disk is full" in app.error[0].value and len(app.error) == 1 and len(ranked) == 1
-    next(b for b in app.button if b.label == "Rank the frames again").click().run()
+    next(b for b in app.button if b.label == "Close this message").click().run()
     rerun_until(app, lambda a: a.markdown and "no model yet" in a.markdown[0].value)
     assert len(ranked) == 2
 

@@ -12,7 +12,7 @@ from labeler.queue import STRATEGY_NAMES, current_queue, kept_queue, label_item,
 from trainer.registry import active_version
 from ui.grid import grid_ui
 from ui.people import labeler, require_labeler
-from ui.progress import job_key, job_ui, start_job
+from ui.progress import job_key, job_ui, start_unless_failed
 from ui.similar import more_like_this_button, similar_ui
 from ui.workspace import active_card, active_model, current_workspace, jobs
 
@@ -80,14 +80,9 @@ def ranked_queue(ws) -> list | None:
     active_card(ws)  # a damaged model card is named now, not once a job has failed to load the model
     frames = frame_count(ws.db)
     last = jobs().get(job_key(ws, RANK_JOB))
-    if last is not None and last.finished:
-        if last.error:
-            st.error(last.error)
-            if not st.button("Rank the frames again"):
-                return None
-        elif last.result == (version, frames, 0):
-            return []  # this model found nothing to review among these frames: not ranked again until one changes
-    start_job(ws, RANK_JOB, lambda job: _rank(ws, version, frames, job))  # a running ranking is joined
+    if last is not None and last.finished and last.result == (version, frames, 0):
+        return []  # this model found nothing to review among these frames: not ranked again until one changes
+    start_unless_failed(ws, RANK_JOB, lambda job: _rank(ws, version, frames, job))  # a running ranking is joined
     job_ui(ws, RANK_JOB, "Ranking frames", None)
     return None
 
