@@ -48,6 +48,9 @@ def test_train_exports_a_versioned_model_with_its_card(labeled, random_vgg16):
     result = train_model(labeled, backbone=random_vgg16, epochs=3, progress=lambda s, d, t: stages.append(s))
     folder = labeled.models_dir / result.version
     assert {p.name for p in folder.iterdir()} == {"model.h5", "model.keras", "model.json"}
+    weights = 4 * sum(int(np.prod(w.shape)) for w in load_model(labeled, result.version).head.model_.weights)
+    for saved in ("model.h5", "model.keras"):  # the weights alone: no optimizer state to triple the disk used
+        assert (folder / saved).stat().st_size < 1.1 * weights, saved
     card = json.loads((folder / "model.json").read_text())
     assert card["backbone"] == "vgg16" and card["input_shape"] == [7, 7, 512]
     assert card["classes"] == ["no target", "Trump"] and card["label_counts"] == {"no target": 8, "Trump": 8}
