@@ -2,6 +2,7 @@
 
 import streamlit as st
 
+from data.errors import LookoutError, full_disk_as_error
 from data.frames import frame_count
 from ui import dataset, frame_map, label, monitor, review, train
 from ui.people import labeler_ui
@@ -31,4 +32,8 @@ for page in pages:
     st.sidebar.page_link(page)
 sidebar(ws)
 labeler_ui()
-current.run()
+try:
+    with full_disk_as_error(ws.root):
+        current.run()
+except LookoutError as exc:  # the pages show their own errors; a full disk can strike any of them
+    st.error(str(exc))

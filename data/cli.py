@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import argparse
 import atexit
-import errno
 import os
 import re
-import sqlite3
 import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from data.errors import LookoutError
+from data.errors import LookoutError, full_disk_as_error
 
 
 def command_parser(prog: str, description: str) -> tuple[argparse.ArgumentParser, argparse._SubParsersAction]:
@@ -105,22 +103,14 @@ def run(main: Callable[[Sequence[str] | None], int | None], argv: Sequence[str] 
     """Run a command's main; a LookoutError is one line on stderr and exit status 2."""
     drop_startup_noise()
     try:
-        return main(argv) or 0
+        with full_disk_as_error():
+            return main(argv) or 0
     except LookoutError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-    except (OSError, sqlite3.OperationalError) as exc:
-        if not _disk_full(exc):
-            raise
-        print("error: the disk is full; free some space on it and run the command again.", file=sys.stderr)
-        return 2
-
-
-def _disk_full(exc: Exception) -> bool:
-    return getattr(exc, "errno", None) == errno.ENOSPC or "disk is full" in str(exc)
 
 
 LOG_EVERY_S = 5.0

@@ -10,7 +10,7 @@ from importlib.metadata import version
 
 from filelock import FileLock, Timeout
 
-from data.errors import LookoutError
+from data.errors import LookoutError, full_disk_as_error
 from data.monitor_records import failing_sources, is_scored, mark_operator_alerted, record_source_outcome
 from data.schema import transaction
 from data.workspace import Workspace
@@ -162,7 +162,8 @@ def watch(ws: Workspace, *, every_s: float, dry_run: bool = False, log=print, cy
     while cycles is None or done < cycles:
         started = time.monotonic()
         try:
-            report = run_once(ws, backbones=backbones, dry_run=dry_run, log=log)
+            with full_disk_as_error(ws.root):  # space freed, the next cycle goes on
+                report = run_once(ws, backbones=backbones, dry_run=dry_run, log=log)
             log(f"cycle done: {report.scored} scored, {report.skipped} already scored, {report.detections} detections, "
                 f"{report.alerts_sent} alerts sent, {report.alerts_pending} pending")
         except LookoutError as exc:

@@ -40,6 +40,38 @@ def ws_env(tmp_path, monkeypatch):
     return tmp_path / "ws"
 
 
+@pytest.fixture
+def small_disk(tmp_path):
+    """small_disk("3m"): a folder on a file system of that size, to run out of space for real."""
+    import subprocess
+
+    mounts = []
+
+    def mount(size: str) -> Path:
+        folder = tmp_path / f"disk{len(mounts)}"
+        folder.mkdir()
+        if subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)], capture_output=True).returncode:
+            pytest.skip("a small file system cannot be mounted here (needs root)")
+        mounts.append(folder)
+        return folder
+
+    yield mount
+    for folder in mounts:
+        subprocess.run(["umount", "-l", str(folder)], check=False)
+
+
+def fill(folder: Path) -> Path:
+    """Write a file in folder until its disk is full; delete the file to free the space."""
+    ballast = folder / "ballast"
+    try:
+        with open(ballast, "wb") as f:
+            while True:
+                f.write(b"\0" * 4096)
+                f.flush()
+    except OSError:  # the last write's, or closing's with bytes still unwritten
+        return ballast
+
+
 @pytest.fixture(scope="session")
 def dataset() -> Path:
     """The tutorial's published dataset, read in place (never copied into the repository)."""

@@ -9,6 +9,7 @@ from streamlit.testing.v1 import AppTest
 from data.errors import LookoutError
 from data.importer import import_folder
 from data.workspace import Workspace
+from tests.conftest import fill
 from tests.media import save_image
 
 
@@ -118,6 +119,25 @@ def test_label_page_labels_skips_and_undoes(ws_env, tmp_path):
     assert dict(pd.read_csv(ws.mapping_csv).values) == {"frame0.jpg": 0, "frame40.jpg": 1, "frame120.jpg": 0}
     app.button(key="undo").click().run()
     assert "frame120.jpg" not in dict(pd.read_csv(ws.mapping_csv).values)
+
+
+def test_a_full_disk_is_one_line_on_the_page_and_the_label_lands_when_space_is_freed(small_disk, tmp_path, monkeypatch):
+    root = small_disk("16m") / "ws"
+    monkeypatch.setenv("LOOKOUT_WORKSPACE", str(root))
+    ws = small_workspace(root, tmp_path)
+    app = AppTest.from_file("../app.py", default_timeout=60)
+    app.session_state["labeler"] = "tester"
+    app.run()
+    ballast = fill(root)
+    press(app, "target").run()
+    assert not app.exception and [e.value for e in app.error] == [
+        f"The disk is full where Lookout writes {root}; free some space on it and try again."]
+    assert dict(pd.read_csv(ws.mapping_csv).values) == {"frame0.jpg": 0}
+    ballast.unlink()
+    app.button(key="label-try-again").click().run()
+    press(app, "target").run()
+    assert not app.exception and not app.error
+    assert dict(pd.read_csv(ws.mapping_csv).values) == {"frame0.jpg": 0, "frame40.jpg": 1}
 
 
 def test_label_page_on_a_fully_labeled_workspace(ws_env, tmp_path):

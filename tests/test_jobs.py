@@ -32,11 +32,15 @@ def test_pressing_start_again_joins_the_running_job():
     assert again is not first and wait(again).result == "done" and len(runs) == 2
 
 
-def test_errors_are_kept_as_messages_and_cancel_reaches_the_work():
+def test_errors_are_kept_as_messages_and_cancel_reaches_the_work(small_disk):
     registry = JobRegistry()
+    disk = small_disk("1m")
 
     def fails(job):
         raise LookoutError("frames.zip is not a zip file")
+
+    def fills_the_disk(job):
+        (disk / "features.npy").write_bytes(b"\0" * 2_000_000)
 
     def crashes(job):
         raise KeyError("boom")
@@ -47,6 +51,8 @@ def test_errors_are_kept_as_messages_and_cancel_reaches_the_work():
 
     assert wait(registry.start("a", fails)).error == "frames.zip is not a zip file"
     assert wait(registry.start("b", crashes)).error == "KeyError: 'boom'"
+    assert wait(registry.start("d", fills_the_disk, writes=disk)).error == (
+        f"The disk is full where Lookout writes {disk}; free some space on it and try again.")
     job = registry.start("c", cancellable)
     job.cancel.set()
     assert wait(job).result == "stopped"

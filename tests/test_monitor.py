@@ -20,7 +20,8 @@ from filelock import FileLock
 from data.config import ProjectConfig
 from data.errors import LookoutError
 from data.workspace import Workspace
-from monitor.cycle import BackboneCache, run_once
+from monitor.cycle import BackboneCache, run_once, watch
+from tests.conftest import fill
 from tests.servers import VideoServer, Webhook
 from trainer.registry import activate
 
@@ -38,12 +39,12 @@ def make_workspace(tmp_path, trained_face_workspace, feature_cache, monkeypatch)
     own_features: a test of caching itself, or of a process killed while it finds faces."""
     trained, result = trained_face_workspace
 
-    def make(sources, alert_url, name="ws", *, own_features=False):
+    def make(sources, alert_url, name="ws", *, own_features=False, folder=None):
         if not own_features:  # also for the commands a test starts
             monkeypatch.setenv("LOOKOUT_FEATURE_CACHE", str(feature_cache))
         config = ProjectConfig(name="Monitor", classes=("no target", "Trump"), backbone="face",
                                sources=tuple(sources), alert_urls=(alert_url,))
-        ws = Workspace.open(tmp_path / name, config=config)
+        ws = Workspace.open((folder or tmp_path) / name, config=config)
         shutil.copytree(trained.models_dir / result.version, ws.models_dir / result.version)
         activate(ws, result.version)
         return ws
@@ -115,6 +116,26 @@ def test_a_failing_source_sends_one_operator_alert_per_streak(tmp_path, make_wor
             "SELECT consecutive_failures, operator_alerted, last_success FROM source_health WHERE source LIKE 'folder:%'"
         ).fetchone()
         assert (row[0], row[1]) == (0, 0) and row[2]
+
+
+def test_a_full_disk_fails_a_cycle_in_one_line_and_the_monitor_alerts_once_space_is_freed(
+    clips, make_workspace, backbones, small_disk
+):
+    with VideoServer(clips) as videos, Webhook() as hook:
+        ws = make_workspace([{"kind": "urls", "urls": [f"{videos.url}/trump.mp4"]}], hook.apprise_url,
+                            folder=small_disk("64m"))
+        ballast = fill(ws.root)
+        lines = []
+
+        def log(line):
+            lines.append(line)
+            if line.startswith("cycle failed"):  # someone frees space before the next cycle
+                ballast.unlink()
+
+        watch(ws, every_s=0, cycles=2, log=log)
+        failed = [line for line in lines if line.startswith("cycle failed")]
+        assert len(failed) == 1 and "full" in failed[0] and str(ws.root) in failed[0], lines
+        assert [a["title"] for a in hook.received] == ["Lookout: Trump detected"]
 
 
 def test_folder_and_command_sources(tmp_path, clips, make_workspace, backbones):

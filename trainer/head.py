@@ -197,7 +197,7 @@ class Head(BaseEstimator, ClassifierMixin):
         if reporter.cancelled:
             raise Cancelled()
         # Every retrain starts afresh, so Adam's state (twice the weights) is of no use after training;
-        # without it each saved version takes a third of the disk (two 320 MB files were 106 MB each).
+        # without it each saved version takes a third of the disk (two files of 320 MB became 106 MB each).
         trained = self.model_
         self.model_ = build_model(feature_shape, self.n_classes, hidden=tuple(hidden), dropout=self.dropout)
         self.model_.set_weights(trained.get_weights())

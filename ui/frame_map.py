@@ -10,6 +10,7 @@ import streamlit as st
 from PIL import Image
 
 from data import LookoutError
+from data.errors import full_disk_as_error
 from data.labels import set_labels, undo
 from labeler.frame_map import compute_map, in_box, load_map, map_points
 from trainer.registry import load_model
@@ -84,7 +85,12 @@ def selection_ui(ws, points: pd.DataFrame, box: dict) -> None:
 
 
 def _label_selection(ws, ids: list[int], label: int) -> None:
-    set_labels(ws, dict.fromkeys(ids, label), who=labeler(), reason="map selection")
+    try:
+        with full_disk_as_error(ws.root):  # a button's callback runs before the page: say why it failed
+            set_labels(ws, dict.fromkeys(ids, label), who=labeler(), reason="map selection")
+    except LookoutError as exc:
+        st.session_state.map_error = str(exc)
+        return
     st.session_state.map_note = f"{len(ids)} frames labeled {ws.config.classes[label]}; one undo restores them all."
 
 
@@ -128,6 +134,8 @@ def page() -> None:
         return
     if note := st.session_state.pop("map_note", None):
         st.success(note)
+    if error := st.session_state.pop("map_error", None):
+        st.error(error)
     points = map_points(ws, frame_map)
     options = ["label", *(["score", "disagreement"] if frame_map.calls is not None else [])]
     colour = st.radio("Colour by", options, format_func=COLOURS.get, horizontal=True)

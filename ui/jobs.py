@@ -11,8 +11,9 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
-from data.errors import LookoutError
+from data.errors import LookoutError, full_disk_as_error
 
 
 @dataclass
@@ -54,8 +55,10 @@ class JobRegistry:
     def get(self, key: str) -> Job | None:
         return self._jobs.get(key)
 
-    def start(self, key: str, work: Callable[[Job], object], *, owner: str | None = None) -> Job:
-        """Run work(job) in a thread unless a job under `key` is still running."""
+    def start(self, key: str, work: Callable[[Job], object], *, owner: str | None = None,
+              writes: Path | None = None) -> Job:
+        """Run work(job) in a thread unless a job under `key` is still running.
+        writes: the folder it writes in, named if the disk is full."""
         with self._lock:
             running = self._jobs.get(key)
             if running is not None and not running.finished:
@@ -65,7 +68,8 @@ class JobRegistry:
 
         def run():
             try:
-                job.result = work(job)
+                with full_disk_as_error(writes):
+                    job.result = work(job)
             except LookoutError as exc:
                 job.error = str(exc)
             except Exception as exc:  # shown on the page that started it, not lost in a log

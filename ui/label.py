@@ -1,10 +1,12 @@
 """Label page: one frame large, a key per class, skip and undo; the next frame without a reload."""
 
+from functools import wraps
 from pathlib import Path
 
 import streamlit as st
 
 from data import LookoutError
+from data.errors import full_disk_as_error
 from data.labels import label_counts, set_label, undo
 from labeler.labeling import give_second_opinion, next_for_second_opinion, next_to_label, withdraw_second_opinion
 from trainer.features import FeatureCache, entry_path
@@ -31,6 +33,22 @@ def _say(kind: str | None = None, message: str = "") -> None:
         st.session_state[kind] = message
 
 
+def _said_if_failed(action):
+    """A press or undo runs in a button's callback, before the page: what stops it (a full disk,
+    a class that is gone) is said on the page, not left to a traceback."""
+
+    @wraps(action)
+    def run(ws, *args) -> None:
+        try:
+            with full_disk_as_error(ws.root):
+                action(ws, *args)
+        except LookoutError as exc:
+            _say(ERROR, str(exc))
+
+    return run
+
+
+@_said_if_failed
 def _press(ws, frame_id: int | None, label: int | None) -> None:
     """A class (or skip, label None) chosen for frame `frame_id`.
 
@@ -52,16 +70,14 @@ def _press(ws, frame_id: int | None, label: int | None) -> None:
             skipped.remove(frame_id)
         skipped.append(frame_id)
         return
-    try:
-        if state.get(SECOND_OPINION):
-            give_second_opinion(ws, frame_id, label, who=labeler())
-            state.last_opinion = frame_id
-        else:
-            set_label(ws, frame_id, label, who=labeler())
-    except LookoutError as exc:
-        _say(ERROR, str(exc))
+    if state.get(SECOND_OPINION):
+        give_second_opinion(ws, frame_id, label, who=labeler())
+        state.last_opinion = frame_id
+    else:
+        set_label(ws, frame_id, label, who=labeler())
 
 
+@_said_if_failed
 def _undo(ws) -> None:
     """Undo this person's last action; another person's labels are theirs to undo."""
     if st.session_state.get(SECOND_OPINION):
@@ -149,16 +165,24 @@ def labeling_ui(ws) -> None:
     classes = ws.config.classes
     counts = label_counts(ws)
     st.caption(" · ".join(f"{name}: {n}" for name, n in counts.items()))
-    if error := st.session_state.get(ERROR):
+    second = st.session_state.get(SECOND_OPINION, False)
+    pick = next_for_second_opinion if second else next_to_label
+    frame, cannot_pick = None, None
+    try:
+        with full_disk_as_error(ws.root):  # picking a frame writes: it is reserved for this person
+            frame = pick(ws, session=session_token(), who=labeler(), skipped=tuple(st.session_state.get("skipped", [])))
+    except LookoutError as exc:
+        cannot_pick = str(exc)
+    st.session_state.on_screen = frame["id"] if frame else None
+    if error := cannot_pick or st.session_state.get(ERROR):
         st.error(error)
     if note := st.session_state.get(NOTE):
         st.info(note)
     if note := st.session_state.get(REFUSED):
         st.warning(f"Not applied: {note} ({st.session_state.refused} refused this session)")
-    second = st.session_state.get(SECOND_OPINION, False)
-    pick = next_for_second_opinion if second else next_to_label
-    frame = pick(ws, session=session_token(), who=labeler(), skipped=tuple(st.session_state.get("skipped", [])))
-    st.session_state.on_screen = frame["id"] if frame else None
+    if cannot_pick:
+        st.button("Try again", key="label-try-again")
+        return
     picture, controls = st.columns([1, 1])  # portrait frames: buttons beside the picture, not below the fold
     where = "" if frame is None else (
         f"from video {frame['video_id']} at {frame['timestamp_s']:.1f} s" if frame["video_id"] else "imported")

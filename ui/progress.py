@@ -21,7 +21,7 @@ def session_token() -> str:
 
 
 def start_job(ws: Workspace, kind: str, work: Callable[[Job], object]) -> Job:
-    return jobs().start(job_key(ws, kind), work, owner=session_token())
+    return jobs().start(job_key(ws, kind), work, owner=session_token(), writes=ws.root)
 
 
 def start_unless_failed(ws: Workspace, kind: str, work: Callable[[Job], object]) -> None:
@@ -32,7 +32,7 @@ def start_unless_failed(ws: Workspace, kind: str, work: Callable[[Job], object])
     if last is not None and last.error and not last.dismissed:
         last.owner = None  # even a colleague's click that failed: otherwise this page would wait in silence
         return
-    jobs().start(job_key(ws, kind), work, owner=None)
+    jobs().start(job_key(ws, kind), work, owner=None, writes=ws.root)
 
 
 def _shown_here(job: Job) -> bool:

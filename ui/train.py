@@ -148,7 +148,7 @@ def page() -> None:
     metrics_ui(ws, card)
     if chosen != active:
         activation_ui(ws, active, chosen)
-    # Both files are made when clicked: a vgg16 model is 320 MB, and copying it on every rerun held each click up 1.5 s.
+    # Both files are made when clicked: a vgg16 model is 106 MB, and copying it on every rerun held each click up 1.5 s.
     st.download_button("Download the model (.h5)", lambda: export_h5(ws, chosen),
                        file_name=download_name(ws.config.name, ws.config.classes[1:], chosen),
                        help="The file holds everything needed to use it: give it to `python -m monitor score --model FILE`")
