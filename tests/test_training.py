@@ -11,12 +11,14 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from data.errors import LookoutError
+from data.config import ProjectConfig
+from data.errors import LookoutError, full_disk_as_error
 from data.importer import import_folder
 from data.labels import set_label
+from data.workspace import Workspace
 from trainer.predict import predict_images
 from trainer.progress import Cancelled
-from trainer.registry import activate, active_version, load_model
+from trainer.registry import ACTIVE, activate, active_version, list_models, load_model
 from trainer.train import train_model
 
 
@@ -79,6 +81,19 @@ def test_exported_model_loads_and_scores_like_the_trained_head(labeled, random_v
     )
     assert np.allclose(from_h5, from_keras, atol=1e-5)
     assert load_model(labeled, result.version).card == model.card
+
+
+def test_a_retrain_on_a_full_disk_says_so_and_leaves_no_half_version(small_disk, tmp_path, random_vgg16, monkeypatch):
+    monkeypatch.setenv("LOOKOUT_FEATURE_CACHE", str(tmp_path / "features"))
+    ws = Workspace.open(small_disk("300m") / "ws", config=ProjectConfig(name="Test", classes=("no target", "Trump")))
+    import_folder(ws, colour_frames(tmp_path / "frames"))
+    first = train_model(ws, backbone=random_vgg16, epochs=1)  # 213 MB: the next one does not fit
+    activate(ws, first.version)
+    with pytest.raises(LookoutError, match=f"The disk is full where Lookout writes {ws.root};"):
+        with full_disk_as_error(ws.root):  # as the train command and the Train page run it
+            train_model(ws, backbone=random_vgg16, epochs=1)
+    assert [card["version"] for card in list_models(ws)] == [first.version] and active_version(ws) == first.version
+    assert sorted(p.name for p in ws.models_dir.iterdir()) == sorted([first.version, ACTIVE])
 
 
 def test_cancel_exports_nothing(labeled, random_vgg16):
