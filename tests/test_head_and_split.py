@@ -50,6 +50,19 @@ def test_the_heads_draws_disagree_on_faces_unlike_its_training():
     assert np.array_equal(head.predict_proba(known), head.predict_proba(known))  # without draws: repeatable
 
 
+def test_the_same_model_and_frames_draw_the_same_in_every_run(tmp_path):
+    import keras
+
+    rng = np.random.default_rng(0)
+    y = np.arange(40) % 2
+    X = face_frames(rng, 40, rng.normal(0, 1, 128), y)
+    Head(n_classes=2, epochs=2).fit(X, y).model_.save(tmp_path / "model.keras")
+    runs = [Head.from_keras(keras.models.load_model(tmp_path / "model.keras", compile=False)) for _ in range(2)]
+    draws = [head.sample_proba(X[:8], n_samples=5) for head in (*runs, runs[0])]  # two loads, and a second call
+    assert np.array_equal(draws[0], draws[1]) and np.array_equal(draws[0], draws[2])
+    assert not np.allclose(draws[0][0], draws[0][1])  # the draws still differ from one another
+
+
 def test_vgg16_head_is_the_tutorials_architecture():
     head = Head(n_classes=3, epochs=1).fit(np.random.rand(12, 7, 7, 512).astype("float32"), np.arange(12) % 3)
     dense = [layer.units for layer in head.model_.layers if type(layer).__name__ == "Dense"]

@@ -211,8 +211,13 @@ class Head(BaseEstimator, ClassifierMixin):
         """(n_samples, rows, classes): predictions with dropout left on, one draw of the network each.
 
         Where the draws disagree, the model lacks examples like the row (the review
-        queue's "uncertain" strategy asks for those).
+        queue's "uncertain" strategy asks for those). The draws start from the same seeds on
+        every call: a loaded model's dropout is seeded at random, and the same model and frames
+        once gave a different queue, with different reasons, at each run.
         """
+        for i, layer in enumerate(layer for layer in self.model_.layers if isinstance(layer, layers.Dropout)):
+            if hasattr(layer, "seed_generator"):  # a rate of 0 draws nothing
+                layer.seed_generator.state.assign(ops.cast([i, 0], layer.seed_generator.state.dtype))
         return np.stack([self._forward(X, training=True) for _ in range(n_samples)])
 
     def _forward(self, X, *, training: bool) -> np.ndarray:
