@@ -17,6 +17,11 @@ def record_model(conn: sqlite3.Connection, folder: Path, card: dict) -> None:
         )
 
 
+def forget_model(conn: sqlite3.Connection, version: str) -> None:
+    with transaction(conn):
+        conn.execute("DELETE FROM models WHERE version = ?", (version,))
+
+
 def is_recorded(conn: sqlite3.Connection, version: str) -> bool:
     return conn.execute("SELECT 1 FROM models WHERE version = ?", (version,)).fetchone() is not None
 

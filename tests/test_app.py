@@ -173,6 +173,24 @@ def test_train_page_trains_in_the_background_and_activates(ws_env, tmp_path, ran
     assert download_name("Election desk", ("Trump", "Biden"), "v1") == "election_desk-trump_biden-v1.h5"  # was model.h5
 
 
+def test_train_page_deletes_a_version_the_monitor_does_not_use(ws_env, tmp_path, random_vgg16, monkeypatch):
+    monkeypatch.setenv("LOOKOUT_FEATURE_CACHE", str(tmp_path / "features"))
+    from tests.test_training import colour_frames
+    from trainer.registry import activate, list_models
+    from trainer.train import train_model
+
+    ws = Workspace.open(ws_env)
+    import_folder(ws, colour_frames(tmp_path / "frames"))
+    old, current = (train_model(ws, backbone=random_vgg16, epochs=1).version for _ in range(2))
+    activate(ws, current)
+    app = page("train").run()
+    assert not [b for b in app.button if b.label.startswith("Delete")]  # the active version cannot be deleted
+    app.selectbox[1].select(old).run()
+    next(b for b in app.button if b.label == f"Delete {old}").click().run()
+    assert not app.exception and f"Deleted {old}: 21" in app.success[0].value
+    assert [card["version"] for card in list_models(ws)] == [current] and not (ws.models_dir / old).exists()
+
+
 @pytest.fixture
 def random_weights(tmp_path, random_vgg16, monkeypatch):
     weights = tmp_path / "random.weights.h5"

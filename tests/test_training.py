@@ -96,6 +96,35 @@ def test_a_retrain_on_a_full_disk_says_so_and_leaves_no_half_version(small_disk,
     assert sorted(p.name for p in ws.models_dir.iterdir()) == sorted([first.version, ACTIVE])
 
 
+def test_removing_versions_frees_their_disk_and_never_touches_the_monitors(labeled, random_vgg16, capsys):
+    from data.cli import run
+    from data.model_records import forget_model
+    from trainer.__main__ import main
+    from trainer.model_scores import scores_path
+
+    old, killed, current = (train_model(labeled, backbone=random_vgg16, epochs=1).version for _ in range(3))
+    activate(labeled, current)
+    assert scores_path(labeled, old).is_file()  # training scored every frame for the review queue
+    forget_model(labeled.db, killed)  # a removal killed after unlisting the version, before deleting its folder
+
+    def remove(version):
+        code = run(main, ["remove", version, "--workspace", str(labeled.root)])
+        return code, capsys.readouterr()
+
+    for version, said in [(current, "is the model the monitor uses; activate another version first"),
+                          ("../../etc", "'../../etc' is not a model version"),
+                          ("20990101-000000", "No model '20990101-000000'")]:
+        code, out = remove(version)
+        assert code == 2 and said in out.err, out.err
+    for version in (old, killed):
+        code, out = remove(version)
+        assert code == 0 and f"Removed {version}: 21" in out.out  # 213 MB: the tutorial head's two files
+        assert not (labeled.models_dir / version).exists() and not scores_path(labeled, version).exists()
+    assert [card["version"] for card in list_models(labeled)] == [current]
+    assert sorted(p.name for p in labeled.models_dir.iterdir()) == sorted([current, ACTIVE])  # nothing set aside
+    assert load_model(labeled, "active").version == current
+
+
 def test_cancel_exports_nothing(labeled, random_vgg16):
     with pytest.raises(Cancelled):
         train_model(labeled, backbone=random_vgg16, epochs=50, should_stop=lambda: True)

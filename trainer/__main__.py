@@ -1,4 +1,4 @@
-"""python -m trainer train|features|evaluate|predict|compare|activate|export|list: models from the command line."""
+"""python -m trainer train|features|evaluate|predict|compare|activate|export|list|remove: models from the command line."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ from data.workspace import Workspace
 from trainer.compare import activate_checked, compare_versions, default_versions, format_comparison
 from trainer.evaluate import evaluate, format_metrics
 from trainer.predict import backbone_for, predict_images
-from trainer.registry import active_version, download_name, export_h5, list_models, load_model
+from trainer.registry import active_version, download_name, export_h5, list_models, load_model, remove
 from trainer.train import extract_features, train_model
 
 
@@ -59,6 +59,8 @@ def build_parser():
     p.add_argument("version", help="'active' or a version")
     p.add_argument("--out", type=Path, help="default: <project>-<targets>-<version>.h5 in this folder")
     commands.add_parser("list", help="model versions and their validation F1")
+    p = commands.add_parser("remove", help="delete versions the monitor does not use, to free disk space")
+    p.add_argument("versions", nargs="+", metavar="VERSION")
     p = commands.add_parser("features", help="compute every frame's features now (on a Ray cluster with --ray)")
     p.add_argument("--backbone", choices=("vgg16", "face"), help="default: the active model's, else project.toml's")
     add_workspace_flags(commands)
@@ -124,6 +126,9 @@ def main(argv=None) -> int:
         out = args.out or Path(download_name(ws.config.name, ws.config.classes[1:], version))
         write_atomically(out, export_h5(ws, version))
         print(f"Wrote {out}: copy it to the other machine and give it to `python -m monitor score --model {out.name}`")
+    elif args.command == "remove":
+        for version in args.versions:
+            print(f"Removed {version}: {remove(ws, version) / 1e6:.0f} MB freed")
     elif args.command == "list":
         active = active_version(ws)
         if not list_models(ws):

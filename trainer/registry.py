@@ -20,14 +20,16 @@ from typing import TYPE_CHECKING
 
 import h5py
 import numpy as np
+from filelock import FileLock
 
 from data.atomic import write_atomically
 from data.config import FrameRule
 from data.errors import LookoutError
-from data.model_records import is_recorded, model_cards, record_model
+from data.model_records import forget_model, is_recorded, model_cards, record_model
 from data.scratch import scratch_dir
 from data.workspace import Workspace
 from trainer.backbones import Backbone, VGG16Backbone
+from trainer.model_scores import scores_path
 
 if TYPE_CHECKING:
     from trainer.head import Head
@@ -157,16 +159,53 @@ def _record(ws: Workspace, folder: Path, card: dict) -> None:
     record_model(ws.db, folder, card)
 
 
+def _versions_lock(ws: Workspace) -> FileLock:
+    """Held to activate or remove a version: a version being removed is never made the active one."""
+    return FileLock(ws.root / ".versions.lock")
+
+
 def activate(ws: Workspace, version: str) -> None:
     """Make `version` the model the monitor uses (an atomic rename, so never half-switched).
     Only a listed version can be activated: one whose files were all written."""
-    folder = ws.models_dir / version
-    if not is_recorded(ws.db, version):
-        # A version folder copied in from another workspace: its card is written last, so it marks it whole.
-        if not (folder / "model.json").is_file() or not (folder / "model.h5").is_file():
-            raise LookoutError(f"No complete model {version!r} in {ws.models_dir}; see `python -m trainer list`.")
-        _record(ws, folder, read_card(ws, version))
-    write_atomically(ws.models_dir / ACTIVE, version.encode())
+    folder = _version_folder(ws, version)
+    with _versions_lock(ws):
+        if not is_recorded(ws.db, version):
+            # A version folder copied in from another workspace: its card is written last, so it marks it whole.
+            if not (folder / "model.json").is_file() or not (folder / "model.h5").is_file():
+                raise LookoutError(f"No complete model {version!r} in {ws.models_dir}; see `python -m trainer list`.")
+            _record(ws, folder, read_card(ws, version))
+        write_atomically(ws.models_dir / ACTIVE, version.encode())
+
+
+def remove(ws: Workspace, version: str) -> int:
+    """Delete a version the monitor does not use: its files and stored scores. Returns the bytes freed.
+
+    It is unlisted first, then its folder is moved aside and deleted: a kill in between leaves an
+    unlisted folder, which removing the version again deletes, never a listed version without files.
+    """
+    folder = _version_folder(ws, version)
+    with _versions_lock(ws):
+        if version == active_version(ws):
+            raise LookoutError(f"{version} is the model the monitor uses; activate another version first, "
+                               "then remove this one.")
+        if not is_recorded(ws.db, version) and not folder.is_dir():
+            raise LookoutError(f"No model {version!r} in {ws.models_dir}; see `python -m trainer list`.")
+        freed = sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
+        forget_model(ws.db, version)
+        scores = scores_path(ws, version)
+        freed += scores.stat().st_size if scores.is_file() else 0
+        scores.unlink(missing_ok=True)
+        if folder.is_dir():
+            with scratch_dir(ws.models_dir, "removing") as aside:
+                folder.rename(Path(aside) / version)
+    return freed
+
+
+def _version_folder(ws: Workspace, version: str) -> Path:
+    """models/<version>, for a bare name only: a version typed as ../../something names no folder of ours."""
+    if not version or Path(version).name != version or version.startswith("."):
+        raise LookoutError(f"{version!r} is not a model version; see `python -m trainer list`.")
+    return ws.models_dir / version
 
 
 def read_card(ws: Workspace, version: str) -> dict:

@@ -8,7 +8,7 @@ import streamlit as st
 from data.config import BACKBONES
 from data.labels import last_action_id, mapping_rows
 from data.mapping_csv import format_mapping_csv
-from trainer.registry import active_version, download_name, export_h5, list_models
+from trainer.registry import active_version, download_name, export_h5, list_models, remove
 from ui.dataset import BACKBONE_HELP
 from ui.progress import ProgressBar, job_running, job_ui, start_job
 from ui.workspace import current_workspace
@@ -123,9 +123,27 @@ def activation_ui(ws, active: str | None, chosen: str) -> None:
             st.success(f"{chosen} is now the model the monitor uses.")
 
 
+def removal_ui(ws, chosen: str) -> None:
+    """Every retrain adds a version (a vgg16 one is 213 MB on disk); one the monitor does not use can go."""
+    from data.errors import LookoutError
+
+    with st.popover("Delete this version"):
+        st.write(f"{chosen} and its files are deleted for good. The monitor's model is not touched.")
+        if st.button(f"Delete {chosen}", key=f"remove-{chosen}", type="primary"):
+            try:
+                freed = remove(ws, chosen)
+            except LookoutError as exc:
+                st.error(str(exc))
+                return
+            st.session_state.train_note = f"Deleted {chosen}: {freed / 1e6:.0f} MB freed."
+            st.rerun()
+
+
 def page() -> None:
     ws = current_workspace()
     st.title("Train")
+    if note := st.session_state.pop("train_note", None):
+        st.success(note)
     backbone = train_ui(ws)
     if backbone:
         start_job(ws, "train", lambda job: train(ws, backbone, job))
@@ -148,6 +166,7 @@ def page() -> None:
     metrics_ui(ws, card)
     if chosen != active:
         activation_ui(ws, active, chosen)
+        removal_ui(ws, chosen)
     # Both files are made when clicked: a vgg16 model is 106 MB, and copying it on every rerun held each click up 1.5 s.
     st.download_button("Download the model (.h5)", lambda: export_h5(ws, chosen),
                        file_name=download_name(ws.config.name, ws.config.classes[1:], chosen),
