@@ -13,7 +13,7 @@ from data.schema import now
 
 @dataclass(frozen=True)
 class NewFrame:
-    content: bytes
+    content: bytes | Path  # a Path: a copy of ours, in a scratch folder beside frames/, moved in
     sha256: str
     name: str  # preferred file name; made unique if another image has it
     width: int
@@ -55,20 +55,25 @@ class FrameStore:
             return existing["id"], False
         name = self._free_name(frame.name, frame.sha256)
         path = self.frames_dir / name
-        tmp = path.with_name(f".{name}.tmp")
-        try:
-            tmp.write_bytes(frame.content)
-            tmp.replace(path)
-        except OSError:
-            tmp.unlink(missing_ok=True)  # a full disk leaves no half-written frame behind
-            raise
+        if isinstance(frame.content, Path):
+            size = frame.content.stat().st_size
+            frame.content.replace(path)
+        else:
+            size = len(frame.content)
+            tmp = path.with_name(f".{name}.tmp")
+            try:
+                tmp.write_bytes(frame.content)
+                tmp.replace(path)
+            except OSError:
+                tmp.unlink(missing_ok=True)  # a full disk leaves no half-written frame behind
+                raise
         self._written.append(path)
         cur = self.conn.execute(
             """INSERT INTO frames (sha256, file_name, width, height, size_bytes, origin, video_id,
                                    timestamp_s, represents, phash, added_at)
                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
             (
-                frame.sha256, name, frame.width, frame.height, len(frame.content), frame.origin,
+                frame.sha256, name, frame.width, frame.height, size, frame.origin,
                 frame.video_id, frame.timestamp_s, frame.represents, frame.phash, now(),
             ),
         )

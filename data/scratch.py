@@ -14,7 +14,7 @@ import tempfile
 import time
 from pathlib import Path
 
-KINDS = ("unzip", "score", "capture", "train", "saving", "export", "removing")
+KINDS = ("unzip", "score", "capture", "train", "saving", "export", "removing", "import")
 _SCRATCH = re.compile(rf"^\.({'|'.join(KINDS)})-(\d+)-")
 STALE_TMP_S = 600  # a half-written file from an atomic write is this old only if its writer died
 

@@ -29,6 +29,39 @@ def test_two_sessions_are_never_shown_the_same_frame(workspace, tmp_path):
     assert next_to_label(ws, session="tab-9", who="x") is None  # every frame is on someone's screen
 
 
+def test_a_colleagues_label_lands_while_a_large_import_is_storing_its_frames(workspace, tmp_path):
+    """Copying a large import's frames held the workspace's write lock and database: at 100,000
+    frames for a minute, past the 30 s a label or the monitor waits before it fails."""
+    import os
+    import subprocess
+    import sys
+
+    from data.importer import import_folder
+    from tests.media import save_image
+
+    ws = small_workspace(workspace.root, tmp_path, n=2)  # frame40.jpg is unlabeled
+    big = tmp_path / "big"
+    big.mkdir()
+    for i in range(20):
+        save_image(big / f"new{i}.jpg", 100 + i)
+    bobs_label = ("from data.workspace import Workspace; from data.frames import frame_by_id_or_name; "
+                  f"from data.labels import set_label; ws = Workspace.open({str(ws.root)!r}); "
+                  "set_label(ws, frame_by_id_or_name(ws.db, 'frame40.jpg')['id'], 1, who='bob')")
+    env = {**os.environ, "PYTHONPATH": os.getcwd()}
+    landed = []
+
+    def progress(stage, done, total):
+        if stage != "reading images" and not landed:  # the folder is read; its frames are being stored
+            landed.append(subprocess.run([sys.executable, "-c", bobs_label], capture_output=True, text=True,
+                                         env=env, timeout=20))
+
+    report = import_folder(ws, big, progress=progress)
+    assert landed[0].returncode == 0, landed[0].stderr
+    assert report.new_frames == 20
+    assert ws.db.execute("SELECT label FROM frames WHERE file_name = 'frame40.jpg'").fetchone()[0] == 1
+    assert "frame40.jpg,1" in ws.mapping_csv.read_text()  # the import's rewrite of the CSV kept bob's label
+
+
 def test_a_lease_left_open_expires(workspace, tmp_path, monkeypatch):
     ws = small_workspace(workspace.root, tmp_path, n=2)  # one unlabeled frame
     held = next_to_label(ws, session="left-open", who="alice")
