@@ -41,8 +41,7 @@ def labeled_frames(conn: sqlite3.Connection, chosen: BrowseFilter) -> list[Label
         params.append(chosen.until)
     return all_rows(conn.execute(
         f"""SELECT f.id, f.file_name, f.sha256, f.label, f.video_id, a.who, a.at FROM frames f
-            JOIN label_history h ON h.id = (SELECT MAX(id) FROM label_history WHERE frame_id = f.id)
-            JOIN label_actions a ON a.id = h.action_id
+            JOIN label_actions a ON a.id = f.label_action
             WHERE {' AND '.join(where)} ORDER BY a.at DESC, f.id""", params))
 
 

@@ -30,13 +30,15 @@ class UndoneAction:
     source: str
     frames: int
     file_names: tuple[str, ...] = ()  # the frames it restored
+    kept: tuple[tuple[str, str], ...] = ()  # (file name, who) of frames someone else labeled since: left as theirs
 
 
 def set_label(
-    ws: Workspace, frame_id: int, label: int | None, *, source: str = "label", who: str | None = None, reason: str | None = None
+    ws: Workspace, frame_id: int, label: int | None, *, source: str = "label", who: str | None = None,
+    reason: str | None = None, session: str | None = None,
 ) -> int:
     """Label one frame (None makes it unlabeled again); returns the action id."""
-    return set_labels(ws, {frame_id: label}, source=source, who=who, reason=reason)
+    return set_labels(ws, {frame_id: label}, source=source, who=who, reason=reason, session=session)
 
 
 def set_labels(
@@ -46,11 +48,13 @@ def set_labels(
     source: str = "label",
     who: str | None = None,
     reason: str | None = None,
+    session: str | None = None,
 ) -> int:
     """Label several frames as one action (undone together).
 
     source: "label" (a person on the Label page), "review" (the review queue) or "import".
     reason: why the frame was shown, e.g. the review queue's strategy ("audit" for random audits).
+    session: the browser that made it (the app's); only that browser can undo it. None: a script or command.
     """
     if source not in SOURCES:
         raise LookoutError(f"Label source {source!r} is not one of {', '.join(SOURCES)}.")
@@ -60,7 +64,7 @@ def set_labels(
             raise LookoutError(f"Class {label} is not a class of this project (0 to {n_classes - 1}; see project.toml).")
     with ws.write_lock():
         with transaction(ws.db):
-            action_id = record_labels(ws.db, labels, source=source, who=who, reason=reason)
+            action_id = record_labels(ws.db, labels, source=source, who=who, reason=reason, session=session)
         write_mapping_csv(ws)
     return action_id
 
@@ -73,11 +77,17 @@ def record_labels(
     who: str | None = None,
     undoes: int | None = None,
     reason: str | None = None,
+    session: str | None = None,
+    owners: Mapping[int, int | None] | None = None,
 ) -> int:
-    """Write one action and its history rows inside the caller's transaction."""
+    """Write one action and its history rows inside the caller's transaction.
+
+    who: default "import" for imports (no person gave those labels), else this computer's user.
+    owners: the action each frame's label now belongs to (an undo's); default this one.
+    """
     cur = conn.execute(
-        "INSERT INTO label_actions (source, who, at, undoes, reason) VALUES (?, ?, ?, ?, ?)",
-        (source, who or current_user(), now(), undoes, reason),
+        "INSERT INTO label_actions (source, who, at, undoes, reason, session) VALUES (?, ?, ?, ?, ?, ?)",
+        (source, who or ("import" if source == "import" else current_user()), now(), undoes, reason, session),
     )
     action_id = cur.lastrowid
     for frame_id, label in labels.items():
@@ -88,13 +98,22 @@ def record_labels(
             "INSERT INTO label_history (action_id, frame_id, class, previous_class) VALUES (?, ?, ?, ?)",
             (action_id, frame_id, label, row["label"]),
         )
-        conn.execute("UPDATE frames SET label = ? WHERE id = ?", (label, frame_id))
+        owner = action_id if owners is None else owners[frame_id]
+        conn.execute("UPDATE frames SET label = ?, label_action = ? WHERE id = ?", (label, owner, frame_id))
     return action_id
 
 
-def undo(ws: Workspace, *, steps: int = 1, who: str | None = None) -> list[UndoneAction]:
-    """Undo the last `steps` label or review actions of `who` (default: this computer's user);
-    another person's labels are theirs to undo. Imports are not undone this way."""
+# The newest standing label of a frame before a history row: not an undo, and not undone.
+_STANDING_BEFORE = """SELECT h.class, h.action_id FROM label_history h JOIN label_actions a ON a.id = h.action_id
+    WHERE h.frame_id = ? AND h.id < ? AND a.source != 'undo'
+      AND NOT EXISTS (SELECT 1 FROM label_actions u WHERE u.undoes = a.id)
+    ORDER BY h.id DESC LIMIT 1"""
+
+
+def undo(ws: Workspace, *, steps: int = 1, who: str | None = None, session: str | None = None) -> list[UndoneAction]:
+    """Undo the last `steps` label or review actions that `who` made from `session` (the browser; None:
+    scripts and commands). Another person's labels are theirs to undo: a frame someone labeled since
+    keeps their label, and the result names it. Imports are not undone this way."""
     who = who or current_user()
     undone = []
     with ws.write_lock():
@@ -102,28 +121,36 @@ def undo(ws: Workspace, *, steps: int = 1, who: str | None = None) -> list[Undon
             for _ in range(steps):
                 last = ws.db.execute(
                     """SELECT a.id, a.source FROM label_actions a
-                       WHERE a.source IN ('label', 'review') AND a.who = ?
+                       WHERE a.source IN ('label', 'review') AND a.who = ? AND a.session IS ?
                          AND NOT EXISTS (SELECT 1 FROM label_actions u WHERE u.undoes = a.id)
                        ORDER BY a.id DESC LIMIT 1""",
-                    (who,),
+                    (who, session),
                 ).fetchone()
                 if last is None:
                     break
-                rows = ws.db.execute(
-                    "SELECT frame_id, previous_class FROM label_history WHERE action_id = ? ORDER BY id DESC",
-                    (last["id"],),
-                ).fetchall()
-                restore = {r["frame_id"]: r["previous_class"] for r in rows}
-                record_labels(ws.db, restore, source="undo", who=who, undoes=last["id"])
-                names = tuple(
-                    r["file_name"] for r in ws.db.execute(
-                        f"SELECT file_name FROM frames WHERE id IN ({','.join('?' * len(restore))}) ORDER BY id",
-                        list(restore),
-                    )
-                )
-                undone.append(UndoneAction(last["id"], last["source"], len(restore), names))
+                undone.append(_undo_action(ws.db, last["id"], last["source"], who=who, session=session))
         write_mapping_csv(ws)
     return undone
+
+
+def _undo_action(conn: sqlite3.Connection, action_id: int, source: str, *, who: str, session: str | None) -> UndoneAction:
+    rows = conn.execute(
+        """SELECT h.id, h.frame_id, f.file_name, f.label_action, o.who AS owner FROM label_history h
+           JOIN frames f ON f.id = h.frame_id LEFT JOIN label_actions o ON o.id = f.label_action
+           WHERE h.action_id = ? ORDER BY f.id""",
+        (action_id,),
+    ).fetchall()
+    restore, owners, names, kept = {}, {}, [], []
+    for r in rows:
+        if r["label_action"] != action_id:  # labeled since by someone (or by this person, in another action)
+            kept.append((r["file_name"], r["owner"] or "nobody"))
+            continue
+        before = conn.execute(_STANDING_BEFORE, (r["frame_id"], r["id"])).fetchone()
+        restore[r["frame_id"]] = before["class"] if before else None
+        owners[r["frame_id"]] = before["action_id"] if before else None
+        names.append(r["file_name"])
+    record_labels(conn, restore, source="undo", who=who, undoes=action_id, session=session, owners=owners)
+    return UndoneAction(action_id, source, len(restore), tuple(names), tuple(kept))
 
 
 def mapping_rows(conn: sqlite3.Connection) -> list[tuple[str, int]]:
@@ -169,12 +196,12 @@ def open_conflicts(ws: Workspace) -> list[ConflictRow]:
     ))
 
 
-def resolve_conflict(ws: Workspace, flag_id: int, label: int, *, who: str | None = None) -> None:
+def resolve_conflict(ws: Workspace, flag_id: int, label: int, *, who: str | None = None, session: str | None = None) -> None:
     """Label the flagged frame and close the flag."""
     row = ws.db.execute("SELECT frame_id FROM review_flags WHERE id = ?", (flag_id,)).fetchone()
     if row is None:
         raise LookoutError(f"No conflict {flag_id}; refresh the page.")
-    set_label(ws, row["frame_id"], label, source="review", who=who, reason="conflict resolved")
+    set_label(ws, row["frame_id"], label, source="review", who=who, session=session, reason="conflict resolved")
     with transaction(ws.db):
         ws.db.execute("UPDATE review_flags SET resolved_at = ? WHERE id = ?", (now(), flag_id))
 
@@ -202,9 +229,7 @@ def labels_by_person(ws: Workspace) -> dict[str, dict[str, int]]:
     names = ws.config.classes
     table: dict[str, dict[str, int]] = {}
     for r in ws.db.execute(
-        """SELECT a.who, f.label, COUNT(*) AS n FROM frames f
-           JOIN label_history h ON h.id = (SELECT MAX(id) FROM label_history WHERE frame_id = f.id)
-           JOIN label_actions a ON a.id = h.action_id
+        """SELECT a.who, f.label, COUNT(*) AS n FROM frames f JOIN label_actions a ON a.id = f.label_action
            WHERE f.label IS NOT NULL GROUP BY a.who, f.label"""
     ):
         if r["label"] < len(names):

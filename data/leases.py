@@ -14,9 +14,8 @@ from data.schema import now, transaction
 
 LEASE_S = 300
 
-# A frame's labeler: who made the newest history row of its current label.
-_LABELED_BY = """(SELECT a.who FROM label_history h JOIN label_actions a ON a.id = h.action_id
-                  WHERE h.frame_id = f.id ORDER BY h.id DESC LIMIT 1)"""
+# A frame's labeler: who gave it the label it has now (an undo hands it back to the label before).
+_LABELED_BY = "(SELECT a.who FROM label_actions a WHERE a.id = f.label_action)"
 UNLABELED = ("f.label IS NULL", 0)
 # labeled by someone else, and not yet given a second opinion by this person (both parameters: who)
 OTHERS_LABELED = (f"f.label IS NOT NULL AND {_LABELED_BY} != ? "

@@ -24,6 +24,7 @@ class FrameRow(TypedDict):
     phash: str | None  # 64-bit perceptual hash, hex
     label: int | None
     added_at: str
+    label_action: int | None  # the label action that gave it its label now (undo hands it back)
 
 
 class LabeledFrameRow(TypedDict):
@@ -32,7 +33,7 @@ class LabeledFrameRow(TypedDict):
     sha256: str
     label: int
     video_id: int | None
-    who: str  # of the latest label
+    who: str  # who gave the label it has now
     at: str
 
 

@@ -222,6 +222,18 @@ M006_LABELERS = (
     )""",
 )
 
+# Who gave each frame the label it has now (an undo hands the frame back to the action before),
+# and which browser made an action: undo takes back only what that person, in that browser, still owns.
+M007_LABEL_OWNERS = (
+    "ALTER TABLE frames ADD COLUMN label_action INTEGER REFERENCES label_actions(id)",
+    "ALTER TABLE label_actions ADD COLUMN session TEXT",
+    """UPDATE frames SET label_action = (
+        SELECT h.action_id FROM label_history h JOIN label_actions a ON a.id = h.action_id
+        WHERE h.frame_id = frames.id AND a.source != 'undo'
+          AND NOT EXISTS (SELECT 1 FROM label_actions u WHERE u.undoes = a.id)
+        ORDER BY h.id DESC LIMIT 1)""",
+)
+
 MIGRATIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("m001_initial", M001_INITIAL),
     ("m002_monitor", M002_MONITOR),
@@ -229,6 +241,7 @@ MIGRATIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("m004_alert_attempts", M004_ALERT_ATTEMPTS),
     ("m005_test_set", M005_TEST_SET),
     ("m006_labelers", M006_LABELERS),
+    ("m007_label_owners", M007_LABEL_OWNERS),
 )
 
 

@@ -21,7 +21,8 @@ def find_video(ws: Workspace, ref: str) -> int:
     return video_id
 
 
-def judge_video(ws: Workspace, video_id: int, *, present: bool, target: int = 1, who: str | None = None) -> int:
+def judge_video(ws: Workspace, video_id: int, *, present: bool, target: int = 1, who: str | None = None,
+                session: str | None = None) -> int:
     """Record the judgement; "absent" labels every frame of the video 0 (one undoable action).
 
     "present" labels nothing: not every frame shows the target, so its frames stay in the queue.
@@ -35,7 +36,7 @@ def judge_video(ws: Workspace, video_id: int, *, present: bool, target: int = 1,
         return 0
     frames = [r["id"] for r in frames_of_video(ws.db, video_id) if r["label"] != 0]
     if frames:
-        set_labels(ws, {f: 0 for f in frames}, source="review", who=who, reason="video judged absent")
+        set_labels(ws, {f: 0 for f in frames}, source="review", who=who, session=session, reason="video judged absent")
     return len(frames)
 
 

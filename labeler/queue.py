@@ -264,11 +264,12 @@ def current_queue(ws: Workspace, *, model=None, backbone=None, limit: int = 50, 
 
 
 def label_item(
-    ws: Workspace, item: QueueItem, label: int, *, with_duplicates: bool = True, who: str | None = None
+    ws: Workspace, item: QueueItem, label: int, *, with_duplicates: bool = True, who: str | None = None,
+    session: str | None = None,
 ) -> int:
     """Label a queue item (and, by default, the near-identical frames it stands for) as one action."""
     frames = [item.frame_id, *(item.duplicates if with_duplicates else [])]
-    return set_labels(ws, {f: label for f in frames}, source="review", who=who, reason=item.strategy)
+    return set_labels(ws, {f: label for f in frames}, source="review", who=who, session=session, reason=item.strategy)
 
 
 @dataclass(frozen=True)

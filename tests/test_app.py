@@ -355,7 +355,7 @@ def _folder_with(folder, image):
 
 @pytest.mark.parametrize("action, element, message", [
     ("undo after a label", "info", "Undone: your last label, on frame40.jpg."),
-    ("undo with nothing to undo", "error", "Nothing of yours to undo."),
+    ("undo with nothing to undo", "error", "Nothing of yours to undo in this browser."),
     ("a press for a frame already answered", "warning", "Not applied: a press came for a frame already answered"),
 ])
 def test_the_label_pages_message_stays_until_the_next_action(ws_env, tmp_path, action, element, message):

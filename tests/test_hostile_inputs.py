@@ -293,19 +293,6 @@ def test_exported_csvs_neutralise_formulas_and_read_back_the_same_names(tmp_path
     assert read_mapping_csv(tmp_path / "m.csv", class_names=("no", "yes"))[0].image_id == name
 
 
-def test_undo_takes_back_only_the_callers_own_last_label(workspace, image_folder):
-    from data.labels import set_label, undo
-
-    import_folder(workspace, image_folder)
-    first, second = [r["id"] for r in workspace.db.execute("SELECT id FROM frames ORDER BY id")]
-    set_label(workspace, first, 1, who="alice")
-    set_label(workspace, second, 0, who="bob")
-    assert undo(workspace, who="alice")[0].frames == 1  # undid Bob's
-    labels = dict(workspace.db.execute("SELECT id, label FROM frames").fetchall())
-    assert labels == {first: None, second: 0}
-    assert undo(workspace, who="alice") == []
-
-
 def test_training_on_two_videos_works_and_says_its_figures_are_rough(workspace, tmp_path, monkeypatch, random_vgg16):
     import numpy as np
     from PIL import Image

@@ -156,4 +156,17 @@ def test_two_labelers_in_two_browsers_see_different_frames_undo_their_own_and_ag
         alice.goto(url + "/dataset")
         expect(alice.get_by_text("Agreement between labelers")).to_be_visible(timeout=60_000)
         expect(alice.get_by_text(f"{shown['alice']}: alice said target, bob said no target")).to_be_visible()
+
+        # a typed name is not a login: a third browser typing "alice" undid her work
+        other = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+        other.goto(url + "/label")
+        give_name(other, "alice")
+        expect(other.get_by_role("button", name="target (1)")).to_be_visible(timeout=60_000)
+        other.keyboard.press("u")
+        expect(other.get_by_text("Nothing of yours to undo in this browser.")).to_be_visible(timeout=60_000)
+        assert [(r["file_name"], r["class"]) for r in labels_by(unlabeled, "alice")] == [(shown["alice"], 1)]
+        alice.goto(url + "/label")  # her own browser, reloaded, still can
+        expect(alice.get_by_role("button", name="target (1)")).to_be_visible(timeout=60_000)
+        alice.keyboard.press("u")
+        expect(alice.get_by_text(f"Undone: your last label, on {shown['alice']}")).to_be_visible(timeout=60_000)
         browser.close()

@@ -164,3 +164,54 @@ def test_labeling_while_a_job_writes_through_the_same_workspace_loses_nothing(tm
     assert csv_labels(workspace) == {
         r["file_name"]: r["label"] for r in workspace.db.execute("SELECT file_name, label FROM frames")
     }
+
+
+# Two people on one frame, and a name typed in a second browser: each row is what they did, in order,
+# then frame0's label, who the Dataset page credits with it, and what the last undo said.
+# ("label", who, browser, class) labels frame0 (frame0 was imported as 0); ("undo", who, browser).
+UNDO_AMONG_PEOPLE = [
+    pytest.param([("label", "alice", "A", 1), ("label", "bob", "B", 0), ("undo", "alice", "A")],
+                 0, "bob", "Your last label action was not undone: bob labeled frame0.jpg since: left as bob's.", id="bob-relabeled-since"),  # erased Bob's
+    pytest.param([("label", "alice", "A", 1), ("label", "bob", "B", 0), ("undo", "bob", "B"), ("undo", "alice", "A")],
+                 0, "import", "Undone: your last label, on frame0.jpg.", id="bob-undid-his-first"),
+    pytest.param([("label", "alice", "A", 1), ("label", "bob", "B", 0), ("undo", "alice", "A"), ("undo", "bob", "B")],
+                 0, "import", "Undone: your last label, on frame0.jpg.", id="alices-undone-label-stays-undone"),
+    pytest.param([("label", "alice", "A", 1), ("undo", "alice", "A")],
+                 0, "import", "Undone: your last label, on frame0.jpg.", id="credited-to-the-import-not-alice"),
+    pytest.param([("label", "alice", "A", 1), ("undo", "alice", "B")],
+                 1, "alice", None, id="alice-typed-in-another-browser"),  # undid Alice's work
+    pytest.param([("label", "alice", "A", 1), ("label", "alice", "A", 0), ("undo", "alice", "A")],
+                 1, "alice", "Undone: your last label, on frame0.jpg.", id="own-labels-step-back"),
+]
+
+
+@pytest.mark.parametrize("steps, label, credited, said", UNDO_AMONG_PEOPLE)
+def test_undo_takes_back_only_what_is_still_that_persons_in_that_browser(workspace, frames, steps, label, credited, said):
+    from data.labels import labels_by_person
+    from ui.people import undone_message
+
+    told = None
+    for kind, who, browser, *label_given in steps:
+        if kind == "label":
+            set_label(workspace, frames["frame0.jpg"], label_given[0], who=who, session=browser)
+        else:
+            done = undo(workspace, who=who, session=browser)
+            told = undone_message(done[0]) if done else None
+    assert csv_labels(workspace)["frame0.jpg"] == label
+    assert told == said
+    people = labels_by_person(workspace)
+    assert people[credited][workspace.config.classes[label]] == 1
+    assert sum(n for counts in people.values() for n in counts.values()) == 1  # no one else credited
+
+
+def test_a_box_labeled_and_undone_credits_no_one_with_the_labels_that_stand(workspace, frames):
+    """56 frames labeled by a Map box and undone: the Dataset page credited Alice with them."""
+    from data.leases import opinions, record_second_opinion
+    from data.labels import labels_by_person
+
+    everything = list(frames.values())
+    set_labels(workspace, dict.fromkeys(everything, 1), who="alice", session="A")
+    record_second_opinion(workspace.db, frames["frame0.jpg"], 1, who="bob")
+    undo(workspace, who="alice", session="A")
+    assert labels_by_person(workspace) == {"import": {"no target": 1, "Trump": 0}}
+    assert [(r["labeled_by"], r["second"]) for r in opinions(workspace.db)] == [("import", "bob")]

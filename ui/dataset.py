@@ -11,13 +11,13 @@ from data.access import server_folder
 from data.capture import capture_frames
 from data.config import BACKBONES
 from data.importer import import_folder, import_zip, last_import_report
-from data.labels import label_counts, label_timeline, labels_by_person, open_conflicts, resolve_conflict, set_labels, undo
+from data.labels import label_counts, label_timeline, labels_by_person, open_conflicts, resolve_conflict, set_labels
 from data.uploads import save_upload
 from data.workspace import define_project
 from labeler.labeling import withdraw_second_opinion
 from monitor.download import VIDEO_SUFFIXES, fetch_url
 from trainer.backbones import default_backbone
-from ui.people import labeler
+from ui.people import labeler, me, undo_mine
 from ui.progress import job_ui, start_job
 from ui.similar import more_like_this_button, similar_ui
 from ui.workspace import active_model, current_workspace, serving_others
@@ -115,7 +115,7 @@ def conflicts_ui(ws) -> None:
         right.write(f"{conflict['file_name']}: the CSV said {conflict['detail']}")
         for i, name in enumerate(ws.config.classes):
             if right.button(name, key=f"conflict-{conflict['id']}-{i}"):
-                resolve_conflict(ws, conflict["id"], i, who=labeler())
+                resolve_conflict(ws, conflict["id"], i, **me())
                 st.rerun()
 
 
@@ -142,7 +142,7 @@ def agreement_ui(ws) -> None:
                     f"{row['second']} said {names[row['opinion']]}")
         for i, name in enumerate(names):
             if right.button(name, key=f"resolve-{row['id']}-{row['second']}-{i}"):
-                set_labels(ws, {row["id"]: i}, who=labeler(), reason="resolved a second opinion")
+                set_labels(ws, {row["id"]: i}, **me(), reason="resolved a second opinion")
                 withdraw_second_opinion(ws, row["id"], who=row["second"])
                 st.rerun()
 
@@ -183,15 +183,14 @@ def browse_ui(ws) -> None:
         if labeler() is None:
             st.caption("Give your name in the sidebar to relabel.")
         if st.button(f"Relabel {len(selected)} frames", disabled=not selected or labeler() is None):
-            set_labels(ws, dict.fromkeys(selected, target), who=labeler(), reason="relabeled from the grid")
+            set_labels(ws, dict.fromkeys(selected, target), **me(), reason="relabeled from the grid")
             for frame_id in selected:
                 st.session_state.pop(f"pick-{frame_id}", None)
             st.session_state.label_note = (f"Relabeled {len(selected)} frames as {names[target]}; "
                                            "one undo restores them all.")
             st.rerun()
         if st.button("Undo my last label action", disabled=labeler() is None):
-            done = undo(ws, who=labeler())
-            st.session_state.label_note = (f"Undone: {done[0].frames} frames restored." if done else "Nothing of yours to undo.")
+            st.session_state.label_note = undo_mine(ws) or "Nothing of yours to undo in this browser."
             st.rerun()
         if note := st.session_state.pop("label_note", None):
             st.info(note)

@@ -11,11 +11,11 @@ from PIL import Image
 
 from data import LookoutError
 from data.errors import full_disk_as_error
-from data.labels import set_labels, undo
+from data.labels import set_labels
 from labeler.frame_map import compute_map, in_box, load_map, map_points
 from trainer.registry import load_model
 from ui.grid import GRID_COLUMNS
-from ui.people import labeler
+from ui.people import labeler, me, undo_mine
 from ui.progress import job_running, job_ui, start_job, start_unless_failed
 from ui.similar import UPDATED_ON_PAGE, search_index
 from ui.workspace import active_card, current_workspace
@@ -87,7 +87,7 @@ def selection_ui(ws, points: pd.DataFrame, box: dict) -> None:
 def _label_selection(ws, ids: list[int], label: int) -> None:
     try:
         with full_disk_as_error(ws.root):  # a button's callback runs before the page: say why it failed
-            set_labels(ws, dict.fromkeys(ids, label), who=labeler(), reason="map selection")
+            set_labels(ws, dict.fromkeys(ids, label), **me(), reason="map selection")
     except LookoutError as exc:
         st.session_state.map_error = str(exc)
         return
@@ -154,6 +154,5 @@ def page() -> None:
     if box and "x" in box and "y" in box:
         selection_ui(ws, points, box)
     if st.button("Undo my last label action", disabled=labeler() is None):
-        done = undo(ws, who=labeler())
-        st.session_state.map_note = f"Undone: {done[0].frames} frames restored." if done else "Nothing of yours to undo."
+        st.session_state.map_note = undo_mine(ws) or "Nothing of yours to undo in this browser."
         st.rerun()

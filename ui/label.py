@@ -7,13 +7,13 @@ import streamlit as st
 
 from data import LookoutError
 from data.errors import full_disk_as_error
-from data.labels import label_counts, set_label, undo
+from data.labels import label_counts, set_label
 from labeler.labeling import give_second_opinion, next_for_second_opinion, next_to_label, withdraw_second_opinion
 from trainer.features import FeatureCache, entry_path
 from trainer.model_scores import read_scores, scores_path
 from trainer.testset import feature_cache_dir
 from ui.label_keys import frame_and_keys, new_presses
-from ui.people import labeler, require_labeler
+from ui.people import labeler, me, require_labeler, undo_mine
 from ui.progress import session_token
 from ui.similar import more_like_this_button, similar_ui
 from ui.workspace import active_card, active_model, current_workspace
@@ -74,7 +74,7 @@ def _press(ws, frame_id: int | None, label: int | None) -> None:
         give_second_opinion(ws, frame_id, label, who=labeler())
         state.last_opinion = frame_id
     else:
-        set_label(ws, frame_id, label, who=labeler())
+        set_label(ws, frame_id, label, **me())
 
 
 @_said_if_failed
@@ -88,12 +88,8 @@ def _undo(ws) -> None:
             withdraw_second_opinion(ws, frame_id, who=labeler())
             _say(NOTE, "Undone: your last second opinion.")
         return
-    done = undo(ws, who=labeler())
-    if not done:
-        _say(ERROR, "Nothing of yours to undo.")
-    else:
-        names = ", ".join(done[0].file_names[:5]) + (" ..." if done[0].frames > 5 else "")
-        _say(NOTE, f"Undone: your last label, on {names}.")
+    said = undo_mine(ws)
+    _say(NOTE, said) if said else _say(ERROR, "Nothing of yours to undo in this browser.")
 
 
 def _keys_pressed(ws) -> None:

@@ -2,13 +2,18 @@
 
 With a login configured by the operator (Streamlit's `st.login`, see README), the
 name comes from it. Otherwise the person types a name once; it is kept for the
-browser (its local storage), so a reload or a new tab does not ask again. Every
-label records it, and undo takes back only that person's own actions.
+browser (its local storage), so a reload or a new tab does not ask again. A typed
+name is not a login: anyone can type it. So every label also records the browser
+it came from (a random id kept in its local storage), and undo takes back only
+what that person did from this browser and still owns.
 """
 
 from __future__ import annotations
 
 import streamlit as st
+
+from data.labels import UndoneAction, undo
+from ui.progress import session_token
 
 _JS = r"""
 export default function(component) {
@@ -16,6 +21,13 @@ export default function(component) {
   const stored = window.localStorage.getItem("lookout-labeler");
   if (data.name && data.name !== stored) window.localStorage.setItem("lookout-labeler", data.name);
   else if (!data.name && stored) setStateValue("name", stored);
+  let browser = window.localStorage.getItem("lookout-browser");
+  if (!browser) {  // getRandomValues, unlike randomUUID, works on a page served over plain http
+    const bytes = window.crypto.getRandomValues(new Uint8Array(16));
+    browser = Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+    window.localStorage.setItem("lookout-browser", browser);
+  }
+  if (data.browser !== browser) setStateValue("browser", browser);
 }
 """
 _remembered = st.components.v2.component("lookout_labeler", js=_JS)
@@ -31,6 +43,34 @@ def _logged_in_name() -> str | None:
 def labeler() -> str | None:
     """The name this session's labels are recorded under, or None before the person gives one."""
     return _logged_in_name() or st.session_state.get("labeler")
+
+
+def browser() -> str:
+    """This browser's id (until the page has reported it, this session's)."""
+    return st.session_state.get("browser") or session_token()
+
+
+def me() -> dict:
+    """Who labels, as the label functions take it: the name and the browser."""
+    return {"who": labeler(), "session": browser()}
+
+
+def undo_mine(ws) -> str | None:
+    """Undo this person's last action from this browser; what to tell them (None: nothing to undo)."""
+    done = undo(ws, **me())
+    return undone_message(done[0]) if done else None
+
+
+def undone_message(done: UndoneAction) -> str:
+    names = ", ".join(done.file_names[:5]) + (" ..." if done.frames > 5 else "")
+    said = [f"Undone: your last label, on {names}." if done.frames == 1 else
+            f"Undone: your last label action, {done.frames} frames restored ({names})." if done.frames else
+            "Your last label action was not undone:"]
+    for who in dict.fromkeys(w for _, w in done.kept):
+        theirs = [name for name, w in done.kept if w == who]
+        frames = ", ".join(theirs[:3]) + (f" and {len(theirs) - 3} more" if len(theirs) > 3 else "")
+        said.append(f"{who} labeled {frames} since: left as {who}'s.")
+    return " ".join(said)
 
 
 def _typed() -> None:
@@ -53,13 +93,19 @@ def labeler_ui() -> str | None:
     if _login_configured():
         st.sidebar.button("Sign in to label", on_click=st.login)
         return None
-    result = _remembered(key="labeler-store", data={"name": st.session_state.get("labeler")},
-                         on_name_change=lambda: None)
-    if not st.session_state.get("labeler") and getattr(result, "name", None):
-        st.session_state.labeler = result.name
-    st.session_state.setdefault("labeler_input", st.session_state.get("labeler") or "")
+    state = st.session_state
+    result = _remembered(key="labeler-store", data={"name": state.get("labeler"), "browser": state.get("browser")},
+                         on_name_change=lambda: None, on_browser_change=lambda: None)
+    if getattr(result, "browser", None):
+        state.browser = result.browser
+    if not state.get("labeler") and getattr(result, "name", None):
+        state.labeler = result.name
+    if not state.get("labeler_input"):  # the remembered name arrives a moment after the page: show it
+        state.labeler_input = state.get("labeler") or ""
     st.sidebar.text_input("Your name (kept with each label you give)", key="labeler_input", on_change=_typed)
-    return st.session_state.get("labeler")
+    st.sidebar.caption("A typed name is not a sign-in: anyone can type it. Undo takes back only what you did in this "
+                       "browser. On a shared server, ask whoever runs it to set up sign-in (see README).")
+    return state.get("labeler")
 
 
 def require_labeler() -> str | None:

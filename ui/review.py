@@ -5,13 +5,13 @@ import streamlit as st
 
 from data import LookoutError
 from data.frames import frame_count, frames_in_time_order, frames_of_video
-from data.labels import set_labels, undo
+from data.labels import set_labels
 from data.monitor_records import videos_newest_first
 from labeler.judgements import judge_video, judgement
 from labeler.queue import STRATEGY_NAMES, current_queue, kept_queue, label_item, skip
 from trainer.registry import active_version
 from ui.grid import grid_ui
-from ui.people import labeler, require_labeler
+from ui.people import me, require_labeler, undo_mine
 from ui.progress import job_key, job_ui, start_unless_failed
 from ui.similar import more_like_this_button, similar_ui
 from ui.workspace import active_card, active_model, current_workspace, jobs
@@ -36,8 +36,9 @@ def item_ui(ws, item) -> tuple[int | None, bool]:
                            type="primary" if i else "secondary"):
             chosen = i
     skipped = controls.button("Skip (s)", key=f"review-skip-{item.frame_id}", shortcut="s", width="stretch")
-    if controls.button("Undo (u)", key="review-undo", shortcut="u", width="stretch") and not undo(ws, who=labeler()):
-        controls.warning("Nothing of yours to undo.")
+    if controls.button("Undo (u)", key="review-undo", shortcut="u", width="stretch"):
+        said = undo_mine(ws)
+        (controls.info if said else controls.warning)(said or "Nothing of yours to undo in this browser.")
     more_like_this_button(controls, item.frame_id, "review")
     return chosen, skipped
 
@@ -113,7 +114,7 @@ def page() -> None:
         item = queue[0]
         chosen, skipped = item_ui(ws, item)
         if chosen is not None:
-            label_item(ws, item, chosen, who=labeler())
+            label_item(ws, item, chosen, **me())
             st.rerun()
         if skipped:
             skip(ws, item.frame_id)
@@ -121,7 +122,7 @@ def page() -> None:
         if item.duplicates and st.toggle(f"Show the {len(item.duplicates) + 1} near-identical frames", key="cluster"):
             if bulk := grid_ui(ws, cluster_frames(ws, item), key=f"cluster-{item.frame_id}"):
                 ticked, label = bulk
-                set_labels(ws, dict.fromkeys(ticked, label), source="review", who=labeler(), reason=item.strategy)
+                set_labels(ws, dict.fromkeys(ticked, label), source="review", **me(), reason=item.strategy)
                 st.rerun()
     st.subheader("Whole videos")
     if message := st.session_state.pop("review_message", None):
@@ -129,11 +130,11 @@ def page() -> None:
     if request := video_ui(ws):
         video_id, kind, what = request
         if kind == "judge":
-            labeled = judge_video(ws, video_id, present=what, who=labeler())
+            labeled = judge_video(ws, video_id, present=what, **me())
             message = f"Recorded; {labeled} frames labeled {ws.config.classes[0]}." if labeled else "Recorded."
         else:
             ticked, label = what
-            set_labels(ws, dict.fromkeys(ticked, label), source="review", who=labeler(), reason="video grid")
+            set_labels(ws, dict.fromkeys(ticked, label), source="review", **me(), reason="video grid")
             message = f"{len(ticked)} frames labeled {ws.config.classes[label]}."
         st.session_state.review_message = message
         st.rerun()

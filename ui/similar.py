@@ -9,7 +9,7 @@ from data.labels import set_labels
 from labeler.similar import SimilarityIndex, similar_frames
 from trainer.backbones import DeferredBackbone
 from ui.grid import grid_ui
-from ui.people import labeler
+from ui.people import labeler, me
 from ui.progress import job_ui, start_job, start_unless_failed
 from ui.workspace import active_card, active_model
 
@@ -102,7 +102,7 @@ def similar_ui(ws) -> None:
                          note=lambda f: f" · {f['distance']:.2f} away")
         if picked and labeler() is not None:
             ticked, label = picked
-            set_labels(ws, dict.fromkeys(ticked, label), who=labeler(), reason="more like this")
+            set_labels(ws, dict.fromkeys(ticked, label), **me(), reason="more like this")
             st.session_state.similar_note = f"{len(ticked)} frames labeled {ws.config.classes[label]}; one undo restores them."
             st.rerun()
         if note := st.session_state.pop("similar_note", None):
