@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import sqlite3
 
-from data.rows import PredictionRow, ScoredVideoRow, SourceHealthRow, VideoRow, all_rows, one_row
+from data.rows import PredictionRow, ScoredVideoRow, SourceHealthRow, StoredScoreRow, VideoRow, all_rows, one_row
 from data.schema import now
 
 
@@ -46,6 +46,15 @@ def channel_of_uploader(conn: sqlite3.Connection, handle: str) -> str | None:
 def is_scored(conn: sqlite3.Connection, video_id: int, model_version: str) -> bool:
     return conn.execute("SELECT 1 FROM video_scores WHERE video_id = ? AND model_version = ?",
                         (video_id, model_version)).fetchone() is not None
+
+
+def stored_score(conn: sqlite3.Connection, video_id: int, model_version: str) -> StoredScoreRow | None:
+    """A video's stored score under a model: when, how many frames, and its verdicts (as dicts)."""
+    row = conn.execute("SELECT scored_at, sampled_frames, verdicts_json FROM video_scores "
+                       "WHERE video_id = ? AND model_version = ?", (video_id, model_version)).fetchone()
+    if row is None:
+        return None
+    return {"scored_at": row["scored_at"], "sampled_frames": row["sampled_frames"], "verdicts": json.loads(row["verdicts_json"])}
 
 
 def replace_predictions(conn: sqlite3.Connection, video_id: int, model_version: str,

@@ -53,6 +53,12 @@ class QueuedRow(TypedDict):
     label: int | None
 
 
+class StoredScoreRow(TypedDict):
+    scored_at: str
+    sampled_frames: int
+    verdicts: list[dict]  # monitor/verdict.py's Verdict, as stored
+
+
 class OpinionRow(TypedDict):
     id: int  # the frame's
     file_name: str

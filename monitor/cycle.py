@@ -16,7 +16,7 @@ from data.schema import transaction
 from data.workspace import Workspace
 from monitor.alerts import Alert, Notifier, send_pending
 from monitor.download import record_fetched
-from monitor.scoring import in_order, score_video
+from monitor.scoring import alert_on_stored_score, in_order, score_video
 from monitor.sources import build_sources
 from trainer.backbones import Backbone
 from trainer.predict import backbone_for
@@ -108,18 +108,22 @@ def _cycle(ws: Workspace, backbones: BackboneCache, *, dry_run: bool, log) -> Cy
         _record_health(ws, source.name, fetched.errors)
 
         def scored(video, source=source):
-            """The video's score, None when this model scored it before, or the reason it could not be."""
+            """The video's score; for a video this model scored before, how many of its detections were
+            not alerted yet (a score by hand alerts nobody); or the reason it could not be scored."""
             try:
                 video_id = record_fetched(ws, video, source=source.name)
                 if is_scored(ws.db, video_id, model.version):
-                    return video, None
+                    return video, alert_on_stored_score(ws, video_id, model)
                 return video, score_video(ws, model, backbone, video.path, video_id=video_id, alert=True)
             except LookoutError as exc:
                 return video, exc
 
         for video, score in in_order(backbone, scored, fetched.videos):
-            if score is None:
+            if isinstance(score, int):
                 report.skipped += 1
+                report.detections += score
+                if score:
+                    log(f"{video.path.name}: scored earlier by hand; {score} detections alerted now (model {model.version})")
                 continue
             if isinstance(score, LookoutError):
                 report.source_errors.setdefault(source.name, []).append(str(score))

@@ -11,6 +11,7 @@ again with a new model, or training on its frames once labeled, computes nothing
 
 from __future__ import annotations
 
+import json
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -25,7 +26,7 @@ from data.capture import frame_file_name, record_video
 from data.errors import LookoutError
 from data.frames import FrameStore, NewFrame, frames_by_id
 from data.images import decode_image, encode_jpeg, hash_distance, sha256_bytes
-from data.monitor_records import record_video_score, replace_predictions, video_row
+from data.monitor_records import predictions_of, record_video_score, replace_predictions, stored_score, video_row
 from data.schema import transaction
 from data.scratch import scratch_dir
 from data.video import NEAR_DUPLICATE_BITS, SampledFrame, open_video, sample_video
@@ -203,16 +204,30 @@ def score_video(
     return score
 
 
-def _queue_alerts(ws: Workspace, score: VideoScore) -> None:
-    video = video_row(ws.db, score.video_id)
-    for verdict in score.verdicts:
+def alert_on_stored_score(ws: Workspace, video_id: int, model: Model) -> int:
+    """Queue the alerts a score stored without them calls for (a video scored by hand, then met by the
+    monitor); returns how many are new. The monitor alerts once per detection, whoever scored first."""
+    with ws.write_lock(), transaction(ws.db):
+        stored = stored_score(ws.db, video_id, model.version)
+        rows = predictions_of(ws.db, video_id, model.version)
+        probs = [json.loads(r["probs_json"]) for r in rows]
+        return _queue_alerts(ws, video_id, model.version, [Verdict(**v) for v in stored["verdicts"]],
+                             probs, [r["frame_id"] for r in rows])
+
+
+def _queue_alerts(ws: Workspace, video_id: int, model_version: str, verdicts: list[Verdict], probs: list[list[float]],
+                  frame_ids: list[int | None]) -> int:
+    video = video_row(ws.db, video_id)
+    queued = 0
+    for verdict in verdicts:
         if verdict.positive:
-            best = _best_frame(ws, score, verdict.target)
-            record_alert(ws.db, score.video_id, verdict.target, score.model_version, detection_alert(video, verdict, best))
+            best = _best_frame(ws, probs, frame_ids, verdict.target)
+            queued += record_alert(ws.db, video_id, verdict.target, model_version, detection_alert(video, verdict, best))
+    return queued
 
 
-def _best_frame(ws: Workspace, score: VideoScore, target: int) -> Path | None:
-    kept = [(p[target], frame_id) for p, frame_id in zip(score.probs, score.kept_frames)]
+def _best_frame(ws: Workspace, probs: list[list[float]], frame_ids: list[int | None], target: int) -> Path | None:
+    kept = [(p[target], frame_id) for p, frame_id in zip(probs, frame_ids) if frame_id is not None]
     if not kept:
         return None
     frame_id = max(kept)[1]
@@ -238,5 +253,5 @@ def _store(ws: Workspace, score: VideoScore, spool: Path | None, video: Path, si
         record_video_score(ws.db, score.video_id, score.model_version, score.sampled_frames,
                            [asdict(v) for v in score.verdicts])
         if alert:
-            _queue_alerts(ws, score)
+            _queue_alerts(ws, score.video_id, score.model_version, score.verdicts, score.probs, score.kept_frames)
 

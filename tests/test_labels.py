@@ -171,7 +171,8 @@ def test_labeling_while_a_job_writes_through_the_same_workspace_loses_nothing(tm
 # ("label", who, browser, class) labels frame0 (frame0 was imported as 0); ("undo", who, browser).
 UNDO_AMONG_PEOPLE = [
     pytest.param([("label", "alice", "A", 1), ("label", "bob", "B", 0), ("undo", "alice", "A")],
-                 0, "bob", "Your last label action was not undone: bob labeled frame0.jpg since: left as bob's.", id="bob-relabeled-since"),  # erased Bob's
+                 0, "bob", "Your last label action was not undone: bob labeled frame0.jpg since: left as bob's.",
+                 id="bob-relabeled-since"),  # erased Bob's
     pytest.param([("label", "alice", "A", 1), ("label", "bob", "B", 0), ("undo", "bob", "B"), ("undo", "alice", "A")],
                  0, "import", "Undone: your last label, on frame0.jpg.", id="bob-undid-his-first"),
     pytest.param([("label", "alice", "A", 1), ("label", "bob", "B", 0), ("undo", "alice", "A"), ("undo", "bob", "B")],
@@ -206,8 +207,8 @@ def test_undo_takes_back_only_what_is_still_that_persons_in_that_browser(workspa
 
 def test_a_box_labeled_and_undone_credits_no_one_with_the_labels_that_stand(workspace, frames):
     """56 frames labeled by a Map box and undone: the Dataset page credited Alice with them."""
-    from data.leases import opinions, record_second_opinion
     from data.labels import labels_by_person
+    from data.leases import opinions, record_second_opinion
 
     everything = list(frames.values())
     set_labels(workspace, dict.fromkeys(everything, 1), who="alice", session="A")

@@ -325,3 +325,44 @@ def test_a_video_scored_again_reuses_its_features_and_kept_frames_carry_their_ha
     assert again.probs == first.probs and first.kept_frames
     hashes = [r[0] for r in ws.db.execute("SELECT phash FROM frames WHERE origin = 'monitor'")]
     assert hashes and None not in hashes  # near-duplicate grouping and the test split see them
+
+
+def _blind_copy_claiming(ws, version: str, path):
+    """The active head with its last layer made to say "no target" to everything, in a .h5 whose card
+    claims `version`: a file from elsewhere that names itself like one of ours."""
+    import keras
+    import numpy as np
+
+    from trainer.registry import export_h5, read_card, write_card_attrs
+
+    path.write_bytes(export_h5(ws, version))
+    model = keras.models.load_model(path, compile=False)
+    last = model.get_layer("face_classes")
+    kernel, bias = last.get_weights()
+    last.set_weights([kernel * 0, np.array([8.0] + [-8.0] * (len(bias) - 1), bias.dtype)])
+    model.save(path)
+    write_card_attrs(path, read_card(ws, version))
+    return path
+
+
+@pytest.mark.parametrize("first_scored_by", ["the active model, by hand", "a foreign file claiming its name"])
+def test_a_video_scored_before_the_watch_meets_it_is_alerted_once(tmp_path, clips, make_workspace, backbones, first_scored_by):
+    """A hand score is not a monitor verdict (0 alerts for an 18/18 detection), and a file's claimed
+    version never stands for ours (its 'no' was stored as the active model's)."""
+    from monitor.scoring import score_video
+    from trainer.registry import active_version, load_model
+
+    trend = tmp_path / "trend"
+    trend.mkdir()
+    with Webhook() as hook:
+        ws = make_workspace([{"kind": "folder", "path": str(trend)}], hook.apprise_url)
+        ref = "active"
+        if first_scored_by != "the active model, by hand":
+            ref = str(_blind_copy_claiming(ws, active_version(ws), tmp_path / "foreign.h5"))
+        model = load_model(ws, ref)
+        hand = score_video(ws, model, backbones.for_model(ws, model), clips["trump.mp4"])  # as `monitor score` does
+        assert hand.verdicts[0].positive == (ref == "active")
+        shutil.copy(clips["trump.mp4"], trend / "trump.mp4")
+        for _ in range(2):
+            run_once(ws, backbones=backbones, log=quiet)
+        assert [a["title"] for a in hook.received] == ["Lookout: Trump detected"]

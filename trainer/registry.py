@@ -9,6 +9,7 @@ outputs, no card) loads as a vgg16 model with classes [no target, target].
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import re
@@ -292,10 +293,24 @@ def load_model(ws: Workspace, ref: str, *, trust_code: bool = False) -> Model:
         card = json.loads(card_path.read_text())
     else:
         card = _card_in_attrs(path) or _tutorial_card(path, keras_model)
+    card = {**card, "version": _score_key(ws, path, card)}
     input_shape = tuple(keras_model.input_shape[1:])
     if input_shape != tuple(card["input_shape"]):
         raise LookoutError(f"{path} takes input {input_shape}, but its card says {tuple(card['input_shape'])}.")
     return Model(Head.from_keras(keras_model), card, path)
+
+
+def _score_key(ws: Workspace, path: Path, card: dict) -> str:
+    """The name a model's scores, verdicts and alerts are kept under. A version of this workspace is its
+    folder's name (we gave it); any other file is named by its content, never by the version its card
+    (or its file name) claims: a foreign file claiming the active version's name hid that version's alerts."""
+    if path.parent.parent.resolve() == ws.models_dir.resolve():
+        return path.parent.name
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+    return f"file-{digest.hexdigest()[:16]}"
 
 
 def _tutorial_card(path: Path, keras_model) -> dict:
