@@ -39,7 +39,12 @@ def evaluate(y_true, probs, *, class_names: tuple[str, ...], thresholds) -> dict
     per_target = np.broadcast_to(np.asarray(thresholds, float), (len(class_names) - 1,))
     y_pred = decide(probs, per_target)
     labels = list(range(len(class_names)))
-    precision, recall, f1, support = precision_recall_fscore_support(y_true, y_pred, labels=labels, zero_division=0)
+    if len(y_true):
+        precision, recall, f1, support = precision_recall_fscore_support(y_true, y_pred, labels=labels, zero_division=0)
+        confusion = confusion_matrix(y_true, y_pred, labels=labels).tolist()
+    else:  # too few videos to set any aside: no figures, and the card says why (split.reliability)
+        precision = recall = f1 = support = np.zeros(len(labels))
+        confusion = [[0] * len(labels) for _ in labels]
     return {
         "thresholds": {name: round(float(t), 4) for name, t in zip(class_names[1:], per_target)},
         "frames": int(len(y_true)),
@@ -53,12 +58,14 @@ def evaluate(y_true, probs, *, class_names: tuple[str, ...], thresholds) -> dict
             }
             for i, name in enumerate(class_names)
         },
-        "confusion_matrix": confusion_matrix(y_true, y_pred, labels=labels).tolist(),
+        "confusion_matrix": confusion,
         "pr_curves": {name: _curve(y_true == i, np.asarray(probs)[:, i]) for i, name in enumerate(class_names) if i},
     }
 
 
 def format_metrics(metrics: dict) -> str:
+    if not metrics["frames"]:
+        return "Test set: no frames yet, so no test figures (label frames from more videos)."
     thresholds = metrics.get("thresholds") or {"every target": metrics["threshold"]}  # cards before 2026-12: one
     lines = [f"Test set: {metrics['frames']} frames, accuracy {metrics['accuracy']:.3f}, thresholds "
              + ", ".join(f"{name} {t}" for name, t in thresholds.items())]

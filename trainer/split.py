@@ -133,6 +133,9 @@ def choose_test_groups(frames: list[FrameFacts], labels: np.ndarray, groups: np.
 def reliability(groups: np.ndarray, test: np.ndarray) -> str:
     """How far the test figures can be trusted, in words."""
     held_out, total = len(np.unique(groups[test])), len(np.unique(groups))
+    if held_out == 0:
+        return (f"no test figures: the {total} videos or frame runs labeled so far all went to training, too few to "
+                "set any aside; label frames from more videos and train again")
     if held_out < 5:
         return (f"rough: tested on {len(test)} frames from only {held_out} of {total} videos or frame runs; "
                 "label frames from more videos for figures you can rely on")
