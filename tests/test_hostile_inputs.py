@@ -461,3 +461,31 @@ def test_a_stopped_download_leaves_a_colleagues_upload_alone(tmp_path):
     assert videos == [] and "gave up" in error
     assert (folder / "uploaded-by-alice.mp4").read_bytes() == b"her clip"
     assert not [p for p in folder.iterdir() if p.suffix in (".part", ".ytdl") or p.name.endswith(".info.json")]
+
+
+def _tiny_version(ws, version: str) -> None:
+    import numpy as np
+
+    from trainer.head import Head
+    from trainer.registry import save_model
+
+    rng = np.random.default_rng(0)
+    head = Head(n_classes=2, epochs=1, seed=0).fit(rng.normal(size=(8, 4, 129)).astype("float32"), np.arange(8) % 2)
+    save_model(ws, head, {"version": version, "backbone": "face", "input_shape": [4, 129],
+                          "classes": ["no target", "Trump"], "threshold": 0.5})
+
+
+@pytest.mark.parametrize("damage", ["truncated", "emptied"])
+def test_force_never_activates_a_model_that_cannot_load(workspace, damage):
+    """--force overrides the quality guard only: a truncated version became active and the monitor had no model."""
+    from trainer.compare import activate_checked
+    from trainer.registry import active_version
+
+    for version in ("v1", "v2"):
+        _tiny_version(workspace, version)
+    activate_checked(workspace, "v1", force=True)
+    h5 = workspace.models_dir / "v2" / "model.h5"
+    h5.write_bytes(h5.read_bytes()[: h5.stat().st_size // 2] if damage == "truncated" else b"")
+    with pytest.raises(LookoutError, match="Model v2 cannot be loaded, so it was not activated"):
+        activate_checked(workspace, "v2", force=True)
+    assert active_version(workspace) == "v1"

@@ -167,7 +167,7 @@ def _versions_lock(ws: Workspace) -> FileLock:
 
 def activate(ws: Workspace, version: str) -> None:
     """Make `version` the model the monitor uses (an atomic rename, so never half-switched).
-    Only a listed version can be activated: one whose files were all written."""
+    Only a listed version can be activated: one whose files were all written and that loads."""
     folder = _version_folder(ws, version)
     with _versions_lock(ws):
         if not is_recorded(ws.db, version):
@@ -175,6 +175,11 @@ def activate(ws: Workspace, version: str) -> None:
             if not (folder / "model.json").is_file() or not (folder / "model.h5").is_file():
                 raise LookoutError(f"No complete model {version!r} in {ws.models_dir}; see `python -m trainer list`.")
             _record(ws, folder, read_card(ws, version))
+        try:  # whatever a comparison said (--force overrides only that): the monitor must be able to load it
+            load_model(ws, version)
+        except LookoutError as exc:
+            raise LookoutError(f"Model {version} cannot be loaded, so it was not activated: {exc} "
+                               "Train again, or activate another version.") from None
         write_atomically(ws.models_dir / ACTIVE, version.encode())
 
 
