@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import re
 import shutil
 import stat
@@ -15,7 +16,7 @@ from data.workspace import MAPPING_CSV
 
 MAX_UNPACKED_BYTES = 4 << 30  # a zip bomb stops here, a season of frames does not
 MAX_RATIO = 50  # JPEG frames barely compress; a CSV of names about 5 times
-RATIO_CHECKED_FROM = 1 << 20  # small members may compress well (a CSV of repeated names)
+SMALL_BYTES = 1 << 20  # a small member, or a small zip in all, may compress well (a CSV of repeated names)
 
 
 def save_upload(name: str, content: bytes, folder: Path) -> Path:
@@ -38,15 +39,20 @@ def _skipped(member: str) -> bool:
     return hidden or "__MACOSX" in parts or parts[-1] == "Thumbs.db"
 
 
-def _check_members(members: list[zipfile.ZipInfo], name: str) -> None:
-    """Refuse a zip bomb before writing a byte: by the total it unpacks to and by how far each
-    member expands (frames and CSVs compress a little, a bomb a thousandfold)."""
-    if sum(m.file_size for m in members) > MAX_UNPACKED_BYTES:
+def _check_members(members: list[zipfile.ZipInfo], name: str, archive_bytes: int) -> None:
+    """Refuse a zip bomb before writing a byte: by the total it unpacks to, against a cap and against the
+    upload's own size, and by how far each member expands (frames and CSVs compress a little, a bomb a
+    thousandfold). Members are written only up to their declared sizes, so these bound what is written."""
+    total = sum(m.file_size for m in members)
+    if total > MAX_UNPACKED_BYTES:
         raise LookoutError(
             f"{name} unpacks to more than {MAX_UNPACKED_BYTES >> 30} GB; split it, or ask the operator to import the folder."
         )
+    if total > max(MAX_RATIO * archive_bytes, SMALL_BYTES):  # 1,000 small members of zeros each passed below
+        raise LookoutError(f"{name} expands {total // max(archive_bytes, 1)} times when unpacked, which frames never do; "
+                           "not unpacking it.")
     for m in members:
-        if m.file_size > RATIO_CHECKED_FROM and m.file_size > MAX_RATIO * max(m.compress_size, 1):
+        if m.file_size > max(MAX_RATIO * m.compress_size, SMALL_BYTES):
             raise LookoutError(
                 f"{name}: {m.filename} expands {m.file_size // max(m.compress_size, 1)} times when unpacked, "
                 "which frames never do; not unpacking it."
@@ -69,12 +75,13 @@ def unpack_zip(archive: Path, dest: Path) -> Path:
     root = dest.resolve()
     with zf:
         members = [m for m in zf.infolist() if not m.is_dir() and not _skipped(m.filename)]
-        _check_members(members, archive.name)
+        _check_members(members, archive.name, archive.stat().st_size)
         for member in members:
-            target = (root / member.filename).resolve()
-            if not target.is_relative_to(root):
-                raise LookoutError(f"{archive.name} holds a path outside the archive ({member.filename}); not unpacking it.")
             try:
+                target = (root / member.filename).resolve()
+                if not target.is_relative_to(root):
+                    raise LookoutError(f"{archive.name} holds a path outside the archive ({_shown(member)}); "
+                                       "not unpacking it.")
                 target.parent.mkdir(parents=True, exist_ok=True)
                 with zf.open(member) as src, open(target, "xb") as out:
                     shutil.copyfileobj(src, out)
@@ -84,9 +91,19 @@ def unpack_zip(archive: Path, dest: Path) -> Path:
                 ) from None
             except (zipfile.BadZipFile, EOFError, RuntimeError) as exc:  # RuntimeError: encrypted member
                 raise LookoutError(
-                    f"{archive.name} is damaged or encrypted at {member.filename} ({exc}); zip it again."
+                    f"{archive.name} is damaged or encrypted at {_shown(member)} ({exc}); zip it again."
                 ) from None
+            except OSError as exc:
+                if exc.errno not in (errno.ENAMETOOLONG, errno.ELOOP):
+                    raise  # a full disk is said by the caller, naming where
+                raise LookoutError(f"{archive.name} holds a name too long or too deeply nested to unpack "
+                                   f"({_shown(member)}); zip the folder with shorter names.") from None
     return images_folder(root, archive.name)
+
+
+def _shown(member: zipfile.ZipInfo) -> str:
+    """A member's name as a message shows it: a hostile one can be thousands of characters."""
+    return member.filename if len(member.filename) <= 80 else f"{member.filename[:60]}...{member.filename[-15:]}"
 
 
 def images_folder(root: Path, archive_name: str) -> Path:

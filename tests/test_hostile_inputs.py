@@ -268,14 +268,20 @@ def _zip_with(archive: Path, entries) -> Path:
         ([("a/x.jpg", b"/etc/passwd", True), ("a/x.jpg", b"jpeg", False)], "holds a link"),  # was FileExistsError
         ([("a/x.jpg", b"one", False), ("a/x.jpg", b"two", False)], "holds a/x.jpg twice"),
         ([("a/x", b"one", False), ("a/x/y.jpg", b"two", False)], "both a file and a folder"),
+        # members under 1 MB each skipped the ratio check: a 0.2 MB zip wrote 200 MB (4.5 MB could write 4 GB)
+        ([(f"a/{i}.jpg", b"\0" * ((1 << 20) - 1), False) for i in range(200)], "expands"),
+        ([("a/" + "x" * 300 + ".jpg", b"jpeg", False)], "too long or too deeply nested"),  # OSError with the path
+        ([("/".join(["d" * 200] * 30) + "/x.jpg", b"jpeg", False)], "too long or too deeply nested"),
     ],
+    ids=["bomb", "link", "twice", "file-and-folder", "many-small-bombs", "long-name", "deep-name"],
 )
 def test_a_hostile_zip_is_refused_before_it_fills_the_disk(workspace, tmp_path, entries, message):
     from data.importer import import_zip
 
     archive = _zip_with(tmp_path / "upload.zip", entries)
-    with pytest.raises(LookoutError, match=message):
+    with pytest.raises(LookoutError, match=message) as caught:
         import_zip(workspace, archive)
+    assert str(workspace.root) not in str(caught.value) and len(str(caught.value)) < 400
     assert frames_in(workspace) == 0
     assert not list(workspace.root.glob(".unzip-*"))
 
