@@ -39,16 +39,15 @@ def server_folder(text: str, *, roots: tuple[str, ...] | None, serving_others: b
             "Importing from a folder on the server is off while the app is served to others; upload a zip "
             "instead, or ask the operator to list allowed folders under [access] import_roots in project.toml."
         )
+    # With roots set, one message whether the folder is missing or outside them: two told which server files exist.
+    outside = LookoutError(f"{text} is not a folder this app may import from: it must exist inside the folders "
+                           "listed under [access] import_roots in project.toml.")
     try:
         path = Path(text).expanduser().resolve(strict=True)
     except (OSError, RuntimeError):
-        raise LookoutError(f"{text} does not exist on the server; check the path.") from None
-    if roots is not None:
-        allowed = [Path(r).expanduser().resolve() for r in roots]
-        if not any(path.is_relative_to(root) for root in allowed):
-            raise LookoutError(
-                f"{text} is outside the folders this app may import from ([access] import_roots in project.toml)."
-            )
+        raise (outside if roots is not None else LookoutError(f"{text} does not exist; check the path.")) from None
+    if roots is not None and not any(path.is_relative_to(Path(r).expanduser().resolve()) for r in roots):
+        raise outside
     return path
 
 

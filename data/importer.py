@@ -131,8 +131,10 @@ def plan_import(
 
     csv_name = csv_path.name if csv_path is not None and Path(csv_path).parent == folder else None
     with os.scandir(folder) as listing:  # names only: an entry knows whether it is a file without a stat
-        files = sorted([e.name for e in listing if e.is_file() and not e.name.startswith(".") and e.name != csv_name],
-                       key=natural_key)
+        entries = [e for e in listing if e.is_file() and not e.name.startswith(".") and e.name != csv_name]
+    files = sorted((e.name for e in entries if not _links_out(e, folder)), key=natural_key)
+    report.unreadable += [[e.name, "a link to a file outside this folder; copy the image itself into the folder"]
+                          for e in entries if _links_out(e, folder)]
     known = known or {}
     images: dict[str, tuple[str, CheckedImage]] = {}
     names: dict[str, list[str]] = {}
@@ -184,6 +186,12 @@ def plan_import(
     report.unlabeled_images = [names[sha][0] for sha in images if sha not in labels_of_sha]
     report.labeled = {name: sum(1 for v in labels.values() if v == i) for i, name in enumerate(class_names)}
     return ImportPlan(report, images, dict(names), labels, conflicts, folder)
+
+
+def _links_out(entry: os.DirEntry, folder: Path) -> bool:
+    """A link that leads out of the folder: importing it would read a server file the folder's
+    allowed root does not cover."""
+    return entry.is_symlink() and not Path(os.path.realpath(entry.path)).is_relative_to(folder.resolve())
 
 
 @contextmanager

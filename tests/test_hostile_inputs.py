@@ -68,6 +68,7 @@ def test_server_folders_follow_the_operators_roots(tmp_path, image_folder):
         (f"{image_folder}/../../../../etc", (str(tmp_path),), True, False),
         (str(tmp_path / "missing"), (str(tmp_path),), True, False),
     ]
+    refusals = {}
     for typed, roots, serving, allowed in cases:
         if allowed:
             assert server_folder(typed, roots=roots, serving_others=serving) == Path(typed).resolve()
@@ -75,6 +76,22 @@ def test_server_folders_follow_the_operators_roots(tmp_path, image_folder):
             with pytest.raises(LookoutError) as caught:
                 server_folder(typed, roots=roots, serving_others=serving)
             assert "/etc/" not in str(caught.value).replace(typed, "")  # nothing resolved is echoed
+            if roots:
+                refusals[typed] = str(caught.value).replace(typed, "TYPED")
+    # "/etc" and a missing folder were told apart ("outside" / "does not exist"): it showed which server files exist
+    assert len(set(refusals.values())) == 1, refusals
+
+
+def test_an_image_linked_from_outside_an_allowed_folder_is_not_read(workspace, image_folder, tmp_path):
+    secret = tmp_path / "elsewhere" / "secret.jpg"
+    secret.parent.mkdir()
+    save_image(secret, 9)
+    (image_folder / "linked.jpg").symlink_to(secret)
+    (image_folder / "inside.jpg").symlink_to(image_folder / "frame0.jpg")  # a link within the folder is fine
+    report = import_folder(workspace, image_folder)
+    assert ["linked.jpg", "a link to a file outside this folder; copy the image itself into the folder"] in report.unreadable
+    names = {r[0] for r in workspace.db.execute("SELECT file_name FROM frames")}
+    assert frames_in(workspace) == 2 and "linked.jpg" not in names
 
 
 # --- URLs a page user types ---------------------------------------------------------------
