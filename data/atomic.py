@@ -12,7 +12,8 @@ def write_atomically(path: Path, content: bytes, *, durable: bool = True) -> Non
     (caches that can be recomputed skip it).
     """
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    # the writer's pid in the name: a later run removes what a killed writer left (data/scratch.py)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.{os.getpid()}-", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(content)

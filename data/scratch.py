@@ -16,6 +16,7 @@ from pathlib import Path
 
 KINDS = ("unzip", "score", "capture", "train", "saving", "export", "removing", "import")
 _SCRATCH = re.compile(rf"^\.({'|'.join(KINDS)})-(\d+)-")
+_HALF_WRITTEN = re.compile(r"\.(\d+)-\w+\.tmp$")  # data/atomic.py's temp files: .<name>.<pid>-<random>.tmp
 STALE_TMP_S = 600  # a half-written file from an atomic write is this old only if its writer died
 
 
@@ -36,6 +37,11 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def _writer_gone(name: str) -> bool:
+    match = _HALF_WRITTEN.search(name)
+    return bool(match) and not _alive(int(match[1]))
+
+
 def remove_leftovers(folders: list[Path]) -> list[Path]:
     """Remove scratch folders of dead processes and stale half-written files; returns what went."""
     removed = []
@@ -51,7 +57,7 @@ def remove_leftovers(folders: list[Path]) -> list[Path]:
                 if match and entry.is_dir() and not _alive(int(match[2])):
                     shutil.rmtree(entry.path, ignore_errors=True)
                     removed.append(Path(entry.path))
-                elif entry.name.endswith(".tmp") and now - entry.stat().st_mtime > STALE_TMP_S:
+                elif entry.name.endswith(".tmp") and (_writer_gone(entry.name) or now - entry.stat().st_mtime > STALE_TMP_S):
                     Path(entry.path).unlink(missing_ok=True)
                     removed.append(Path(entry.path))
     return removed

@@ -512,3 +512,39 @@ def test_force_never_activates_a_model_that_cannot_load(workspace, damage):
     with pytest.raises(LookoutError, match="Model v2 cannot be loaded, so it was not activated"):
         activate_checked(workspace, "v2", force=True)
     assert active_version(workspace) == "v1"
+
+
+def _card_made_unreadable(ws, tmp_path):
+    import h5py
+
+    from trainer.registry import CARD_ATTR, export_h5
+
+    _tiny_version(ws, "v1")
+    path = tmp_path / "bad-card.h5"
+    path.write_bytes(export_h5(ws, "v1"))
+    with h5py.File(path, "a") as f:
+        f.attrs[CARD_ATTR] = '{"version": "v1", "classes": '  # cut short
+    return ["-m", "monitor", "score", "--model", str(path), str(make_video(tmp_path / "clip.mp4", [1]))]
+
+
+@pytest.mark.parametrize("command, said", [
+    (_card_made_unreadable, "carries a model card Lookout cannot read"),
+    (lambda ws, tmp_path: (_tiny_version(ws, "v1"), ["-m", "trainer", "export", "v1", "--out", "/no/such/folder/m.h5"])[1],
+     "Cannot write /no/such/folder/m.h5"),
+], ids=["malformed-card", "export-into-a-missing-folder"])
+def test_commands_on_bad_model_files_say_one_line(workspace, tmp_path, command, said):
+    args = command(workspace, tmp_path)
+    done = _command(*args, "--workspace", str(workspace.root))
+    errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr[-2000:]
+    assert len(errors) == 1 and said in errors[0]
+
+
+def test_a_served_dataset_page_shows_the_last_import_without_server_paths(dataset_page, image_folder, served_to_others):
+    from data.workspace import Workspace
+
+    ws = Workspace.open(os.environ["LOOKOUT_WORKSPACE"])
+    import_folder(ws, image_folder)
+    shown = "\n".join(block.value for block in dataset_page.run().code)
+    assert "Folder: frames\n" in shown
+    assert str(image_folder.parent) not in shown  # showed /srv/... where the frames came from

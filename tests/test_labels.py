@@ -116,6 +116,10 @@ def test_labels_survive_sigkill_at_random_moments(tmp_path, workspace, frames):
         for name, label in written.items():
             assert labels.get(name) == label, (name, label)
     assert step > 25  # the writer really was labeling when it was killed
+    from data.workspace import Workspace
+
+    Workspace.open(workspace.root).close()  # the next run cleans what the killed writers left half-written
+    assert list(workspace.root.glob(".mapping_trump.csv.*.tmp")) == []  # 100 kills left 31, kept for good
 
 
 def test_label_timeline_counts_frames_per_class_per_day(workspace, frames):

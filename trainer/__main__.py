@@ -124,7 +124,12 @@ def main(argv=None) -> int:
         if version is None:
             raise LookoutError("No model is active yet; name a version (python -m trainer list).")
         out = args.out or Path(download_name(ws.config.name, ws.config.classes[1:], version))
-        write_atomically(out, export_h5(ws, version))
+        content = export_h5(ws, version)
+        try:
+            write_atomically(out, content)
+        except (FileNotFoundError, NotADirectoryError, IsADirectoryError, PermissionError) as exc:
+            raise LookoutError(f"Cannot write {out} ({exc.strerror}); give --out a file name in a folder that exists "
+                               "and that you can write to.") from None
         print(f"Wrote {out}: copy it to the other machine and give it to `python -m monitor score --model {out.name}`")
     elif args.command == "remove":
         for version in args.versions:

@@ -294,11 +294,17 @@ def load_model(ws: Workspace, ref: str, *, trust_code: bool = False) -> Model:
     except Exception as exc:
         raise LookoutError(f"{path} is not a Keras model Lookout can load ({type(exc).__name__}: {exc}).") from None
     card_path = path.parent / "model.json"
-    if card_path.is_file():
-        card = json.loads(card_path.read_text())
-    else:
-        card = _card_in_attrs(path) or _tutorial_card(path, keras_model)
-    card = {**card, "version": _score_key(ws, path, card)}
+    try:
+        if card_path.is_file():
+            card = json.loads(card_path.read_text())
+        else:
+            card = _card_in_attrs(path) or _tutorial_card(path, keras_model)
+        card = {**card, "version": _score_key(ws, path, card)}
+        if not all(isinstance(card.get(key), list) for key in ("input_shape", "classes")) or "backbone" not in card:
+            raise ValueError("it lacks the input shape, classes or backbone")
+    except (ValueError, TypeError) as exc:  # json's errors are ValueErrors; a card that is not an object, TypeError
+        raise LookoutError(f"{path.name} carries a model card Lookout cannot read ({type(exc).__name__}: {exc}); "
+                           "export it again from the workspace that trained it.") from None
     input_shape = tuple(keras_model.input_shape[1:])
     if input_shape != tuple(card["input_shape"]):
         raise LookoutError(f"{path} takes input {input_shape}, but its card says {tuple(card['input_shape'])}.")

@@ -1,6 +1,7 @@
 """Dataset page: name the project's targets, bring in frames (a labeled folder, a zip, videos
 or URLs), and see what the workspace holds."""
 
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
@@ -253,5 +254,7 @@ def page() -> None:
         browse_ui(ws)
     report = last_import_report(ws)
     if report:
+        if serving_others():  # the folder it came from is a server path: its name says enough
+            report = replace(report, folder=Path(report.folder).name, csv=report.csv and Path(report.csv).name)
         st.subheader("Last import")
         st.code(report.summary(), language=None)
