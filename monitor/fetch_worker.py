@@ -4,7 +4,9 @@ It runs in its own process group so that the parent can stop it, and whatever it
 started, at the deadline however it is stuck (a server that drips one byte a
 second defeats every socket timeout). It stops by itself at the deadline too, and
 when its parent dies. With `allowed_hosts` set, every connection it makes, through
-redirects included, must go to a public address or a host the operator allowed.
+redirects included, must go to a public address or a host the operator allowed: every
+HTTP client yt-dlp has is sent through a checking proxy (monitor/checking_proxy.py),
+and Python's own name lookup refuses any other host besides.
 
 Input: one JSON object on stdin. Output: one JSON object on stdout.
 """
@@ -22,6 +24,7 @@ import time
 import yt_dlp
 
 from data.access import host_allowed
+from monitor.checking_proxy import CheckingProxy
 
 INFO_FIELDS = ("id", "title", "uploader", "channel_id", "duration", "webpage_url")
 
@@ -46,13 +49,15 @@ class TooLarge(Exception):
     pass
 
 
-def guard_connections(allowed_hosts: list[str]) -> None:
-    """Refuse to resolve (so to connect to) anything but public addresses and allowed hosts."""
+def guard_connections(allowed_hosts: list[str], *, proxy: tuple[str, int] | None = None) -> None:
+    """Refuse to resolve (so to connect to) anything but public addresses, allowed hosts and the proxy."""
     resolve = socket.getaddrinfo
 
     def guarded(host, port, *args, **kwargs):
         infos = resolve(host, port, *args, **kwargs)
         name = host.decode() if isinstance(host, bytes) else str(host)
+        if (name, port) == proxy:
+            return infos
         if not host_allowed(name, [info[4][0] for info in infos], tuple(allowed_hosts)):
             raise socket.gaierror(socket.EAI_NONAME, f"{name} is not a public web host; not fetched")
         return infos
@@ -68,8 +73,9 @@ def _exit_at(deadline_s: float) -> None:
     os._exit(3)
 
 
-def fetch(job: dict) -> dict:
+def fetch(job: dict, proxy: CheckingProxy | None = None) -> dict:
     limits = job["limits"]
+    refused = (lambda: proxy.refused) if proxy is not None else list
 
     def stop_when_too_large(status: dict) -> None:
         if (status.get("downloaded_bytes") or 0) > limits["max_bytes"]:
@@ -97,6 +103,8 @@ def fetch(job: dict) -> dict:
     }
     if job.get("newest"):
         options["playlistend"] = job["newest"]
+    if proxy is not None:
+        options["proxy"] = proxy.url
     try:
         with yt_dlp.YoutubeDL(options) as ydl:
             info = ydl.extract_info(job["url"], download=True)
@@ -109,6 +117,8 @@ def fetch(job: dict) -> dict:
     except yt_dlp.utils.DownloadError as exc:
         if isinstance(getattr(exc, "exc_info", (None, None))[1], TooLarge):
             return {"entries": [], "error": too_large}
+        if refused():  # each client words a refused proxy connection its own way
+            return {"entries": [], "error": f"{refused()[-1]} is not a public web host; not fetched"}
         return {"entries": [], "error": str(exc).removeprefix("ERROR: ")}
     except Exception as exc:  # an extractor bug must not stop the monitor
         return {"entries": [], "error": f"{type(exc).__name__}: {exc}"}
@@ -132,9 +142,11 @@ def main() -> None:
     job = json.loads(sys.stdin.read())
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     threading.Thread(target=_exit_at, args=(job["limits"]["deadline_s"] + 5,), daemon=True).start()
+    proxy = None
     if job.get("allowed_hosts") is not None:
-        guard_connections(job["allowed_hosts"])
-    sys.stdout.write(json.dumps(fetch(job)))
+        proxy = CheckingProxy(tuple(job["allowed_hosts"]))
+        guard_connections(job["allowed_hosts"], proxy=proxy.address)
+    sys.stdout.write(json.dumps(fetch(job, proxy)))
     sys.stdout.flush()
 
 

@@ -124,8 +124,26 @@ def test_page_urls_must_go_to_public_hosts(url, allowed_hosts, message):
             check_public_url(url, allowed_hosts=allowed_hosts)
 
 
-def test_a_redirect_to_an_internal_address_is_not_followed(tmp_path):
-    """An allowed host that redirects elsewhere: every connection is checked, not only the first."""
+IMPERSONATING = """
+import yt_dlp
+from yt_dlp.networking.impersonate import ImpersonateTarget
+
+class Impersonating(yt_dlp.YoutubeDL):  # every request as TikTok's are made: by curl_cffi, which resolves names in C
+    def __init__(self, params=None, *args, **kwargs):
+        super().__init__({**(params or {}), "impersonate": ImpersonateTarget.from_str("chrome")}, *args, **kwargs)
+
+yt_dlp.YoutubeDL = Impersonating
+"""
+
+
+@pytest.mark.parametrize("client", ["plain", "browser-impersonating"])
+def test_a_redirect_to_an_internal_address_is_not_followed(tmp_path, monkeypatch, client):
+    """An allowed host that redirects elsewhere: every connection is checked, not only the first.
+    Through the impersonating client the redirect was followed (its name lookups bypassed the check)."""
+    if client == "browser-impersonating":
+        (tmp_path / "site").mkdir()
+        (tmp_path / "site" / "sitecustomize.py").write_text(IMPERSONATING)
+        monkeypatch.setenv("PYTHONPATH", str(tmp_path / "site"))  # the fetch worker starts with it
     clip = make_video(tmp_path / "clip.mp4", [1, 2])
     with VideoServer({"clip.mp4": clip}) as inner, VideoServer({}) as outer:
         internal = inner.url.replace("127.0.0.1", "127.0.0.2") + "/clip.mp4"
