@@ -15,17 +15,20 @@ def replace_queue(conn: sqlite3.Connection, items: list[dict], model_version: st
         conn.execute("DELETE FROM review_queue")
         conn.executemany(
             """INSERT INTO review_queue (position, frame_id, strategy, score, reason, probability,
-                                         duplicates_json, model_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
+                                         duplicates_json, model_version, label_action_then)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, (SELECT label_action FROM frames WHERE id = ?))""",
             [(position, i["frame_id"], i["strategy"], i["score"], i["reason"], i["probability"],
-              json.dumps(i["duplicates"]), model_version) for position, i in enumerate(items)],
+              json.dumps(i["duplicates"]), model_version, i["frame_id"]) for position, i in enumerate(items)],
         )
 
 
 def queued(conn: sqlite3.Connection) -> list[QueuedRow]:
-    """The stored items with their frame's file_name, video_id, timestamp_s and current label; skipped ones last."""
+    """The stored items with their frame's file_name, video_id, timestamp_s and current label, and whether
+    anyone labeled it since it was queued; skipped ones last."""
     return all_rows(conn.execute(
-        """SELECT q.*, f.file_name, f.video_id, f.timestamp_s, f.label FROM review_queue q
-           JOIN frames f ON f.id = q.frame_id ORDER BY q.skipped, q.position"""
+        """SELECT q.*, f.file_name, f.video_id, f.timestamp_s, f.label,
+                  f.label_action IS NOT q.label_action_then AS answered
+           FROM review_queue q JOIN frames f ON f.id = q.frame_id ORDER BY q.skipped, q.position"""
     ))
 
 

@@ -47,10 +47,12 @@ class QueuedRow(TypedDict):
     duplicates_json: str
     model_version: str | None
     skipped: int
+    label_action_then: int | None  # the frame's label action when it was queued
     file_name: str
     video_id: int | None
     timestamp_s: float | None
     label: int | None
+    answered: int  # 1 when someone labeled the frame since it was queued
 
 
 class StoredScoreRow(TypedDict):

@@ -234,6 +234,9 @@ M007_LABEL_OWNERS = (
         ORDER BY h.id DESC LIMIT 1)""",
 )
 
+# A queued frame's label action when it was queued: a "may be wrong" item leaves the queue once answered.
+M008_QUEUE_ANSWERS = ("ALTER TABLE review_queue ADD COLUMN label_action_then INTEGER",)
+
 MIGRATIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("m001_initial", M001_INITIAL),
     ("m002_monitor", M002_MONITOR),
@@ -242,6 +245,7 @@ MIGRATIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("m005_test_set", M005_TEST_SET),
     ("m006_labelers", M006_LABELERS),
     ("m007_label_owners", M007_LABEL_OWNERS),
+    ("m008_queue_answers", M008_QUEUE_ANSWERS),
 )
 
 

@@ -76,6 +76,25 @@ def test_a_deliberately_flipped_label_is_found(dataset_workspace, face_backbone)
     item = next(i for i in queue if i.file_name == "frame64.jpg")
     assert item.reason.startswith("Labeled no target, but a model that never saw it says Trump")
 
+    # a frame where no face was found is no evidence of a wrong label: 16 of the first 27 items were such
+    from data.frames import frames_by_id
+    from labeler.scores import compact_features
+
+    X, _ = compact_features(ws, face_backbone, frames_by_id(ws.db, [i.frame_id for i in queue]))
+    assert X[:, :, -1].any(axis=1).all()
+
+    # answering an item takes it out of the queue at once, confirming too; it stayed and each press added a label
+    from labeler.queue import label_item, save_queue, stored_queue
+
+    save_queue(ws, queue, load_model(ws, "active").version)
+    confirmed = next(i for i in queue if i.frame_id != item.frame_id)
+    for answered, label in ((item, 1), (confirmed, ws.db.execute("SELECT label FROM frames WHERE id = ?",
+                                                                  (confirmed.frame_id,)).fetchone()[0])):
+        label_item(ws, answered, label, with_duplicates=False)
+        assert answered.frame_id not in [i.frame_id for i in stored_queue(ws)[1]]
+    again = build_queue(ws, strategy="mislabeled", limit=30, model=load_model(ws, "active"), backbone=face_backbone)
+    assert not {item.frame_id, confirmed.frame_id} & {i.frame_id for i in again}
+
 
 def test_cold_start_offers_representative_frames(tmp_path, workspace, random_vgg16, monkeypatch):
     monkeypatch.setenv("LOOKOUT_FEATURE_CACHE", str(tmp_path / "features"))
