@@ -107,7 +107,12 @@ def check_public_url(url: str, *, allowed_hosts: tuple[str, ...] = ()) -> str:
         raise LookoutError(f"{url[:200]!r} is not a web address; paste the video's https:// link.") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise LookoutError(f"{url[:200]!r} is not a web address; paste the video's https:// link.")
-    if not host_allowed(parts.hostname, resolve(parts.hostname, port), allowed_hosts):
+    addresses = resolve(parts.hostname, port)
+    if not addresses and parts.hostname.lower().rstrip(".") not in {h.lower().rstrip(".") for h in allowed_hosts}:
+        # a failed lookup is no private host: offline, the app said "www.tiktok.com is not a public web host"
+        raise LookoutError(f"Cannot reach {parts.hostname} (no internet, or no such host): check this computer's "
+                           "connection and the address, then try again.")
+    if not host_allowed(parts.hostname, addresses, allowed_hosts):
         raise LookoutError(
             f"{parts.hostname} is not a public web host, so the app will not fetch from it; paste a TikTok or "
             "other public link (the operator can allow a host under [access] allowed_hosts in project.toml)."
