@@ -35,19 +35,28 @@ def operator_alert(health) -> Alert:
             title="Lookout: the active model cannot be loaded; detection has stopped",
             body=f"{health['last_error']}\nActivate a working version (python -m trainer list, then activate).",
         )
-    advice = ""
-    if EXTRACTOR_BREAK.search(health["last_error"] or ""):
-        advice = (f"\nThis looks like a TikTok change that yt-dlp {version('yt-dlp')} (installed) cannot read yet; "
-                  "update it: pip install -U 'yt-dlp[curl-cffi]'.")
+    advice = source_advice(health["last_error"] or "")
     return Alert(
         title=f"Lookout: source {health['source']} is failing",
-        body=f"{health['consecutive_failures']} cycles in a row failed. Last error: {health['last_error']}{advice}",
+        body=f"{health['consecutive_failures']} cycles in a row failed. Last error: {health['last_error']}"
+             + (f"\n{advice}" if advice else ""),
     )
+
+
+def source_advice(error: str) -> str:
+    """What to do about a source's error, where we know ("" where we do not)."""
+    if EXTRACTOR_BREAK.search(error):
+        return (f"This looks like a TikTok change that yt-dlp {version('yt-dlp')} (installed) cannot read yet; "
+                "update it: pip install -U 'yt-dlp[curl-cffi]'.")
+    if "timed out" in error or "gave up after" in error:
+        return "The site did not answer in time; it is tried again next cycle."
+    return ""
 
 
 @dataclass
 class CycleReport:
     model_version: str
+    sources: int = 0  # how many were set up
     scored: int = 0
     skipped: int = 0
     detections: int = 0
@@ -100,8 +109,9 @@ def _cycle(ws: Workspace, backbones: BackboneCache, *, dry_run: bool, log) -> Cy
     ws.reload_config()
     notifier = Notifier.for_workspace(ws)
     model, backbone = _active_model(ws, backbones, notifier, dry_run=dry_run, log=log)
-    report = CycleReport(model.version)
-    for source in build_sources(ws):
+    sources = build_sources(ws)
+    report = CycleReport(model.version, sources=len(sources))
+    for source in sources:
         fetched = source.fetch()
         if fetched.errors:
             report.source_errors[source.name] = fetched.errors

@@ -366,3 +366,17 @@ def test_a_video_scored_before_the_watch_meets_it_is_alerted_once(tmp_path, clip
         for _ in range(2):
             run_once(ws, backbones=backbones, log=quiet)
         assert [a["title"] for a in hook.received] == ["Lookout: Trump detected"]
+
+
+@pytest.mark.parametrize("sources, level, said", [
+    ([], "warning", "No sources are set up, so nothing was fetched"),  # was a green "Cycle done: 0 scored"
+    ([{"kind": "folder", "path": "/no/such/trend"}], "error", "Every source failed, so nothing was scored:\n- folder:"),
+    ([{"kind": "urls", "urls": ["http://127.0.0.1:9/gone.mp4"], "timeout_s": 2}], "error", "Every source failed"),
+])
+def test_a_cycle_that_fetched_nothing_says_why_not_done(make_workspace, backbones, sources, level, said):
+    from ui.monitor import describe_cycle
+
+    with Webhook() as hook:
+        ws = make_workspace(sources, hook.apprise_url)
+        shown = describe_cycle(run_once(ws, backbones=backbones, log=quiet))
+    assert shown[0] == level and said in shown[1], shown

@@ -13,7 +13,7 @@ from data.alert_records import recent_alerts
 from data.monitor_records import predictions_of, recent_scores, source_health
 from data.uploads import save_upload
 from data.video import sample_video
-from monitor.cycle import run_once
+from monitor.cycle import run_once, source_advice
 from monitor.download import VIDEO_SUFFIXES, fetch_url
 from monitor.scoring import score_video
 from ui.grid import GRID_COLUMNS
@@ -109,8 +109,24 @@ def describe_scores(scores) -> str:
     )
 
 
-def describe_cycle(report) -> str:
-    return f"Cycle done: {report.scored} scored, {report.detections} detections, {report.alerts_sent} alerts sent."
+def describe_cycle(report) -> tuple[str, str]:
+    """(level, words) for a cycle's end: a cycle that fetched nothing is no success."""
+    if not report.sources:
+        return "warning", ("No sources are set up, so nothing was fetched. List TikTok accounts, video links or a "
+                           "folder under [[sources]] in the workspace's project.toml (README, step 6).")
+    failed = "\n".join(f"- {name}: {'; '.join(errors)[:300]} {source_advice('; '.join(errors))}".rstrip()
+                       for name, errors in report.source_errors.items())
+    done = (f"{_count(report.scored, 'video')} scored, {_count(report.detections, 'detection')}, "
+            f"{_count(report.alerts_sent, 'alert')} sent")
+    if failed and len(report.source_errors) == report.sources and not report.scored:
+        return "error", f"Every source failed, so nothing was scored:\n{failed}"
+    if failed:
+        return "warning", f"Cycle done: {done}. Some videos or sources failed:\n{failed}"
+    return "success", f"Cycle done: {done}."
+
+
+def _count(n: int, thing: str) -> str:
+    return f"{n} {thing}" + ("" if n == 1 else "s")
 
 
 def page() -> None:

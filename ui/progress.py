@@ -45,8 +45,8 @@ def job_running(ws: Workspace, kind: str) -> bool:
     return job is not None and not job.finished
 
 
-def job_ui(ws: Workspace, kind: str, title: str, done: Callable[[object], str] | None, *, cancel: str | None = None
-           ) -> None:
+def job_ui(ws: Workspace, kind: str, title: str, done: Callable[[object], str | tuple[str, str]] | None, *,
+           cancel: str | None = None) -> None:
     """Progress while the job runs, then its result (done: None for none) or its error, in the page that started it
     (a page's own job's error: in every page)."""
     st.session_state[_WHOLE_PAGE.format(job_key(ws, kind))] = True  # only a run of the whole page gets here
@@ -78,7 +78,9 @@ def _job_fragment(ws: Workspace, kind: str, title: str, done: Callable[[object],
         if job.error:
             st.error(job.error)
         else:
-            st.success(done(job.result))
+            said = done(job.result)  # words, or (level, words): a job can end in a warning
+            level, words = said if isinstance(said, tuple) else ("success", said)
+            getattr(st, level)(words)
         if st.button("Close this message", key=f"dismiss-{key}"):
             job.dismissed = True
             st.rerun(scope="app")
