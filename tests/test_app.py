@@ -480,3 +480,30 @@ def test_a_damaged_active_model_card_is_an_error_on_the_page_not_a_crash(ws_env,
         assert any(b.label.startswith("no target") for b in app.button) and not app.error
     else:
         assert any("v1" in e.value for e in app.error), [e.value for e in app.error]
+
+
+@pytest.mark.parametrize("images, level, said", [
+    (0, "warning", "No images found there, so nothing was imported"),  # was a green "Imported 0 new frames."
+    (1, "success", "Imported 1 new frame."),  # was "1 frames"
+    (3, "success", "Imported 3 new frames."),
+])
+def test_an_import_says_what_it_did_in_words(tmp_path, workspace, images, level, said):
+    from ui.dataset import describe_import
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for i in range(images):
+        save_image(folder / f"frame{i}.jpg", i)
+    shown = describe_import(import_folder(workspace, folder))
+    assert shown[0] == level and shown[1].startswith(said)
+    if images:
+        assert describe_import(import_folder(workspace, folder)) == (
+            "info", f"Nothing new: all {images} images are in the workspace already.")
+
+
+@pytest.mark.parametrize("n_bytes, said", [(0, "0 bytes"), (640_000, "640 KB"), (1_500_000, "1.5 MB"),
+                                           (213_000_000, "213 MB")])  # a face version freed "0 MB"
+def test_freed_space_is_said_in_a_unit_that_shows_it(n_bytes, said):
+    from trainer.registry import size_in_words
+
+    assert size_in_words(n_bytes) == said

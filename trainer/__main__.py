@@ -26,7 +26,7 @@ from data.workspace import Workspace
 from trainer.compare import activate_checked, compare_versions, default_versions, format_comparison
 from trainer.evaluate import evaluate, format_metrics
 from trainer.predict import backbone_for, predict_images
-from trainer.registry import active_version, download_name, export_h5, list_models, load_model, remove
+from trainer.registry import active_version, download_name, export_h5, list_models, load_model, remove, size_in_words
 from trainer.train import extract_features, train_model
 
 
@@ -133,7 +133,7 @@ def main(argv=None) -> int:
         print(f"Wrote {out}: copy it to the other machine and give it to `python -m monitor score --model {out.name}`")
     elif args.command == "remove":
         for version in args.versions:
-            print(f"Removed {version}: {remove(ws, version) / 1e6:.0f} MB freed")
+            print(f"Removed {version}: {size_in_words(remove(ws, version))} freed")
     elif args.command == "list":
         active = active_version(ws)
         if not list_models(ws):

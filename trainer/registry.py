@@ -207,6 +207,14 @@ def remove(ws: Workspace, version: str) -> int:
     return freed
 
 
+def size_in_words(n_bytes: int) -> str:
+    """A size as people read it: "213 MB", "640 KB" (a face version freed "0 MB")."""
+    for unit, size in (("GB", 1e9), ("MB", 1e6), ("KB", 1e3)):
+        if n_bytes >= size:
+            return f"{n_bytes / size:.0f} {unit}" if n_bytes >= 10 * size else f"{n_bytes / size:.1f} {unit}"
+    return f"{n_bytes} bytes"
+
+
 def _version_folder(ws: Workspace, version: str) -> Path:
     """models/<version>, for a bare name only: a version typed as ../../something names no folder of ours."""
     if not version or Path(version).name != version or version.startswith("."):

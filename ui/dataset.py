@@ -11,6 +11,7 @@ from data import LookoutError
 from data.access import server_folder
 from data.capture import capture_frames
 from data.config import BACKBONES
+from data.images import IMAGE_SUFFIXES
 from data.importer import import_folder, import_zip, last_import_report
 from data.labels import label_counts, label_timeline, labels_by_person, open_conflicts, resolve_conflict, set_labels
 from data.uploads import save_upload
@@ -216,8 +217,18 @@ def add_frames_ui(ws) -> None:
             uploads, urls = request
             videos = [save_upload(u.name, u.getvalue(), ws.videos_dir) for u in uploads]
             start_job(ws, "capture", lambda job: capture_videos(ws, videos, urls, job))
-    job_ui(ws, "import", "Importing", lambda report: f"Imported {report.new_frames} new frames.")
+    job_ui(ws, "import", "Importing", describe_import)
     job_ui(ws, "capture", "Capturing", lambda reports: " ".join(r.summary() + "." for r in reports))
+
+
+def describe_import(report) -> tuple[str, str]:
+    """(level, words): a folder with no images imported nothing, which is no success."""
+    if not report.image_files:
+        return "warning", ("No images found there, so nothing was imported. Check that the folder (or zip) holds the "
+                           f"frames themselves ({', '.join(IMAGE_SUFFIXES)} files).")
+    if not report.new_frames:
+        return "info", f"Nothing new: all {report.distinct_images} images are in the workspace already."
+    return "success", f"Imported {report.new_frames} new frame{'s' if report.new_frames != 1 else ''}."
 
 
 def page() -> None:

@@ -8,7 +8,7 @@ import streamlit as st
 from data.config import BACKBONES
 from data.labels import last_action_id, mapping_rows
 from data.mapping_csv import format_mapping_csv
-from trainer.registry import active_version, download_name, export_h5, list_models, remove
+from trainer.registry import active_version, download_name, export_h5, list_models, remove, size_in_words
 from ui.dataset import BACKBONE_HELP
 from ui.progress import ProgressBar, job_running, job_ui, start_job
 from ui.workspace import current_workspace
@@ -135,7 +135,7 @@ def removal_ui(ws, chosen: str) -> None:
             except LookoutError as exc:
                 st.error(str(exc))
                 return
-            st.session_state.train_note = f"Deleted {chosen}: {freed / 1e6:.0f} MB freed."
+            st.session_state.train_note = f"Deleted {chosen}: {size_in_words(freed)} freed."
             st.rerun()
 
 
