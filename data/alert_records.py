@@ -28,8 +28,9 @@ def pending_alerts(conn: sqlite3.Connection) -> list[AlertRow]:
 def recent_alerts(conn: sqlite3.Connection, limit: int = 50) -> list[RecentAlertRow]:
     """The latest alerts, newest first, as the Monitor page lists them."""
     return all_rows(conn.execute(
-        """SELECT video_id, target, model_version, status, attempts, last_error, sent_at FROM alerts
-           ORDER BY id DESC LIMIT ?""", (limit,)))
+        """SELECT a.video_id, COALESCE(v.url, v.path) AS video, a.target, a.model_version, a.status, a.attempts,
+                  a.last_error, a.sent_at
+           FROM alerts a JOIN videos v ON v.id = a.video_id ORDER BY a.id DESC LIMIT ?""", (limit,)))
 
 
 def endpoint_state(conn: sqlite3.Connection, alert_id: int, endpoint: str) -> tuple[bool, int]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import sqlite3
 
-from data.rows import PredictionRow, ScoredVideoRow, SourceHealthRow, StoredScoreRow, VideoRow, all_rows, one_row
+from data.rows import LatestScoreRow, PredictionRow, ScoredVideoRow, SourceHealthRow, StoredScoreRow, VideoRow, all_rows, one_row
 from data.schema import now
 
 
@@ -126,6 +126,16 @@ def recent_scores(conn: sqlite3.Connection, limit: int = 50) -> list[ScoredVideo
     return all_rows(conn.execute(
         """SELECT v.id, v.url, v.author, v.path, s.model_version, s.verdicts_json
            FROM video_scores s JOIN videos v ON v.id = s.video_id ORDER BY s.scored_at DESC LIMIT ?""", (limit,)
+    ))
+
+
+def latest_scores(conn: sqlite3.Connection, *, since: str = "", limit: int = 5000) -> list[LatestScoreRow]:
+    """Each video's latest score (under the newest model that scored it) since an ISO time, newest first."""
+    return all_rows(conn.execute(
+        """SELECT v.id, v.url, v.author, v.caption, v.uploaded_at, v.path, s.model_version, s.scored_at, s.verdicts_json
+           FROM video_scores s JOIN videos v ON v.id = s.video_id
+           WHERE s.scored_at >= ? AND s.scored_at = (SELECT MAX(scored_at) FROM video_scores WHERE video_id = s.video_id)
+           ORDER BY s.scored_at DESC LIMIT ?""", (since, limit)
     ))
 
 

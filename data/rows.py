@@ -100,6 +100,18 @@ class ScoredVideoRow(TypedDict):
     verdicts_json: str
 
 
+class LatestScoreRow(TypedDict):
+    id: int  # the video's
+    url: str | None
+    author: str | None
+    caption: str | None
+    uploaded_at: str | None
+    path: str
+    model_version: str
+    scored_at: str
+    verdicts_json: str
+
+
 class PredictionRow(TypedDict):
     timestamp_s: float
     represents: int
@@ -124,6 +136,7 @@ class AlertRow(TypedDict):
 
 class RecentAlertRow(TypedDict):
     video_id: int
+    video: str  # its URL, or the file's path for a video scored from a file
     target: int
     model_version: str
     status: str

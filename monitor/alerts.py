@@ -47,6 +47,12 @@ def _outcome(delivered: bool, log_text: str) -> str:
     return "unknown" if "Read timed out" in log_text else "failed"
 
 
+def _warnings(log_text: str) -> str:
+    """What apprise said went wrong (its warnings name the service and status, not the tokens)."""
+    return " ".join(line.split(" - WARNING - ", 1)[1].strip() for line in log_text.splitlines()
+                    if " - WARNING - " in line)[:300]
+
+
 class Notifier:
     """Sends to every configured URL (project.toml's alerts.urls and $LOOKOUT_ALERT_URLS)."""
 
@@ -84,7 +90,8 @@ class Notifier:
         outcome = _outcome(delivered, log.getvalue())
         errors = {"failed": "the endpoint refused it or could not be reached",
                   "unknown": "no reply in time; it may have arrived"}
-        return outcome, errors.get(outcome)
+        said = _warnings(log.getvalue())
+        return outcome, errors.get(outcome) and errors[outcome] + (f" ({said})" if said else "")
 
     def send(self, alert: Alert) -> str | None:
         """Send to every endpoint now, without a record (operator messages): None when all took it."""

@@ -45,6 +45,11 @@ def operator_alert(health) -> Alert:
 
 def source_advice(error: str) -> str:
     """What to do about a source's error, where we know ("" where we do not)."""
+    if "secondary user ID" in error:  # TikTok's page gave no account id: offline, a wrong name, or a TikTok change
+        return ("TikTok did not give this account's id: check the name is right and this computer can open "
+                f"tiktok.com; if both are fine, update yt-dlp {version('yt-dlp')} (installed): pip install -U "
+                "'yt-dlp[curl-cffi]'. Scoring one of the account's videos by its link also lets later cycles "
+                "find the account by its id.")
     if EXTRACTOR_BREAK.search(error):
         return (f"This looks like a TikTok change that yt-dlp {version('yt-dlp')} (installed) cannot read yet; "
                 "update it: pip install -U 'yt-dlp[curl-cffi]'.")

@@ -9,6 +9,7 @@ project.toml:
     [[sources]]
     kind = "urls"            # TikTok or any URL yt-dlp supports
     urls = ["https://www.tiktok.com/@user/video/123"]
+    public_only = true       # set by the Monitor page: fetched only from public hosts
     [[sources]]
     kind = "accounts"        # newest videos of TikTok accounts
     accounts = ["@user"]
@@ -121,7 +122,9 @@ class UrlSource(Source):
 
     def download(self, url: str, newest: int | None):
         limits = Limits(max_duration_s=self.max_duration, socket_timeout_s=self.timeout)
-        return download(url, self.ws.videos_dir, limits=limits, newest=newest)
+        # Links a page user added (monitor/setup.py) are checked at every download, as the page's own are.
+        allowed = self.ws.config.allowed_hosts if self.settings.get("public_only") else None
+        return download(url, self.ws.videos_dir, limits=limits, newest=newest, allowed_hosts=allowed)
 
 
 class AccountSource(UrlSource):

@@ -4,6 +4,8 @@ The model is the face model trained on the shared dataset, so Trump.mp4 must
 alert and Biden.mp4 must not.
 """
 
+import csv
+import io
 import json
 import os
 import random
@@ -21,6 +23,7 @@ from data.config import ProjectConfig
 from data.errors import LookoutError
 from data.workspace import Workspace
 from monitor.cycle import BackboneCache, run_once, watch
+from monitor.findings import best_frames, findings, findings_csv
 from tests.conftest import fill
 from tests.servers import VideoServer, Webhook
 from trainer.registry import activate
@@ -61,7 +64,7 @@ def quiet(line):
     pass
 
 
-def test_trump_alerts_once_biden_never(clips, make_workspace, backbones):
+def test_trump_alerts_once_biden_never_and_is_the_one_finding(clips, make_workspace, backbones):
     with VideoServer(clips) as videos, Webhook() as hook:
         ws = make_workspace([{"kind": "urls", "urls": [f"{videos.url}/trump.mp4", f"{videos.url}/biden.mp4"]}], hook.apprise_url)
         report = run_once(ws, backbones=backbones, log=quiet)
@@ -79,6 +82,17 @@ def test_trump_alerts_once_biden_never(clips, make_workspace, backbones):
         assert len(hook.received) == 1
         kept = ws.db.execute("SELECT COUNT(*) FROM frames WHERE origin = 'monitor' AND label IS NULL").fetchone()[0]
         assert kept > 0  # the positive video's frames wait in the review queue
+
+    # What the journalist follows up: Trump.mp4 alone, with its best frames, and a CSV a spreadsheet cannot run
+    (found,) = findings(ws)
+    assert (found.target, found.link) == ("Trump", f"{videos.url}/trump.mp4") and found.share >= 1 / 3
+    frames = best_frames(ws, found)
+    assert frames and all(p.is_file() for p, _ in frames) and frames[0][1] >= frames[-1][1]
+    assert findings(ws, target="Trump", since="2999-01-01") == []
+    ws.db.execute("UPDATE videos SET caption = '=HYPERLINK(\"http://evil\")', author = '@trump' WHERE id = ?",
+                  (found.video_id,))
+    rows = list(csv.DictReader(io.StringIO(findings_csv(findings(ws)).decode())))
+    assert rows[0]["caption"] == "'=HYPERLINK(\"http://evil\")" and rows[0]["author"] == "'@trump"
 
 
 def test_faults_are_reported_and_the_alert_arrives_once_when_the_endpoint_returns(clips, make_workspace, backbones):

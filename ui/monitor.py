@@ -16,9 +16,12 @@ from data.video import sample_video
 from monitor.cycle import run_once, source_advice
 from monitor.download import VIDEO_SUFFIXES, fetch_url
 from monitor.scoring import score_video
+from ui.findings import findings_ui
 from ui.grid import GRID_COLUMNS
+from ui.monitor_setup import setup_ui
 from ui.progress import job_ui, start_job
 from ui.similar import more_like_this_button, similar_ui
+from ui.when import human_time, version_name
 from ui.workspace import active_card, active_model, current_workspace
 
 THUMBNAIL_WIDTH = 240
@@ -112,10 +115,9 @@ def describe_scores(scores) -> str:
 def describe_cycle(report) -> tuple[str, str]:
     """(level, words) for a cycle's end: a cycle that fetched nothing is no success."""
     if not report.sources:
-        return "warning", ("No sources are set up, so nothing was fetched. List TikTok accounts, video links or a "
-                           "folder under [[sources]] in the workspace's project.toml (README, step 6).")
-    failed = "\n".join(f"- {name}: {'; '.join(errors)[:300]} {source_advice('; '.join(errors))}".rstrip()
-                       for name, errors in report.source_errors.items())
+        return "warning", ("No sources are set up, so nothing was fetched. Add TikTok accounts, video links or a "
+                           "folder under \"Set up\" at the top of this page.")
+    failed = "\n".join(_failure(name, "; ".join(errors)) for name, errors in report.source_errors.items())
     done = (f"{_count(report.scored, 'video')} scored, {_count(report.detections, 'detection')}, "
             f"{_count(report.alerts_sent, 'alert')} sent")
     if failed and len(report.source_errors) == report.sources and not report.scored:
@@ -125,6 +127,11 @@ def describe_cycle(report) -> tuple[str, str]:
     return "success", f"Cycle done: {done}."
 
 
+def _failure(source: str, error: str) -> str:
+    advice = source_advice(error)
+    return f"- {source}: {error[:300]}" + (f"\n\n  **What to do:** {advice}" if advice else "")
+
+
 def _count(n: int, thing: str) -> str:
     return f"{n} {thing}" + ("" if n == 1 else "s")
 
@@ -132,6 +139,7 @@ def _count(n: int, thing: str) -> str:
 def page() -> None:
     ws = current_workspace()
     st.title("Monitor")
+    setup_ui(ws)
     try:
         card = active_card(ws)
     except LookoutError as exc:
@@ -140,7 +148,7 @@ def page() -> None:
     if card is None:
         st.info("No active model yet: train one and activate it on the Train page.")
         return
-    st.caption(f"Active model: {card['version']} ({card['backbone']})")
+    st.caption(f"Active model: {version_name(card['version'])}, {card['backbone']} backbone")
     similar_ui(ws)
     request = score_request_ui()
     if request:
@@ -157,6 +165,7 @@ def page() -> None:
         start_job(ws, "cycle", lambda job: run_once(ws, log=lambda line: job.progress(line, 0, 0)))
     job_ui(ws, "cycle", "Monitor cycle", describe_cycle)
 
+    findings_ui(ws)
     videos = recent_videos(ws)
     if videos:
         st.subheader("Recent videos")
@@ -167,8 +176,31 @@ def page() -> None:
     alerts = recent_alerts(ws.db)
     if alerts:
         st.subheader("Alerts")
-        st.dataframe(pd.DataFrame(alerts), width="stretch")
+        st.dataframe(alerts_table(ws, alerts), hide_index=True, width="stretch")
     health = source_health(ws.db)
     if health:
         st.subheader("Sources")
-        st.dataframe(pd.DataFrame(health), width="stretch")
+        st.dataframe(sources_table(health), hide_index=True, width="stretch")
+
+
+ALERT_STATUS = {"sent": "sent", "pending": "waiting: tried again next cycle",
+                "unknown": "may have arrived (no reply in time)"}
+
+
+def alerts_table(ws, alerts) -> pd.DataFrame:
+    classes = ws.config.classes
+    return pd.DataFrame([{
+        "video": a["video"] if "://" in a["video"] else Path(a["video"]).name,
+        "target": classes[a["target"]] if a["target"] < len(classes) else a["target"],
+        "status": ALERT_STATUS.get(a["status"], a["status"]), "tries": a["attempts"],
+        "sent": human_time(a["sent_at"]) if a["sent_at"] else "", "last problem": a["last_error"] or "",
+    } for a in alerts])
+
+
+def sources_table(health) -> pd.DataFrame:
+    return pd.DataFrame([{
+        "source": h["source"], "last fetched": human_time(h["last_success"]) if h["last_success"] else "never",
+        "failed in a row": h["consecutive_failures"],
+        "last problem": f"{h['last_error']} {source_advice(h['last_error'])}".strip() if h["consecutive_failures"]
+        else "",
+    } for h in health])
