@@ -25,6 +25,10 @@ from trainer.registry import load_model
 FAILURES_BEFORE_OPERATOR_ALERT = 3
 # yt-dlp's words when a site changed under its extractor (fixed by updating yt-dlp, not by waiting).
 EXTRACTOR_BREAK = re.compile(r"Unable to extract|Unsupported URL|Unable to download (JSON|webpage)|HTTP Error 403", re.I)
+# A failed name lookup, as yt-dlp, requests and curl word it: offline, or no such host.
+NO_NETWORK = re.compile(r"Errno -[235]\b|Name or service not known|Temporary failure in name resolution|"
+                        r"getaddrinfo failed|Could not resolve host|Failed to resolve", re.I)
+REFUSED = re.compile(r"Errno 111\b|Connection refused", re.I)
 ACTIVE_MODEL = "active model"  # its health is kept beside the sources'; one failure already stops detection
 
 
@@ -43,8 +47,22 @@ def operator_alert(health) -> Alert:
     )
 
 
+def plain_error(error: str) -> str:
+    """A source's error as a journalist reads it: a failed lookup is no '[Errno -2] Name or service not known'."""
+    if NO_NETWORK.search(error):
+        return "could not reach the site (no internet, or no such host)"
+    if REFUSED.search(error):
+        return "the site refused the connection (nothing answers at that address)"
+    return error
+
+
 def source_advice(error: str) -> str:
     """What to do about a source's error, where we know ("" where we do not)."""
+    if NO_NETWORK.search(error):
+        return ("This computer could not look the site up: no internet, or its DNS is down. Check the connection; "
+                "the source is tried again next cycle.")
+    if REFUSED.search(error):
+        return "Check the address; if it is right, the site is down, and it is tried again next cycle."
     if "secondary user ID" in error:  # TikTok's page gave no account id: offline, a wrong name, or a TikTok change
         return ("TikTok did not give this account's id: check the name is right and this computer can open "
                 f"tiktok.com; if both are fine, update yt-dlp {version('yt-dlp')} (installed): pip install -U "

@@ -168,6 +168,13 @@ def test_train_page_trains_in_the_background_and_activates(ws_env, tmp_path, ran
     activate_button = next(b for b in app.button if b.label == "Activate for the monitor")
     activate_button.click().run()
     assert (ws.models_dir / "ACTIVE").read_text() == app.selectbox[1].value
+    # current without a reload: the picker says so, and Activate and Delete are gone
+    assert app.selectbox[1].format_func(app.selectbox[1].value).endswith("active)")
+    assert "now the model the monitor uses" in app.success[0].value
+    assert not [b for b in app.button if b.label in ("Activate for the monitor", "Delete this version")]
+    # in words: no raw JSON counts, no "f1" or "support" column
+    shown = " ".join(c.value for c in app.caption) + " ".join(" ".join(map(str, t.value.columns)) for t in app.dataframe)
+    assert "{" not in shown and "support" not in shown and "f1" not in shown and "F1: both in one" in shown
     from trainer.registry import download_name
 
     assert download_name("Election desk", ("Trump", "Biden"), "v1") == "election_desk-trump_biden-v1.h5"  # was model.h5
@@ -290,7 +297,7 @@ def test_monitor_page_runs_a_cycle_and_lists_the_verdicts(ws_env, tmp_path, rand
     import_folder(ws, colour_frames(tmp_path / "frames"))
     activate(ws, train_model(ws, backbone="vgg16", epochs=1).version)  # the weights the app will load
     app = page("monitor").run()
-    assert not app.exception and "Active model" in app.caption[0].value
+    assert not app.exception and any("Active model" in c.value for c in app.caption)
     next(b for b in app.button if b.label == "Run one monitor cycle now").click().run()
     deadline = time.time() + 120
     while not ws.db.execute("SELECT COUNT(*) FROM video_scores").fetchone()[0] and time.time() < deadline:
@@ -308,7 +315,7 @@ def test_monitor_page_runs_a_cycle_and_lists_the_verdicts(ws_env, tmp_path, rand
     next(b for b in app.button if b.label == "Score").click().run()
     rerun_until(app, lambda a: "upload.mp4: target is" in success_text(a), timeout=120)
     assert "of 3 frames" in success_text(app)
-    assert app.selectbox[0].options[0].startswith("upload.mp4")  # newest first
+    assert next(b for b in app.selectbox if b.label == "Frames and scores of").options[0].startswith("upload.mp4")
     shutil.rmtree(trend)
 
 

@@ -385,7 +385,11 @@ def test_a_video_scored_before_the_watch_meets_it_is_alerted_once(tmp_path, clip
 @pytest.mark.parametrize("sources, level, said", [
     ([], "warning", "No sources are set up, so nothing was fetched"),  # was a green "Cycle done: 0 scored"
     ([{"kind": "folder", "path": "/no/such/trend"}], "error", "Every source failed, so nothing was scored:\n- folder:"),
-    ([{"kind": "urls", "urls": ["http://127.0.0.1:9/gone.mp4"], "timeout_s": 2}], "error", "Every source failed"),
+    ([{"kind": "urls", "urls": ["http://127.0.0.1:9/gone.mp4"], "timeout_s": 2}], "error",  # was "a TikTok change"
+     "urls:1: the site refused the connection (nothing answers at that address)\n\n  **What to do:** Check the address"),
+    # offline or no such host: words, not "[Errno -2] Name or service not known"
+    ([{"kind": "urls", "urls": ["http://no-such-host.invalid/x.mp4"], "timeout_s": 2}], "error",
+     "could not reach the site (no internet, or no such host)\n\n  **What to do:** This computer could not look"),
 ])
 def test_a_cycle_that_fetched_nothing_says_why_not_done(make_workspace, backbones, sources, level, said):
     from ui.monitor import describe_cycle
@@ -393,4 +397,4 @@ def test_a_cycle_that_fetched_nothing_says_why_not_done(make_workspace, backbone
     with Webhook() as hook:
         ws = make_workspace(sources, hook.apprise_url)
         shown = describe_cycle(run_once(ws, backbones=backbones, log=quiet))
-    assert shown[0] == level and said in shown[1], shown
+    assert shown[0] == level and said in shown[1] and "Errno" not in shown[1], shown

@@ -23,6 +23,7 @@ from trainer.testset import feature_cache_dir, split_frames
 
 RESAMPLES = 1000
 METRICS = ("precision", "recall", "f1")
+METRIC_NAMES = {"precision": "precision", "recall": "recall", "f1": "F1"}  # as people write them
 
 
 @dataclass
@@ -54,14 +55,16 @@ class Comparison:
                 if high < 0:
                     before, after = self.scores[reference][target][metric][0], self.scores[version][target][metric][0]
                     sentences.append(
-                        f"{target} {metric} fell from {before:.2f} to {after:.2f} on the same {self.frames} test frames "
+                        f"{target} {METRIC_NAMES[metric]} fell from {before:.2f} to {after:.2f} "
+                        f"on the same {self.frames} test frames "
                         f"(95% interval of the change: {low:+.2f} to {high:+.2f})"
                     )
         return sentences
 
     def table(self) -> list[dict]:
         return [
-            {"version": v, "target": t, **{m: f"{s[0]:.2f} ({s[1]:.2f}–{s[2]:.2f})" for m, s in self.scores[v][t].items()}}
+            {"version": v, "target": t,
+             **{METRIC_NAMES[m]: f"{s[0]:.2f} ({s[1]:.2f}–{s[2]:.2f})" for m, s in self.scores[v][t].items()}}
             for v in self.versions for t in self.targets
         ]
 

@@ -13,7 +13,7 @@ from data.alert_records import recent_alerts
 from data.monitor_records import predictions_of, recent_scores, source_health
 from data.uploads import save_upload
 from data.video import sample_video
-from monitor.cycle import run_once, source_advice
+from monitor.cycle import plain_error, run_once, source_advice
 from monitor.download import VIDEO_SUFFIXES, fetch_url
 from monitor.scoring import score_video
 from ui.findings import findings_ui
@@ -129,7 +129,7 @@ def describe_cycle(report) -> tuple[str, str]:
 
 def _failure(source: str, error: str) -> str:
     advice = source_advice(error)
-    return f"- {source}: {error[:300]}" + (f"\n\n  **What to do:** {advice}" if advice else "")
+    return f"- {source}: {plain_error(error)[:300]}" + (f"\n\n  **What to do:** {advice}" if advice else "")
 
 
 def _count(n: int, thing: str) -> str:
@@ -201,6 +201,7 @@ def sources_table(health) -> pd.DataFrame:
     return pd.DataFrame([{
         "source": h["source"], "last fetched": human_time(h["last_success"]) if h["last_success"] else "never",
         "failed in a row": h["consecutive_failures"],
-        "last problem": f"{h['last_error']} {source_advice(h['last_error'])}".strip() if h["consecutive_failures"]
+        "last problem": f"{plain_error(h['last_error'])}. {source_advice(h['last_error'])}".strip()
+        if h["consecutive_failures"]
         else "",
     } for h in health])

@@ -93,13 +93,14 @@ def similar_ui(ws) -> None:
         if not found:
             st.info("No other frame to compare with yet.")
             return
+        nearness = {n.frame_id: rank for rank, n in enumerate(sorted(found, key=lambda n: n.distance), start=1)}
         frames = [{"id": n.frame_id, "file_name": n.file_name, "label": n.label, "timestamp_s": n.timestamp_s,
-                   "distance": n.distance} for n in sorted(found, key=lambda n: n.label is not None)]
+                   "nearness": nearness[n.frame_id]} for n in sorted(found, key=lambda n: n.label is not None)]
         st.caption("Unlabeled frames first, nearest first; the unlabeled ones are ticked.")
         if labeler() is None:
             st.caption("Give your name in the sidebar to label these.")
         picked = grid_ui(ws, frames, key=f"similar-{frame_id}", ticked_ids={f["id"] for f in frames if f["label"] is None},
-                         note=lambda f: f" · {f['distance']:.2f} away")
+                         note=lambda f: f" · look-alike no. {f['nearness']}")
         if picked and labeler() is not None:
             ticked, label = picked
             set_labels(ws, dict.fromkeys(ticked, label), **me(), reason="more like this")

@@ -1,16 +1,15 @@
 """Train page: one-click retraining with live progress and cancel, metrics, versions, activation."""
 
-import json
-
 import pandas as pd
 import streamlit as st
 
 from data.config import BACKBONES
-from data.labels import last_action_id, mapping_rows
+from data.labels import last_action_id, mapping_rows, set_labels
 from data.mapping_csv import format_mapping_csv
 from trainer.registry import active_version, download_name, export_h5, list_models, remove, size_in_words
 from ui.dataset import BACKBONE_HELP
 from ui.progress import ProgressBar, job_running, job_ui, start_job
+from ui.when import version_name
 from ui.workspace import current_workspace
 
 
@@ -58,7 +57,10 @@ def operating_point_text(name: str, point: dict, goal: float) -> str:
 
 def metrics_ui(ws, card: dict) -> None:
     validation = card["validation"]
-    st.dataframe(pd.DataFrame(validation["per_class"]).T, width="content")
+    st.dataframe(pd.DataFrame({name: {
+        "Precision: its calls that are right": m["precision"], "Recall: its frames found": m["recall"],
+        "F1: both in one": m["f1"], "Test frames": m["support"]} for name, m in validation["per_class"].items()}).T,
+        width="content")
     classes = card["classes"]
     st.write("Confusion matrix (rows: true class, columns: predicted)")
     st.dataframe(pd.DataFrame(validation["confusion_matrix"], index=classes, columns=classes), width="content")
@@ -97,15 +99,43 @@ def comparison_ui(ws, active: str, chosen: str) -> list[str] | None:
     worse = comparison.worse(chosen)
     if worse:
         st.error("Worse than the active version: " + "; ".join(worse) + ".")
+        st.info(REFUSED_NEXT_STEPS)
     else:
         st.success("Not worse than the active version beyond the intervals.")
-    if comparison.changed:
-        st.write(f"{len(comparison.changed)} test frames are called differently:")
-        columns = st.columns(4)
-        for i, frame in enumerate(comparison.changed[:40]):
-            columns[i % 4].image(str(ws.frames_dir / frame.file_name), caption=(
-                f"labeled {frame.label}: active says {frame.predicted[active]}, {chosen} says {frame.predicted[chosen]}"))
+    changed_frames_ui(ws, comparison, active, chosen)
     return worse
+
+
+REFUSED_NEXT_STEPS = (
+    "What you can do:\n"
+    "1. Look at the test frames below that the two versions call differently. Where a frame's label is wrong, "
+    "relabel it here: the comparison is done again at once.\n"
+    "2. Where the label is right, label more frames like it (Label or Review page), then train again.\n"
+    "3. Or activate this version anyway, below, knowing it is worse on these frames."
+)
+
+
+def changed_frames_ui(ws, comparison, active: str, chosen: str) -> None:
+    """The test frames the versions disagree on, each relabelable: a wrong test label is fixed where it is seen."""
+    from ui.people import me, require_labeler
+
+    if not comparison.changed:
+        return
+    st.write(f"{len(comparison.changed)} test frames are called differently:")
+    can_label = require_labeler() is not None
+    columns = st.columns(4)
+    for i, frame in enumerate(comparison.changed[:40]):
+        column = columns[i % 4]
+        column.image(str(ws.frames_dir / frame.file_name), caption=(
+            f"{frame.file_name}, labeled {frame.label}: active says {frame.predicted[active]}, "
+            f"{chosen} says {frame.predicted[chosen]}"))
+        others = [c for c, name in enumerate(ws.config.classes) if name != frame.label]
+        for label in others if can_label else []:
+            if column.button(f"Relabel {ws.config.classes[label]}", key=f"relabel-{frame.frame_id}-{label}"):
+                set_labels(ws, {frame.frame_id: label}, source="review", reason="comparison", **me())
+                st.session_state.train_note = (f"{frame.file_name} is now labeled {ws.config.classes[label]}; "
+                                               "the versions were compared again on the corrected labels.")
+                st.rerun()
 
 
 def activation_ui(ws, active: str | None, chosen: str) -> None:
@@ -119,8 +149,9 @@ def activation_ui(ws, active: str | None, chosen: str) -> None:
             activate_checked(ws, chosen, force=force)
         except LookoutError as exc:
             st.error(str(exc))
-        else:
-            st.success(f"{chosen} is now the model the monitor uses.")
+        else:  # drawn anew: the picker says "(active)" and Activate and Delete go at once
+            st.session_state.train_note = f"{version_name(chosen)} is now the model the monitor uses."
+            st.rerun()
 
 
 def removal_ui(ws, chosen: str) -> None:
@@ -158,9 +189,11 @@ def page() -> None:
     active = active_version(ws)
     versions = [m["version"] for m in models]
     chosen = st.selectbox("Model version", versions, index=versions.index(active) if active in versions else 0,
-                          format_func=lambda v: f"{v} (active)" if v == active else v)
+                          format_func=lambda v: version_name(v, active=active))
     card = next(m for m in models if m["version"] == chosen)
-    st.caption(f"{card['backbone']} · trained on {json.dumps(card['label_counts'])} · {card['split']['grouping']}")
+    counts = ", ".join(f"{n} {name}" for name, n in card["label_counts"].items())
+    st.caption(f"{card['backbone']} backbone · trained on {counts} frames · test frames kept apart by "
+               f"{card['split']['grouping']}")
     if reliability := card["split"].get("reliability"):
         (st.warning if reliability.startswith("rough") else st.caption)(f"Test figures: {reliability}")
     metrics_ui(ws, card)
