@@ -58,8 +58,8 @@ def operating_point_text(name: str, point: dict, goal: float) -> str:
 def metrics_ui(ws, card: dict) -> None:
     validation = card["validation"]
     st.dataframe(pd.DataFrame({name: {
-        "Precision: its calls that are right": m["precision"], "Recall: its frames found": m["recall"],
-        "F1: both in one": m["f1"], "Test frames": m["support"]} for name, m in validation["per_class"].items()}).T,
+        "Precision: its calls that are right": f"{m['precision']:.2f}", "Recall: its frames found": f"{m['recall']:.2f}",
+        "F1: both in one": f"{m['f1']:.2f}", "Test frames": m["support"]} for name, m in validation["per_class"].items()}).T,
         width="content")
     classes = card["classes"]
     st.write("Confusion matrix (rows: true class, columns: predicted)")
