@@ -3,7 +3,7 @@
 import threading
 
 from data.errors import LookoutError
-from ui.jobs import JobRegistry
+from ui.jobs import Job, JobRegistry
 
 
 def wait(job, timeout=10):
@@ -94,3 +94,23 @@ def test_a_click_made_as_a_job_ends_is_not_lost(ws_env):
     next(b for b in app.button if b.label == "Activate").click().run()
     assert "clicks" in app.session_state and app.session_state["clicks"] == 1, "the click was lost"
     assert app.success[0].value == "Finished."
+
+
+def test_the_time_left_waits_until_it_means_something_then_holds_steady(monkeypatch):
+    """Training's ETA swung from 1 s to 3 min: a first fast step promised seconds, a slow one minutes."""
+    from ui import jobs as jobs_module
+
+    clock = [0.0]
+    monkeypatch.setattr(jobs_module.time, "monotonic", lambda: clock[0])
+    job = Job("train")
+    job.progress("training", 0, 100)
+    shown = []
+    for step, seconds in enumerate([0.1, 0.1, 6, 1, 1, 5, 1, 1, 1, 1], start=1):  # uneven steps, ~1.8 s on average
+        clock[0] += seconds
+        job.progress("training", step, 100)
+        shown.append(job.seconds_left)
+    assert shown[:2] == [None, None]  # after 0.2 s: no guess at all (it said "about 1 s")
+    guesses = [s for s in shown if s is not None]
+    assert guesses and max(guesses) / min(guesses) < 1.6  # steady: never 1 s one moment and 3 min the next
+    job.progress("saving", 0, 1)
+    assert job.seconds_left is None  # a new stage starts without a guess

@@ -15,6 +15,9 @@ from pathlib import Path
 
 from data.errors import LookoutError, full_disk_as_error
 
+ETA_AFTER_S, ETA_AFTER_STEPS = 5.0, 3  # a time left is shown once this much of a stage is done
+SMOOTHING = 0.3
+
 
 @dataclass
 class Job:
@@ -29,18 +32,24 @@ class Job:
     dismissed: bool = False
     cancel: threading.Event = field(default_factory=threading.Event)
     stage_started: float = field(default_factory=time.monotonic)
+    pace: float | None = None  # seconds a step, smoothed; None until it means something
 
     def progress(self, stage: str, done: int, total: int) -> None:
+        now = time.monotonic()
         if stage != self.stage:
-            self.stage_started = time.monotonic()
+            self.stage_started, self.pace = now, None
+        elif done > self.done and now - self.stage_started >= ETA_AFTER_S and done >= ETA_AFTER_STEPS:
+            measured = (now - self.stage_started) / done  # the stage's whole pace, so one slow step cannot swing it
+            self.pace = measured if self.pace is None else self.pace + SMOOTHING * (measured - self.pace)
         self.stage, self.done, self.total = stage, done, total
 
     @property
     def seconds_left(self) -> float | None:
-        """This stage's time left at its pace so far (None until a step is done)."""
-        if not self.total or not self.done:
+        """This stage's time left at its smoothed pace; None for its first steps and seconds, when a guess
+        swung from 1 s to 3 min."""
+        if not self.total or self.pace is None:
             return None
-        return (time.monotonic() - self.stage_started) / self.done * (self.total - self.done)
+        return self.pace * (self.total - self.done)
 
     @property
     def fraction(self) -> float:
