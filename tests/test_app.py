@@ -80,6 +80,9 @@ def test_first_run_names_the_targets_then_imports_a_zip_and_captures_a_video(ws_
     next(t for t in app.text_area if t.label.startswith("Targets")).input("Trump\nBiden")
     next(b for b in app.button if b.label == "Save project").click().run()
     assert not app.error and Workspace.open(ws_env).config.classes == ("no target", "Trump", "Biden")
+    assert "Saved. Lookout looks for: Trump, Biden" in app.success[0].value
+    per_class = next(t.value for t in app.dataframe if "frames" in t.value.columns)
+    assert list(per_class.index)[:3] == ["no target", "Trump", "Biden"]  # it still said "target" until a reload
 
     archive = tmp_path / "frames.zip"
     with zipfile.ZipFile(archive, "w") as zf:

@@ -245,9 +245,13 @@ def page() -> None:
         name, targets, backbone = request
         try:
             define_project(ws, name=name, targets=targets, backbone=backbone)
-            st.success(f"Saved. Lookout looks for: {', '.join(ws.config.classes[1:])}.")
         except LookoutError as exc:
             st.error(str(exc))
+        else:  # drawn anew, so every count and label on the page uses the new names (it still said "target")
+            st.session_state.dataset_note = f"Saved. Lookout looks for: {', '.join(ws.config.classes[1:])}."
+            st.rerun()
+    if note := st.session_state.pop("dataset_note", None):
+        st.success(note)
     similar_ui(ws)
     add_frames_ui(ws)
     st.subheader("Frames per class")
