@@ -112,19 +112,12 @@ def describe_source(settings: dict) -> str:
 
 
 def add_source(ws: Workspace, settings: dict) -> None:
-    with ws.write_lock():
-        sources = list(ws.reload_config().sources)
-        if settings not in sources:
-            _save(ws, sources=[*sources, settings])
+    _change(ws, "sources", lambda sources: sources if settings in sources else [*sources, settings])
 
 
 def remove_source(ws: Workspace, settings: dict) -> None:
     """By what it is, not by position: a colleague may have removed one above it meanwhile."""
-    with ws.write_lock():
-        sources = list(ws.reload_config().sources)
-        if settings in sources:
-            sources.remove(settings)
-            _save(ws, sources=sources)
+    _change(ws, "sources", lambda sources: [s for s in sources if s != settings])
 
 
 def check_alert_url(url: str, *, serving_others: bool) -> str:
@@ -152,17 +145,20 @@ def shown_alert_url(url: str) -> str:
 
 
 def add_alert_url(ws: Workspace, url: str) -> None:
-    with ws.write_lock():
-        urls = list(ws.reload_config().alert_urls)
-        if url not in urls:
-            _save(ws, alert_urls=[*urls, url])
+    _change(ws, "alert_urls", lambda urls: urls if url in urls else [*urls, url])
 
 
 def remove_alert_url(ws: Workspace, shown: str) -> None:
     """By its shown form: the page never holds the secret to name it by."""
+    _change(ws, "alert_urls", lambda urls: [u for u in urls if shown_alert_url(u) != shown])
+
+
+def _change(ws: Workspace, setting: str, edit) -> None:
+    """One list of project.toml edited as it is on disk now (a colleague may have changed it), under the lock."""
     with ws.write_lock():
-        urls = list(ws.reload_config().alert_urls)
-        _save(ws, alert_urls=[u for u in urls if shown_alert_url(u) != shown])
+        current = list(getattr(ws.reload_config(), setting))
+        if (changed := edit(current)) != current:
+            _save(ws, **{setting: changed})
 
 
 def _save(ws: Workspace, *, sources: list[dict] | None = None, alert_urls: list[str] | None = None) -> None:
