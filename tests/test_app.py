@@ -222,6 +222,8 @@ def test_review_page_labels_queue_items_and_judges_videos(ws_env, tmp_path, rand
         "SELECT COUNT(*) FROM label_actions WHERE source = 'review' AND reason = 'cold_start'"
     ).fetchone()[0] == 1
     video_id = ws.db.execute("SELECT id FROM videos").fetchone()["id"]
+    picker = next(b for b in app.selectbox if b.label == "Video")
+    assert picker.format_func(video_id) == f"{video_id}: clip.mp4"  # not the server's path to it
     video_frames = [r["id"] for r in ws.db.execute("SELECT id FROM frames WHERE video_id = ? ORDER BY timestamp_s", (video_id,))]
     app.checkbox(key=f"video-{video_id}-tick-{video_frames[0]}").uncheck().run()
     next(b for b in app.button if b.label == "None of the ticked show target").click().run()

@@ -1,6 +1,8 @@
 """Review page: the queue's frames with their reasons, grids of near-duplicates and of whole
 videos with bulk labels, and video-level judgements."""
 
+from pathlib import Path
+
 import streamlit as st
 
 from data import LookoutError
@@ -53,7 +55,7 @@ def video_ui(ws) -> tuple[int, str, object] | None:
     if not videos:
         return None
     target = ws.config.classes[1]
-    names = {v["id"]: f"{v['id']}: {v['url'] or v['path']}" for v in videos}
+    names = {v["id"]: f"{v['id']}: {v['url'] or Path(v['path']).name}" for v in videos}  # no server paths
     video_id = st.selectbox("Video", list(names), format_func=names.get)
     state = judgement(ws, video_id)
     if state is not None:
