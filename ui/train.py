@@ -20,6 +20,7 @@ def train_ui(ws) -> str | None:
 
 
 def train(ws, backbone: str, job):
+    job.progress("loading TensorFlow (the first time: up to half a minute)", 0, 0)  # the bar said "starting" for 28 s
     from trainer.train import train_model  # TensorFlow loads when the first training starts, not with the page
 
     return train_model(ws, backbone=backbone, progress=job.progress, should_stop=job.cancel.is_set)
