@@ -114,3 +114,24 @@ def test_the_time_left_waits_until_it_means_something_then_holds_steady(monkeypa
     assert guesses and max(guesses) / min(guesses) < 1.6  # steady: never 1 s one moment and 3 min the next
     job.progress("saving", 0, 1)
     assert job.seconds_left is None  # a new stage starts without a guess
+
+
+def test_a_step_without_a_count_says_how_long_it_has_worked(ws_env):
+    """Map's first drawing sat at "0/1" for 2 minutes with nothing moving: was it stuck?"""
+    from streamlit.testing.v1 import AppTest
+
+    from data.workspace import Workspace
+    from ui.progress import job_key
+    from ui.workspace import jobs
+
+    RELEASE.clear()
+    app = AppTest.from_function(_page_with_a_job, default_timeout=30).run()
+    next(b for b in app.button if b.label == "Start").click().run()
+    job = jobs().get(job_key(Workspace.open(ws_env), "wait"))
+    job.progress("drawing the map of 584 frames", 0, 1)
+    job.stage_started -= 40  # as if it had drawn for 40 s
+    app.run()
+    (bar,) = app.get("progress")
+    RELEASE.set()
+    wait(job)
+    assert "drawing the map of 584 frames 0/1" in bar.proto.text and "40 s on this step so far" in bar.proto.text

@@ -1,5 +1,6 @@
 """Background jobs on a page: start one, and watch its progress without reloading the page."""
 
+import time
 import uuid
 from collections.abc import Callable
 
@@ -70,6 +71,8 @@ def _job_fragment(ws: Workspace, kind: str, title: str, done: Callable[[object],
         counter = f" {job.done}/{job.total}" if job.total else ""
         left = job.seconds_left
         eta = f", about {_duration(left)} left" if left is not None and job.done < job.total else ""
+        if not eta and (busy := time.monotonic() - job.stage_started) >= 5:  # a step with no count (Map's drawing)
+            eta = f", {_duration(busy)} on this step so far"
         st.progress(job.fraction, text=f"{title}: {job.stage}{counter}{eta}")
         if cancel and st.button(cancel, key=f"cancel-{key}"):
             job.cancel.set()
