@@ -167,6 +167,8 @@ def test_two_labelers_in_two_browsers_see_different_frames_undo_their_own_and_ag
         assert [(r["file_name"], r["class"]) for r in labels_by(unlabeled, "alice")] == [(shown["alice"], 1)]
         alice.goto(url + "/label")  # her own browser, reloaded, still can
         expect(alice.get_by_role("button", name="target (1)")).to_be_visible(timeout=60_000)
+        # ...and the box shows the name her labels are recorded under (it was empty after a reload)
+        expect(alice.get_by_label("Your name (kept with each label you give)")).to_have_value("alice")
         alice.keyboard.press("u")
         expect(alice.get_by_text(f"Undone: your last label, on {shown['alice']}")).to_be_visible(timeout=60_000)
         browser.close()

@@ -91,8 +91,10 @@ def vgg16_unavailable(configured: str = "") -> str | None:
     host = VGG16_WEIGHTS_URL.split("/")[2]
     try:
         socket.create_connection((host, 443), timeout=3).close()
+    except socket.gaierror:  # words, not "[Errno -2] Name or service not known"
+        return f"{host} cannot be reached: no internet, or its name cannot be looked up"
     except OSError as exc:
-        return f"{host} cannot be reached: {exc}"
+        return f"{host} cannot be reached: {exc.strerror or 'no answer'}"
     return None
 
 

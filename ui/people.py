@@ -98,6 +98,8 @@ def labeler_ui() -> str | None:
                          on_name_change=lambda: None, on_browser_change=lambda: None)
     if getattr(result, "browser", None):
         state.browser = result.browser
+    # Until the browser has answered, the page does not know the name it remembers: it asked for one it had.
+    state.awaiting_browser = not state.get("browser")
     if not state.get("labeler") and getattr(result, "name", None):
         state.labeler = result.name
     if not state.get("labeler_input"):  # the remembered name arrives a moment after the page: show it
@@ -111,6 +113,8 @@ def labeler_ui() -> str | None:
 def require_labeler() -> str | None:
     """The labeler's name, or a note on the page asking for it (then None: show no label buttons)."""
     name = labeler()
-    if name is None:
+    if name is None and st.session_state.get("awaiting_browser"):
+        st.caption("Looking up the name this browser remembers...")
+    elif name is None:
         st.info("Type your name in the sidebar first: each label is kept with the name of who gave it.")
     return name
