@@ -519,3 +519,18 @@ def test_freed_space_is_said_in_a_unit_that_shows_it(n_bytes, said):
     from trainer.registry import size_in_words
 
     assert size_in_words(n_bytes) == said
+
+
+@pytest.mark.parametrize("version, active, said", [
+    ("20261204-185600", None, "20261204-185600 ({when})"),
+    ("20261204-185600-2", "20261204-185600-2", "20261204-185600-2 ({when}, active)"),
+    ("tutorial", "tutorial", "tutorial (active)"),  # a name that is no time stays as it is
+])
+def test_versions_carry_a_human_date_beside_their_id(version, active, said):
+    from datetime import UTC, datetime
+
+    from ui.when import human_time, version_name
+
+    when = human_time(datetime(2026, 12, 4, 18, 56, tzinfo=UTC))
+    assert version_name(version, active=active) == said.format(when=when)
+    assert human_time("2026-12-04T18:56:00+00:00") == when and "2026-12" not in when  # "4 Dec 18:56" here

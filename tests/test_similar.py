@@ -254,6 +254,8 @@ def test_more_like_this_from_the_dataset_grid_labels_the_ticked_frames_at_once(w
     app = rerun_until(app, look_alike_ticks)
     ticks = look_alike_ticks(app)
     assert len(ticks) == 5 and all(c.value for c in ticks)  # all unlabeled, so all ticked
+    captions = [c for i in app.get("image") for c in [i.proto.imgs[0].caption] if "look-alike" in c]
+    assert sorted(c.rsplit("no. ", 1)[1] for c in captions) == ["1", "2", "3", "4", "5"]  # it said "0.39 away"
     ticks[0].uncheck()
     image_folder(tmp_path / "later", [99])  # a look-alike arrives after the grid was drawn, before the click
     import_folder(ws, tmp_path / "later")
