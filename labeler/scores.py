@@ -35,7 +35,9 @@ def _batched(ws: Workspace, backbone: Backbone, rows: list, reduce, progress) ->
     for start in range(0, len(rows), BATCH):
         if progress:
             progress("features", start, len(rows))
-        features, requests, _ = cache.load([original_request(ws, r) for r in rows[start : start + BATCH]])
+        # a batch of frames never seen takes minutes with the face model: its count moves as each is computed
+        features, requests, _ = cache.load([original_request(ws, r) for r in rows[start : start + BATCH]], progress=(
+            progress and (lambda stage, done, total, start=start: progress("features", start + done, len(rows)))))
         parts.append(reduce(features))
         kept += [by_sha[r.sha256] for r in requests]
     if progress and rows:

@@ -82,3 +82,21 @@ def test_training_scores_every_frame_with_features_so_review_after_it_starts_war
     assert len(rows) == 4 and backbone.embedded == 4 + 40  # nothing computed again
     features, _, _ = cache.load([original_request(ws, r) for r in rows], compute=False)
     np.testing.assert_allclose(probs, model.head.predict_proba(features), atol=1e-5)
+
+
+def _model_scores(ws, backbone, rows, progress):
+    ModelScores(ws, FakeModel("v1"), backbone).probabilities(rows, progress=progress)
+
+
+def _compact_features(ws, backbone, rows, progress):
+    from labeler.scores import compact_features
+    compact_features(ws, backbone, rows, progress=progress)
+
+
+@pytest.mark.parametrize("work", [_model_scores, _compact_features])  # Review's ranking: model scores, label check
+def test_the_count_moves_while_frames_never_seen_are_computed(ws, work):
+    """Review's ranking sat at '0/21' for 24 s: a batch of new frames counted only when all were done."""
+    seen = []
+    work(ws, CountingBackbone(), unlabeled_frames(ws.db), lambda stage, done, total: seen.append((done, total)))
+    counts = [done for done, _ in seen]
+    assert 0 < counts[1] < 6 and counts == sorted(counts) and seen[-1] == (6, 6)

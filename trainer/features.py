@@ -123,17 +123,17 @@ class FeatureCache:
                 progress("features", min(start + batch, len(missing)), len(missing))
         return len(missing) - len(failed), failed
 
-    def load(self, requests: list[FeatureRequest], *, compute: bool = True, should_stop: Callable[[], bool] | None = None
-             ) -> tuple[np.ndarray, list[FeatureRequest], dict[str, str]]:
+    def load(self, requests: list[FeatureRequest], *, compute: bool = True, should_stop: Callable[[], bool] | None = None,
+             progress: Progress | None = None) -> tuple[np.ndarray, list[FeatureRequest], dict[str, str]]:
         """(features, the requests they belong to, {sha256: reason} for unreadable images), computing
         what is missing unless compute is False (then it is left out); each cached entry is read once.
-        Meant for batches: the features are in memory."""
+        Meant for batches: the features are in memory. progress counts the features computed."""
         out = np.empty((len(requests), *self.backbone.feature_shape), np.float32)
         found = [self._read_into(self.path(r.sha256, r.variant), row) for r, row in zip(requests, out)]
         failed: dict[str, str] = {}
         if compute and not all(found):
             missing = [i for i, hit in enumerate(found) if not hit]
-            _, failed = self.ensure([requests[i] for i in missing], should_stop=should_stop)
+            _, failed = self.ensure([requests[i] for i in missing], should_stop=should_stop, progress=progress)
             for i in missing:
                 if requests[i].sha256 not in failed:
                     found[i] = self._read_into(self.path(requests[i].sha256, requests[i].variant), out[i])

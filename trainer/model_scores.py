@@ -60,24 +60,32 @@ class ModelScores:
         todo = [r for r in rows if r["sha256"] not in self.position]
         batches = [todo[start : start + BATCH] for start in range(0, len(todo), BATCH)]
 
-        def read(batch: list) -> tuple:
-            return self.cache.load([original_request(self.ws, r) for r in batch], compute=compute, should_stop=should_stop)
+        shown = 0
+
+        def report(done: int) -> None:  # from two threads: the count never goes back
+            nonlocal shown
+            if progress and done >= shown:
+                shown = done
+                progress(stage, done, len(todo))
+
+        def read(i: int) -> tuple:
+            """Batch i's features; the count moves as missing ones are computed (minutes with the face model)."""
+            return self.cache.load([original_request(self.ws, r) for r in batches[i]], compute=compute,
+                                   should_stop=should_stop, progress=lambda _, done, __: report(i * BATCH + done))
 
         # The next batch is read while the head scores this one: at 100,000 vgg16 frames reading
         # (5 GB) takes about half as long as the head (25 million multiply-adds a frame, 33 s).
         with ThreadPoolExecutor(1, thread_name_prefix="read-features") as reader:
-            ahead = reader.submit(read, batches[0]) if batches else None
+            ahead = reader.submit(read, 0) if batches else None
             for i in range(len(batches)):
-                if progress:
-                    progress(stage, i * BATCH, len(todo))
+                report(i * BATCH)
                 features, kept, _ = ahead.result()
                 if i + 1 < len(batches):
-                    ahead = reader.submit(read, batches[i + 1])
+                    ahead = reader.submit(read, i + 1)
                 if len(kept):
                     self._add([r.sha256 for r in kept], self.model.head.predict_proba(features))
         if todo:
-            if progress:
-                progress(stage, len(todo), len(todo))
+            report(len(todo))
             self._save()
         kept_rows = [r for r in rows if r["sha256"] in self.position]
         return self.probs[[self.position[r["sha256"]] for r in kept_rows]], kept_rows
