@@ -174,8 +174,9 @@ def removal_ui(ws, chosen: str) -> None:
 def page() -> None:
     ws = current_workspace()
     st.title("Train")
-    if note := st.session_state.pop("train_note", None):
-        st.success(note)
+    note = st.empty()  # always drawn, so the note coming and going moves nothing below it
+    if text := st.session_state.pop("train_note", None):
+        note.success(text)
     backbone = train_ui(ws)
     if backbone:
         start_job(ws, "train", lambda job: train(ws, backbone, job))
@@ -198,12 +199,14 @@ def page() -> None:
     if reliability := card["split"].get("reliability"):
         (st.warning if reliability.startswith("rough") else st.caption)(f"Test figures: {reliability}")
     metrics_ui(ws, card)
-    if chosen != active:
-        activation_ui(ws, active, chosen)
-        removal_ui(ws, chosen)
     # Both files are made when clicked: a vgg16 model is 106 MB, and copying it on every rerun held each click up 1.5 s.
+    # Drawn above Activate and Delete, which go once used: a button that moves down the page loses its file
+    # until the browser has redrawn it, and a click right after Activate downloaded nothing.
     st.download_button("Download the model (.h5)", lambda: export_h5(ws, chosen),
                        file_name=download_name(ws.config.name, ws.config.classes[1:], chosen),
                        help="The file holds everything needed to use it: give it to `python -m monitor score --model FILE`")
     st.download_button("Download mapping_trump.csv", lambda: format_mapping_csv(mapping_rows(ws.db)),
                        file_name="mapping_trump.csv")
+    if chosen != active:
+        activation_ui(ws, active, chosen)
+        removal_ui(ws, chosen)
