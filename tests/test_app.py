@@ -2,6 +2,7 @@
 
 import time
 
+import numpy as np
 import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -534,3 +535,18 @@ def test_versions_carry_a_human_date_beside_their_id(version, active, said):
     when = human_time(datetime(2026, 12, 4, 18, 56, tzinfo=UTC))
     assert version_name(version, active=active) == said.format(when=when)
     assert human_time("2026-12-04T18:56:00+00:00") == when and "2026-12" not in when  # "4 Dec 18:56" here
+
+
+@pytest.mark.parametrize("scores, is_target, said", [
+    # two right alerts once met a 95% goal; the page now says what promise is missing
+    ([0.9, 0.8, 0.2], [True, True, False], "Trump: cannot promise 95% precision yet. At the best threshold, 0.5, the test "
+     "frames give 2 alerts (none false), which promises at least 22%; at least 59 alerts without a false one are needed"),
+    ([0.99] * 60 + [0.2], [True] * 60 + [False], "Trump: alerts when a frame scores at least 0.5 — precision 1.00 (at "
+     "least 95% with 95% confidence, from 60 test alerts), recall 1.00 on the test frames"),
+])
+def test_the_precision_goal_is_said_as_a_promise_the_test_set_can_keep(scores, is_target, said):
+    from trainer.operating_point import choose_threshold
+    from ui.train import operating_point_text
+
+    point = choose_threshold(np.array(is_target), np.array(scores), goal=0.95, floor=0.5)
+    assert operating_point_text("Trump", point, 0.95).startswith(said)

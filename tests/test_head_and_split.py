@@ -118,26 +118,34 @@ def test_a_frames_side_is_fixed_by_its_own_group_not_by_what_else_is_labeled():
     assert (choose_test_groups(facts, labels, leakage_groups(facts), known)[:200] == ~alone).all()
 
 
-@pytest.mark.parametrize("goal, expected", [
-    (0.0, {"threshold": 0.5, "precision": 0.6, "recall": 1.0}),   # off: the tutorial's 0.5
-    (0.95, {"threshold": 0.8, "precision": 1.0, "recall": 2 / 3}),  # the lowest that reaches the goal
+SIXTY_RIGHT = np.r_[np.linspace(0.80, 0.99, 60), 0.7, 0.55, 0.3], np.r_[np.ones(60, bool), False, False, True]
+
+
+@pytest.mark.parametrize("scores_and_targets, goal, expected", [
+    # off: the tutorial's 0.5
+    (SIXTY_RIGHT, 0.0, {"threshold": 0.5, "alerts": 62, "recall": 60 / 61, "goal_met": True}),
+    # 60 right alerts above 0.8 promise 95%; one false one with them does not
+    (SIXTY_RIGHT, 0.95, {"threshold": 0.8, "alerts": 60, "false_alerts": 0, "goal_met": True}),
+    # 0.8 gives two right alerts of two, precision 1.00, once taken as the goal met: it promises 22%.
+    # Not met; the most promising threshold is kept (3 right of 4 promise 25%)
+    ((np.array([0.55, 0.6, 0.7, 0.8, 0.9, 0.2]), np.array([False, True, False, True, True, False])), 0.95,
+     {"threshold": 0.6, "alerts": 4, "false_alerts": 1, "goal_met": False, "alerts_needed": 59}),
+    ((np.array([0.99, 0.9, 0.6]), np.array([False, True, True])), 0.95,  # not 1 of 2 or 0 of 1: the most promising
+     {"threshold": 0.5, "precision": 2 / 3, "goal_met": False}),
 ])
-def test_the_alert_threshold_is_the_lowest_that_reaches_the_precision_goal(goal, expected):
+def test_the_alert_threshold_is_the_lowest_whose_precision_can_be_promised(scores_and_targets, goal, expected):
     from trainer.operating_point import choose_threshold
 
-    scores = np.array([0.55, 0.6, 0.7, 0.8, 0.9, 0.2])
-    is_target = np.array([False, True, False, True, True, False])
+    scores, is_target = scores_and_targets
     point = choose_threshold(is_target, scores, goal=goal, floor=0.5)
     assert {k: point[k] for k in expected} == pytest.approx(expected, abs=1e-3)
-    assert point["recall_at_floor"] == 1.0 and point["goal_met"]
 
 
-def test_a_goal_no_threshold_reaches_says_so_and_keeps_the_most_precise():
-    from trainer.operating_point import choose_threshold
+def test_59_right_alerts_are_the_fewest_that_promise_95_percent():
+    from trainer.operating_point import alerts_needed, precision_lower_bound
 
-    point = choose_threshold(np.array([False, True, True]), np.array([0.99, 0.9, 0.6]), goal=0.95, floor=0.5)
-    assert not point["goal_met"] and point["precision"] == pytest.approx(2 / 3, abs=1e-3)  # not 1 of 2 or 0 of 1
-    assert point["threshold"] == 0.5  # the same calls as 0.6, and the lowest
+    assert alerts_needed(0.95) == 59
+    assert precision_lower_bound(59, 59) >= 0.95 > precision_lower_bound(58, 58)
 
 
 @pytest.mark.parametrize("feature_shape", [(7, 7, 512), (4, 129)], ids=["vgg16", "face"])

@@ -46,14 +46,22 @@ def pr_chart(name: str, curve: dict, point: dict | None):
 
 
 def operating_point_text(name: str, point: dict, goal: float) -> str:
+    promise = (f" (at least {point['precision_lower']:.0%} with 95% confidence, from {point['alerts']} test alerts)"
+               if "precision_lower" in point else "")  # versions trained before the bound was kept
     if not point["goal_met"]:
-        return (f"{name}: no threshold reached {goal:.0%} precision on the test frames; the best, "
-                f"{point['threshold']}, gives precision {point['precision']:.2f} and recall {point['recall']:.2f}. "
-                "Label more frames like the mistakes below.")
+        if "alerts_needed" not in point:
+            return (f"{name}: no threshold reached {goal:.0%} precision on the test frames; the best, "
+                    f"{point['threshold']}, gives precision {point['precision']:.2f} and recall {point['recall']:.2f}.")
+        false = f"{point['false_alerts']} false" if point["false_alerts"] else "none false"
+        return (f"{name}: cannot promise {goal:.0%} precision yet. At the best threshold, {point['threshold']}, the test "
+                f"frames give {point['alerts']} alerts ({false}), which promises at least {point['precision_lower']:.0%}; "
+                f"at least {point['alerts_needed']} alerts without a false one are needed. Until then the monitor uses "
+                "that threshold. Label more frames (about a fifth of new videos' frames join the test set), and those "
+                "like the mistakes below.")
     cost = point["recall_at_floor"] - point["recall"]
     costs = f"; the {goal:.0%} goal costs {cost:.2f} recall" if cost > 0 else ""
-    return (f"{name}: alerts when a frame scores at least {point['threshold']} — precision {point['precision']:.2f}, "
-            f"recall {point['recall']:.2f} on the test frames{costs}")
+    return (f"{name}: alerts when a frame scores at least {point['threshold']} — precision {point['precision']:.2f}"
+            f"{promise}, recall {point['recall']:.2f} on the test frames{costs}")
 
 
 def metrics_ui(ws, card: dict) -> None:
