@@ -1,7 +1,8 @@
 """Face features: MTCNN proposals checked by HOG (today's detector) on all cores and in one
-process, against HOG on the whole frame with MTCNN where it finds none (the last release) and
-HOG with dlib's CNN as the fallback (the first one), one process each, on the same frames in
-one run, all followed by dlib's face descriptor.
+process, against the same before it looked for small and dark faces, HOG on the whole frame
+with MTCNN where it finds none (an earlier release) and HOG with dlib's CNN as the fallback
+(the first one), one process each, on the same frames in one run, all followed by dlib's
+face descriptor.
 
 Prints, per detector: frames per second on frames with and without the target, the share
 of Trump frames where a face is found, and faces found per 100 no-target frames (some are
@@ -81,12 +82,15 @@ def main() -> None:
     print(f"{new.pool.workers} worker processes ready in {time.perf_counter() - start:.1f} s (once per run)")
     single = FaceBackbone(workers=1)
     single.embed(trump[:2])
+    previous = FaceBackbone(workers=1)  # before small, dark and second-opinion faces (bench/robustness.py)
+    previous.SMALL_FACE, previous.KEEP_SURE, previous.DARK = 0, False, 0
     last = FaceBackbone(workers=1)
     last.detect = HogThenMtcnn(last).detect  # same descriptor, earlier detectors
     old = FaceBackbone(workers=1)
     old.detect = HogThenCnn(old).detect
     results = {}
     for name, backbone in ((f"proposals + HOG, {new.pool.workers} procs", new), ("proposals + HOG, 1 proc", single),
+                           ("same, before small/dark faces", previous),
                            ("HOG, then MTCNN, 1 proc", last), ("HOG, then CNN (first)", old)):
         t_trump, f_trump = timed(backbone, trump)
         t_other, f_other = timed(backbone, other)
@@ -99,7 +103,8 @@ def main() -> None:
     single_fps, last_fps = results["proposals + HOG, 1 proc"][4], results["HOG, then MTCNN, 1 proc"][4]
     print(f"frames per second, today's pipeline / the first: {new_fps / old_fps:.1f}x "
           f"({new_fps:.2f} vs {old_fps:.2f} frames/s; target >= 10x and >= 4/s); "
-          f"one process, today's / the last release's: {single_fps / last_fps:.2f}x")
+          f"one process, today's / the last release's: {single_fps / last_fps:.2f}x; "
+          f"today's / before small and dark faces: {single_fps / results['same, before small/dark faces'][4]:.2f}x")
     new.pool.close()
 
 
