@@ -122,3 +122,20 @@ def test_augmented_copies_are_deterministic_whatever_the_order():
     assert not np.array_equal(a, augment(image, sha256="abc", copy=2))
     assert not np.array_equal(a, Augmenter(seed=1)(image, sha256="abc", copy=1))
     assert a.shape == image.shape and a.dtype == np.uint8
+
+
+def test_copies_as_tiktok_shows_a_frame_are_deterministic_and_name_their_host():
+    from trainer.tiktok_edits import FormatAugmenter
+
+    hosts = [(f"{i:064x}", lambda i=i: pattern(10 + i, (128, 96))) for i in range(5)]
+    augment = FormatAugmenter(hosts, seed=0)
+    image = pattern(4, (128, 96))
+    copies = {copy: augment(image, sha256=hosts[0][0], copy=copy) for copy in range(1, 21)}
+    insets = [c for c in copies if augment.plan(hosts[0][0], c)["host"]]
+    assert 4 <= len(insets) <= 16  # about half the copies are a small window in another frame
+    assert all(augment.plan(hosts[0][0], c)["host"] != hosts[0][0] for c in insets)  # never itself
+    fewer_hosts = FormatAugmenter(hosts[:1] + hosts[2:], seed=0)  # a host is relabeled: other windows are drawn
+    moved = [c for c in insets if fewer_hosts.plan(hosts[0][0], c)["host"] != augment.plan(hosts[0][0], c)["host"]]
+    assert moved and all(fewer_hosts.variant(hosts[0][0], c) != augment.variant(hosts[0][0], c) for c in moved)
+    assert all(np.array_equal(copies[c], augment(image, sha256=hosts[0][0], copy=c)) for c in copies)
+    assert all(c.dtype == np.uint8 and c.ndim == 3 for c in copies.values())

@@ -20,7 +20,7 @@ class Augmenter:
             layers.RandomFlip("horizontal"),
         ]
 
-    def variant(self, copy: int) -> str:
+    def variant(self, _sha256: str, copy: int) -> str:
         """The cache key of augmented copy number `copy` (1, 2, ...)."""
         return f"aug{self.seed}-{copy}"
 
