@@ -3,7 +3,8 @@
 1. Schedule: test-set F1 (Trump, threshold 0.5) with 20, 60, 200 and all training labels,
    for several numbers of gradient steps, mean and spread over 5 seeds: how
    trainer.train.FACE_STEPS was chosen.
-2. Same labels and seed, trained twice: the same model.
+2. Same labels and seed, trained twice: the same model; seeds 0-4: the spread of test F1, and
+   whether a version trained with another seed would be refused as worse than seed 0's.
 3. A reviewed 60-second video: Biden.mp4 captured and its frames labeled "no target",
    then a retrain with a warm feature cache. It computes features for the new frames
    only; compared with a retrain that recomputes every frame's features (the tutorial's
@@ -30,6 +31,7 @@ from data.labels import set_labels
 from data.workspace import Workspace
 from labeler.scores import frame_features
 from trainer.backbones import FaceBackbone
+from trainer.compare import compare_versions
 from trainer.evaluate import evaluate
 from trainer.features import ORIGINAL, FeatureCache
 from trainer.head import Head
@@ -94,9 +96,14 @@ def seeds_part(ws: Workspace, backbone) -> None:
     print(f"2. default schedule ({FACE_STEPS} steps), twice with seed 0, then seeds 0-4:")
     twice = [train_model(ws, backbone=backbone, seed=0).card["validation"]["per_class"]["Trump"] for _ in range(2)]
     print(f"   seed 0 twice: {twice[0]} / {twice[1]} -> {'identical' if twice[0] == twice[1] else 'DIFFERENT'}")
-    by_seed = [train_model(ws, backbone=backbone, seed=s).card["validation"]["per_class"]["Trump"]["f1"] for s in SEEDS]
+    cards = [train_model(ws, backbone=backbone, seed=s).card for s in SEEDS]
+    by_seed = [card["validation"]["per_class"]["Trump"]["f1"] for card in cards]
     print(f"   F1 over seeds: {' '.join(f'{v:.3f}' for v in by_seed)}; mean {np.mean(by_seed):.3f}, "
           f"spread {max(by_seed) - min(by_seed):.3f}")
+    comparison = compare_versions(ws, [card["version"] for card in cards], backbones={"face": backbone})
+    refused = [card["seed"] for card in cards[1:] if comparison.worse(card["version"])]
+    print(f"   against seed 0 on the same test frames, worse beyond the interval: {len(refused)} of {len(cards) - 1} "
+          f"seeds {refused or ''}")
 
 
 def warm_retrain_part(ws: Workspace, backbone, dataset: Path) -> None:

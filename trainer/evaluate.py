@@ -75,3 +75,12 @@ def format_metrics(metrics: dict) -> str:
     lines.append("Confusion matrix (rows: true class, columns: predicted):")
     lines.extend("  " + " ".join(f"{v:>5}" for v in row) for row in metrics["confusion_matrix"])
     return "\n".join(lines)
+
+
+def calibration_error(is_target: np.ndarray, scores: np.ndarray, bins: int = 10) -> float:
+    """Expected calibration error of target scores: how far, on average over frames, a score is from the
+    share of frames scored alike that do show the target (0: a score of 0.8 is right 80% of the time)."""
+    is_target, scores = np.asarray(is_target, float), np.asarray(scores, float)
+    which = np.minimum((scores * bins).astype(int), bins - 1)
+    return float(sum(abs(is_target[which == b].mean() - scores[which == b].mean()) * (which == b).sum()
+                     for b in range(bins) if (which == b).any()) / max(len(scores), 1))
