@@ -34,3 +34,24 @@ def test_face_model_separates_trump_from_biden(trained_face_workspace, face_back
           f"Trump.mp4: {trump.positive_frames}/{trump.sampled_frames}")
     assert biden.sampled_frames == pytest.approx(59, abs=2) and not biden.positive
     assert trump.sampled_frames == pytest.approx(18, abs=1) and trump.positive
+
+
+def test_which_face_boxes_the_politician_in_a_duet_window_not_the_host(trained_face_workspace, face_backbone, dataset):
+    """TikTok puts him in a small window of someone else's video: the page shows which face the alert was about."""
+    from trainer.face_scores import drawn, scored_faces
+    from trainer.tiktok_edits import inset
+
+    ws, _ = trained_face_workspace
+    model = load_model(ws, "active")
+    trump = list(sample_video(dataset / "Trump.mp4", fps=1))[5].rgb  # at 0 s his face is too small for a window
+    biden = next(iter(sample_video(dataset / "Biden.mp4", fps=1))).rgb
+    duet = inset(trump, biden, fraction=1 / 3)  # top left, from (16, 16)
+    window = (16, 16, 16 + biden.shape[1] // 3, 16 + trump.shape[0] * (biden.shape[1] // 3) // trump.shape[1])
+    faces = scored_faces(model, face_backbone, duet)
+    best = max(faces, key=lambda f: f.probs[1])
+    left, top, right, bottom = best.box
+    assert window[0] - 8 <= left and right <= window[2] + 8 and window[1] - 8 <= top and bottom <= window[3] + 8
+    frame_score = predict_images(model, face_backbone, [duet])[0, 1]
+    assert best.probs[1] >= 0.5 and frame_score >= 0.5  # called Trump, for the face in the window
+    assert any(not (window[0] <= f.box[0] and f.box[2] <= window[2]) for f in faces)  # Biden's face was seen too
+    assert drawn(duet, faces, model.classes).size == (duet.shape[1], duet.shape[0])

@@ -51,6 +51,10 @@ def test_an_answered_may_be_wrong_item_leaves_the_queue(face_workspace, face_bac
         give_name(page, "alice")
         expect(page.get_by_text(f"{first.file_name} (")).to_be_visible(timeout=60_000)
         expect(page.get_by_text("a label that may be wrong").first).to_be_visible()
+        page.get_by_role("button", name="Which face?").click()  # the faces the model judged, each with its score
+        expect(page.get_by_text("The frame's score is its face most like a target")).to_be_visible(timeout=120_000)
+        expect(page.get_by_text("face 1:")).to_be_visible()
+        page.screenshot(path=SCREENSHOTS / "review-which-face.png", full_page=True)
         page.get_by_role("button", name=f"{ws.config.classes[label]} ({label})").click()  # "the label is right"
         expect(page.get_by_text(f"{first.file_name} (")).to_have_count(0, timeout=30_000)  # it stayed, before
         expect(page.get_by_text(f"{len(queue) - 1} frames in the queue")).to_be_visible(timeout=30_000)

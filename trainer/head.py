@@ -84,6 +84,12 @@ def build_model(feature_shape: tuple[int, ...], n_classes: int, *, hidden: tuple
     return keras.Model(inputs, outputs)
 
 
+def class_layers(keras_model) -> list:
+    """The softmax layers giving each face's (or frame's) class probabilities."""
+    return [layer for layer in keras_model.layers
+            if isinstance(layer, layers.Dense) and layer.get_config().get("activation") == "softmax"]
+
+
 class Batches(keras.utils.PyDataset):
     """Feeds Keras from a (possibly memory-mapped) array one shuffled batch at a time.
 

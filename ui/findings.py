@@ -6,6 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from monitor.findings import best_frames, findings, findings_csv
+from ui.faces import which_face_ui
 from ui.when import human_time
 
 SHOWN = 20  # findings drawn with their frames; the table and the CSV hold them all
@@ -37,5 +38,6 @@ def findings_ui(ws) -> None:
                 st.write(" · ".join(x for x in (finding.author, finding.caption) if x))
             if not frames:
                 st.caption("The monitor kept none of its frames.")
-            for column, (path, probability) in zip(st.columns(3), frames):
+            for i, (column, (path, probability)) in enumerate(zip(st.columns(3), frames)):
                 column.image(str(path), caption=f"{finding.target} {probability:.2f}")
+                which_face_ui(ws, path, key=f"finding-faces-{finding.video_id}-{i}", where=column)

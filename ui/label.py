@@ -12,6 +12,7 @@ from labeler.labeling import give_second_opinion, next_for_second_opinion, next_
 from trainer.features import FeatureCache, entry_path
 from trainer.model_scores import read_scores, scores_path
 from trainer.testset import feature_cache_dir
+from ui.faces import which_face_ui
 from ui.label_keys import frame_and_keys, new_presses
 from ui.people import labeler, me, require_labeler, undo_mine
 from ui.progress import session_token
@@ -204,6 +205,7 @@ def labeling_ui(ws) -> None:
     controls.button("Undo (u)", key="undo", on_click=_undo, args=(ws,), width="stretch")
     if not second:  # a second opinion is given on the frame alone
         more_like_this_button(controls, frame["id"], "label")
+        which_face_ui(ws, ws.frames_dir / frame["file_name"], key=f"label-faces-{frame['id']}", where=controls)
 
 
 def page() -> None:

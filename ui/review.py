@@ -12,6 +12,7 @@ from data.monitor_records import videos_newest_first
 from labeler.judgements import judge_video, judgement
 from labeler.queue import STRATEGY_NAMES, current_queue, kept_queue, label_item, skip
 from trainer.registry import active_version
+from ui.faces import which_face_ui
 from ui.grid import grid_ui
 from ui.people import me, require_labeler, undo_mine
 from ui.progress import job_key, job_ui, start_unless_failed
@@ -42,6 +43,7 @@ def item_ui(ws, item) -> tuple[int | None, bool]:
         said = undo_mine(ws)
         (controls.info if said else controls.warning)(said or "Nothing of yours to undo in this browser.")
     more_like_this_button(controls, item.frame_id, "review")
+    which_face_ui(ws, ws.frames_dir / item.file_name, key=f"review-faces-{item.frame_id}", where=controls)
     return chosen, skipped
 
 
