@@ -17,8 +17,8 @@ from data.cli import (
 from data.errors import LookoutError
 from data.frames import stored_images
 from data.importer import import_folder, plan_import
-from data.labels import label_counts, mapping_rows, set_label, undo
-from data.mapping_csv import format_mapping_csv
+from data.labels import label_counts, set_label, undo
+from data.mapping_csv import format_mapping_csv, mapping_rows
 
 
 def build_parser():

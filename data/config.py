@@ -40,7 +40,7 @@ class ProjectConfig:
 
     name: str = "Lookout project"
     classes: tuple[str, ...] = ("no target", "target")
-    backbone: str = "vgg16"
+    backbone: str = ""  # "" until first needed: trainer.predict.chosen_backbone picks one that works here
     vgg16_weights: str = ""
     fps: float = 1.0
     frame_rule: FrameRule = FrameRule()
@@ -59,7 +59,7 @@ class ProjectConfig:
         return {
             "name": self.name,
             "classes": list(self.classes),
-            "backbone": self.backbone,
+            **({"backbone": self.backbone} if self.backbone else {}),
             "vgg16_weights": self.vgg16_weights,
             "sampling": {"fps": self.fps},
             "frame_rule": asdict(self.frame_rule),
@@ -106,7 +106,7 @@ def parse_config(raw: dict, *, where: str = "project.toml") -> ProjectConfig:
     ):
         raise bad("classes", 'a list of at least two distinct names, the first for "no target"')
     backbone = raw.get("backbone", default.backbone)
-    if backbone not in BACKBONES:
+    if backbone not in ("", *BACKBONES):
         raise bad("backbone", " or ".join(f'"{b}"' for b in BACKBONES))
     weights = raw.get("vgg16_weights", "")
     if not isinstance(weights, str):

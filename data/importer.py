@@ -22,8 +22,8 @@ from pathlib import Path
 from data.errors import LookoutError
 from data.frames import FrameStore, NewFrame, frames_by_sha
 from data.images import IMAGE_SUFFIXES, CheckedImage, check_image
-from data.labels import record_labels, write_mapping_csv
-from data.mapping_csv import read_mapping_csv
+from data.labels import record_labels
+from data.mapping_csv import read_mapping_csv, write_mapping_csv
 from data.schema import now, transaction
 from data.scratch import scratch_dir
 from data.uploads import unpack_zip

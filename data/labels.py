@@ -14,10 +14,9 @@ import sqlite3
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from data.atomic import write_atomically
 from data.errors import LookoutError
-from data.mapping_csv import format_mapping_csv
-from data.rows import ConflictRow, all_rows, tuples
+from data.mapping_csv import write_mapping_csv
+from data.rows import ConflictRow, all_rows
 from data.schema import now, transaction
 from data.workspace import Workspace
 
@@ -151,22 +150,6 @@ def _undo_action(conn: sqlite3.Connection, action_id: int, source: str, *, who: 
         names.append(r["file_name"])
     record_labels(conn, restore, source="undo", who=who, undoes=action_id, session=session, owners=owners)
     return UndoneAction(action_id, source, len(restore), tuple(names), tuple(kept))
-
-
-def mapping_rows(conn: sqlite3.Connection) -> list[tuple[str, int]]:
-    return tuples(conn, "SELECT file_name, label FROM frames WHERE label IS NOT NULL ORDER BY id")
-
-
-def write_mapping_csv(ws: Workspace) -> None:
-    write_atomically(ws.mapping_csv, format_mapping_csv(mapping_rows(ws.db)))
-
-
-def sync_mapping_csv(ws: Workspace) -> None:
-    """Rewrite the CSV if it does not match the database (after a crash between the two)."""
-    with ws.write_lock():
-        expected = format_mapping_csv(mapping_rows(ws.db))
-        if not ws.mapping_csv.exists() or ws.mapping_csv.read_bytes() != expected:
-            write_atomically(ws.mapping_csv, expected)
 
 
 def label_counts(ws: Workspace) -> dict[str, int]:

@@ -5,11 +5,18 @@ from __future__ import annotations
 import csv
 import io
 import re
+import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from data.access import read_small_file
+from data.atomic import write_atomically
 from data.errors import LookoutError
+from data.rows import tuples
+
+if TYPE_CHECKING:  # the workspace opens by repairing its CSV with these
+    from data.workspace import Workspace
 
 HEADER = ("Image_ID", "Class")
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -94,3 +101,19 @@ def format_mapping_csv(rows: list[tuple[str, int]]) -> bytes:
     writer.writerow(HEADER)
     writer.writerows((neutralise_formula(name), label) for name, label in rows)
     return out.getvalue().encode("utf-8")
+
+
+def mapping_rows(conn: sqlite3.Connection) -> list[tuple[str, int]]:
+    return tuples(conn, "SELECT file_name, label FROM frames WHERE label IS NOT NULL ORDER BY id")
+
+
+def write_mapping_csv(ws: Workspace) -> None:
+    write_atomically(ws.mapping_csv, format_mapping_csv(mapping_rows(ws.db)))
+
+
+def sync_mapping_csv(ws: Workspace) -> None:
+    """Rewrite the CSV if it does not match the database (after a crash between the two)."""
+    with ws.write_lock():
+        expected = format_mapping_csv(mapping_rows(ws.db))
+        if not ws.mapping_csv.exists() or ws.mapping_csv.read_bytes() != expected:
+            write_atomically(ws.mapping_csv, expected)

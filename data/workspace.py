@@ -11,6 +11,7 @@ from filelock import FileLock
 
 from data.config import ProjectConfig, load_config, parse_config, save_config
 from data.errors import LookoutError
+from data.mapping_csv import sync_mapping_csv
 from data.schema import connect
 from data.scratch import remove_leftovers
 
@@ -48,15 +49,11 @@ class Workspace:
         for folder in (ws.root, ws.frames_dir, ws.videos_dir, ws.features_dir, ws.models_dir):
             folder.mkdir(parents=True, exist_ok=True)
         if config is None and not ws.config_path.exists():
-            from trainer.backbones import default_backbone  # a new project: a backbone that works here
-
-            config = ProjectConfig(backbone=default_backbone()[0])
+            config = ProjectConfig()  # its backbone is chosen where first needed (trainer.predict)
         if config is not None:
             save_config(config, ws.config_path)
         ws.reload_config()  # validate now, not halfway through a command
         remove_leftovers([ws.root, ws.frames_dir, ws.features_dir, ws.models_dir])
-        from data.labels import sync_mapping_csv  # labels imports workspace
-
         sync_mapping_csv(ws)
         return ws
 

@@ -17,7 +17,7 @@ from data.workspace import Workspace
 from monitor.alerts import Alert, Notifier, send_pending
 from monitor.download import record_fetched
 from monitor.scoring import alert_on_stored_score, in_order, score_video
-from monitor.sources import build_sources
+from monitor.source_kinds import build_sources
 from trainer.backbones import Backbone
 from trainer.predict import backbone_for
 from trainer.registry import load_model

@@ -20,7 +20,7 @@ from data.config import parse_config
 from data.errors import LookoutError
 from data.workspace import Workspace
 from monitor.alerts import Alert, Notifier
-from monitor.sources import build_sources
+from monitor.source_kinds import build_sources
 
 SOURCE_KINDS = {
     "accounts": "TikTok accounts (their newest videos)",

@@ -195,16 +195,3 @@ class CommandSource(Source):
         errors = [] if proc.returncode == 0 else [f"command exited {proc.returncode}: {stderr.strip()[-300:]}"]
         return FetchResult(scan_folder(self.folder), errors)
 
-
-def build_sources(ws: Workspace) -> list[Source]:
-    from monitor.trending import TrendingSource  # imports this module
-
-    kinds = (FolderSource, UrlSource, AccountSource, CommandSource, TrendingSource)
-    by_kind = {cls.kind: cls for cls in kinds}
-    sources = []
-    for i, settings in enumerate(ws.config.sources):
-        cls = by_kind.get(settings["kind"])
-        if cls is None:
-            raise LookoutError(f"project.toml sources[{i}]: kind {settings['kind']!r} is not one of {', '.join(by_kind)}.")
-        sources.append(cls(settings, ws, index=i))
-    return sources

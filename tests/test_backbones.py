@@ -71,6 +71,7 @@ def test_a_new_project_gets_a_backbone_that_works_on_this_computer(tmp_path, mon
     import socket
 
     from data.workspace import Workspace
+    from trainer.predict import chosen_backbone
 
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
     monkeypatch.delenv("LOOKOUT_VGG16_WEIGHTS", raising=False)
@@ -85,8 +86,9 @@ def test_a_new_project_gets_a_backbone_that_works_on_this_computer(tmp_path, mon
         return socket.socket()
 
     monkeypatch.setattr(socket, "create_connection", connect)
-    ws = Workspace.open(tmp_path / "ws")
-    assert ws.config.backbone == expected
+    ws = Workspace.open(tmp_path / "ws")  # opening a workspace asks no host anything: the backbone waits
+    assert ws.config.backbone == ""
+    assert chosen_backbone(ws) == expected and Workspace.open(tmp_path / "ws").config.backbone == expected  # kept
     ws.close()
     from trainer.backbones import default_backbone
 

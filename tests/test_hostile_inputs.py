@@ -207,7 +207,7 @@ def _is_fetch_worker(proc: Path) -> bool:
 def test_a_command_source_that_times_out_stops_its_whole_pipeline(tmp_path):
     from data.config import ProjectConfig
     from data.workspace import Workspace
-    from monitor.sources import build_sources
+    from monitor.source_kinds import build_sources
 
     seconds = f"61.{os.getpid()}"  # an argument only this test's pipeline has
     settings = {"kind": "command", "command": f'sh -c "sleep {seconds} | cat"',

@@ -16,7 +16,7 @@ from monitor.setup import (
     shown_alert_url,
     source_settings,
 )
-from monitor.sources import build_sources
+from monitor.source_kinds import build_sources
 from tests.servers import VideoServer, Webhook
 
 LOCAL, SERVED = False, True

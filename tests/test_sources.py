@@ -5,7 +5,7 @@ import pytest
 from data.config import ProjectConfig
 from data.errors import LookoutError
 from data.workspace import Workspace
-from monitor.sources import build_sources
+from monitor.source_kinds import build_sources
 
 
 def workspace_with(tmp_path, sources):

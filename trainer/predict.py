@@ -6,8 +6,20 @@ import numpy as np
 
 from data.config import ray_address
 from data.workspace import Workspace
-from trainer.backbones import Backbone, load_backbone
+from trainer.backbones import Backbone, default_backbone, load_backbone
 from trainer.registry import Model, active_version, read_card
+
+
+def chosen_backbone(ws: Workspace) -> str:
+    """The project's backbone; a new project's is chosen here, where first needed, and kept in
+    project.toml: vgg16 when its weights are here or can be downloaded, else face (the Dataset page says why)."""
+    from dataclasses import replace
+
+    if not ws.config.backbone:
+        with ws.write_lock():
+            if not ws.reload_config().backbone:
+                ws.save_config(replace(ws.config, backbone=default_backbone(ws.config.vgg16_weights)[0]))
+    return ws.config.backbone
 
 
 def project_backbone(ws: Workspace, name: str | None = None, *, vgg16_weights=None) -> Backbone:
@@ -16,7 +28,7 @@ def project_backbone(ws: Workspace, name: str | None = None, *, vgg16_weights=No
 
     vgg16_weights: a weights file, RANDOM (tests), or None for the configured ImageNet weights.
     """
-    name = name or ws.config.backbone
+    name = name or chosen_backbone(ws)
     address = ray_address(ws.config)
     if address:
         from trainer.cluster import cluster_backbone

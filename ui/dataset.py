@@ -19,6 +19,7 @@ from data.workspace import define_project
 from labeler.labeling import withdraw_second_opinion
 from monitor.download import VIDEO_SUFFIXES, fetch_url
 from trainer.backbones import default_backbone
+from trainer.predict import chosen_backbone
 from ui.people import labeler, me, undo_mine
 from ui.progress import job_ui, start_job
 from ui.similar import more_like_this_button, similar_ui
@@ -38,7 +39,7 @@ def project_ui(ws, *, expanded: bool) -> tuple[str, list[str], str] | None:
     with st.expander("Project: what Lookout looks for", expanded=expanded), st.form("project"):
         name = st.text_input("Project name", ws.config.name)
         targets = st.text_area("Targets, one per line (a person, a flag, a logo)", "\n".join(ws.config.classes[1:]))
-        backbone = st.selectbox("Backbone", BACKBONES, index=BACKBONES.index(ws.config.backbone), help=BACKBONE_HELP)
+        backbone = st.selectbox("Backbone", BACKBONES, index=BACKBONES.index(chosen_backbone(ws)), help=BACKBONE_HELP)
         if expanded:  # a new project: say why it starts with this backbone
             st.caption("Suggested backbone on this computer: " + suggested_backbone(ws.config.vgg16_weights))
         if st.form_submit_button("Save project"):

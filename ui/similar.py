@@ -8,6 +8,7 @@ from data.frames import frame_by_id_or_name
 from data.labels import set_labels
 from labeler.similar import SimilarityIndex, similar_frames
 from trainer.backbones import DeferredBackbone
+from trainer.predict import chosen_backbone
 from ui.grid import grid_ui
 from ui.people import labeler, me
 from ui.progress import job_ui, start_job, start_unless_failed
@@ -55,7 +56,7 @@ def search_index(ws) -> tuple:
     else:  # before any model, or a tutorial model whose card does not say which features it was trained on
         model, backbone = active_model(ws)
         if model is None:
-            backbone = _project_backbone(ws.config.backbone, ws.config.vgg16_weights)
+            backbone = _project_backbone(chosen_backbone(ws), ws.config.vgg16_weights)
     return backbone, _index(str(ws.root), backbone.identity, ws, backbone)
 
 

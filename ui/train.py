@@ -4,8 +4,9 @@ import pandas as pd
 import streamlit as st
 
 from data.config import BACKBONES
-from data.labels import last_action_id, mapping_rows, set_labels
-from data.mapping_csv import format_mapping_csv
+from data.labels import last_action_id, set_labels
+from data.mapping_csv import format_mapping_csv, mapping_rows
+from trainer.predict import chosen_backbone
 from trainer.registry import active_version, download_name, export_h5, list_models, remove, size_in_words
 from ui.dataset import BACKBONE_HELP
 from ui.progress import ProgressBar, job_running, job_ui, start_job
@@ -15,7 +16,7 @@ from ui.workspace import current_workspace
 
 def train_ui(ws) -> str | None:
     """The backbone the user asks to train with, once they press Train."""
-    backbone = st.selectbox("Backbone", BACKBONES, index=BACKBONES.index(ws.config.backbone), help=BACKBONE_HELP)
+    backbone = st.selectbox("Backbone", BACKBONES, index=BACKBONES.index(chosen_backbone(ws)), help=BACKBONE_HELP)
     return backbone if st.button("Train a new model", type="primary") else None
 
 

@@ -1,0 +1,23 @@
+"""Every kind of source the monitor knows, by the `kind` project.toml names it with.
+
+Kept apart from monitor/sources.py so the base names no subclass: a new kind of source is a class
+and a line here."""
+
+from __future__ import annotations
+
+from data.errors import LookoutError
+from data.workspace import Workspace
+from monitor.sources import AccountSource, CommandSource, FolderSource, Source, UrlSource
+from monitor.trending import TrendingSource
+
+KINDS = {cls.kind: cls for cls in (FolderSource, UrlSource, AccountSource, CommandSource, TrendingSource)}
+
+
+def build_sources(ws: Workspace) -> list[Source]:
+    sources = []
+    for i, settings in enumerate(ws.config.sources):
+        cls = KINDS.get(settings["kind"])
+        if cls is None:
+            raise LookoutError(f"project.toml sources[{i}]: kind {settings['kind']!r} is not one of {', '.join(KINDS)}.")
+        sources.append(cls(settings, ws, index=i))
+    return sources
