@@ -37,8 +37,9 @@ START, STEP, LAST = 10, 10, 200
 TARGET_SHARE = 0.05
 STEPS = 300  # gradient steps per fit: 800 fits make this bench; at 1,000 it would take hours (see bench/retrain.py)
 CHOOSERS = {
-    "uncertainty + diversity": lambda model, X, n, seed: uncertainty_sampling(model, X, n=n),
-    "random": lambda model, X, n, seed: random_sampling(model, X, n=n, seed=seed),
+    "uncertainty + diversity": lambda model, X, n, seed: uncertainty_sampling(
+        X, probs=model.predict_proba(X), samples=model.sample_proba(X), n=n),
+    "random": lambda model, X, n, seed: random_sampling(len(X), n=n, seed=seed),
 }
 
 

@@ -131,7 +131,7 @@ def build_queue(
             representatives = [representatives[i] for i in sorted(chosen)]
         X, kept = compact_features(ws, backbone, representatives, progress=progress)
         progress("ranking frames", 0, 1)
-        picks = representative_sampling(None, X, n=min(limit, len(X))) if len(X) else []
+        picks = representative_sampling(X, n=min(limit, len(X))) if len(X) else []
         why = "A typical frame of a group of similar ones" + (": there is no model yet." if model is None else ".")
         return [_item(kept[i], "cold_start", 1.0, why, None, dup) for i in picks]
 
@@ -145,7 +145,7 @@ def build_queue(
     if strategy in ("mixed", "uncertain") and len(probs):
         ranked["uncertain"] = _uncertain(ws, model, backbone, kept, probs, best, threshold, best_name, limit, dup)
     if strategy in ("mixed", "false_positive") and len(probs):
-        order = confident_positive_sampling(None, None, n=len(probs), probs=probs)
+        order = confident_positive_sampling(probs, n=len(probs))
         ranked["false_positive"] = [
             _item(kept[i], "false_positive", float(best[i]),
                   f"The model says {best_name[i]}, {best[i]:.2f}: confirm before it alerts.", float(best[i]), dup)
@@ -153,7 +153,7 @@ def build_queue(
         ]
     if strategy in ("mixed", "audit") and len(probs):
         monitor = [i for i, r in enumerate(kept) if r["origin"] == "monitor"]
-        order = random_sampling(None, monitor, n=len(monitor), seed=len(kept))
+        order = random_sampling(len(monitor), n=len(monitor), seed=len(kept))
         ranked["audit"] = [
             _item(kept[monitor[j]], "audit", 0.0, AUDIT_REASON, float(best[monitor[j]]), dup)
             for j in order
@@ -175,7 +175,7 @@ def _uncertain(ws, model, backbone, kept, probs, best, threshold, best_name, lim
     if not len(near):
         return []
     samples = model.head.sample_proba(X)
-    order = uncertainty_sampling(None, X, n=min(limit, len(X)), probs=probs[near], samples=samples)
+    order = uncertainty_sampling(X, probs=probs[near], samples=samples, n=min(limit, len(X)))
     low, high = np.percentile(samples[..., 1:].max(axis=2), [10, 90], axis=0)
     return [
         _item(kept[i], "uncertain", float(1 - abs(best[i] - threshold[i])),

@@ -1,9 +1,8 @@
-"""What to label next: small functions over a model and a feature matrix.
+"""What to label next: small functions over arrays.
 
-Each `*_sampling(model, X, n=...)` returns the indices of the n rows most worth a
-person's look, best first. `model` is anything with predict_proba (the trainer's
-Head, or a scikit-learn classifier); with no model yet, uncertainty falls back to
-representative sampling. Array maths lives in the private helpers.
+Each `*_sampling(...)` takes features and the model's probabilities (or its dropout draws) and
+returns the indices of the n rows most worth a person's look, best first; with no probabilities
+yet, uncertainty falls back to representative sampling. Array maths lives in the private helpers.
 """
 
 from __future__ import annotations
@@ -45,30 +44,26 @@ def _disagreement(samples: np.ndarray) -> np.ndarray:
 
 
 def uncertainty_sampling(
-    model, X, *, n: int = 20, measure: str = "disagreement", probs: np.ndarray | None = None,
-    samples: np.ndarray | None = None, spread: bool = True,
+    X, *, probs: np.ndarray | None = None, samples: np.ndarray | None = None, n: int = 20,
+    measure: str = "disagreement", spread: bool = True,
 ) -> np.ndarray:
     """Rows the model is least sure about. measure: "disagreement", "margin" or "entropy".
 
-    disagreement: among the model's dropout draws (`samples`, or `model.sample_proba`);
-    it asks for what the model has not seen yet, where margin and entropy also pick
-    frames that are ambiguous however many are labeled. A model that cannot draw,
-    or whose draws all agree, is ranked by margin instead.
-    probs: the model's probabilities for X, when already known (then X is not scored again).
+    X: the rows' features (to spread the picks); probs: the model's probabilities for them;
+    samples: its dropout draws, (draws, rows, classes). disagreement, among the draws, asks for
+    what the model has not seen yet, where margin and entropy also pick frames that are ambiguous
+    however many are labeled. Without draws, or when they all agree, rows are ranked by margin.
+    With neither probabilities nor draws (no model yet): representative rows.
     spread: picks unlike each other, so a batch is not one scene (see _spread).
     """
     if measure not in ("disagreement", "margin", "entropy"):
         raise ValueError(f"measure must be 'disagreement', 'margin' or 'entropy', not {measure!r}")
-    if model is None and probs is None and samples is None:
-        return representative_sampling(None, X, n=n)
-    if measure == "disagreement" and samples is None and hasattr(model, "sample_proba"):
-        samples = model.sample_proba(X)
+    if probs is None and samples is None:
+        return representative_sampling(X, n=n)
     if measure == "disagreement" and samples is not None and np.ptp(samples, axis=0).max(initial=0) > 1e-6:
         score = _disagreement(np.asarray(samples))
     else:
-        if probs is None:
-            probs = model.predict_proba(X) if model is not None else np.mean(samples, axis=0)
-        probs = np.asarray(probs)
+        probs = np.asarray(np.mean(samples, axis=0) if probs is None else probs)
         score = _entropy(probs) if measure == "entropy" else _margin(probs)
     order = np.argsort(-score, kind="stable")
     return _spread(order, X, n, score) if spread else order[:n]
@@ -104,20 +99,18 @@ def _spread(order: np.ndarray, X, n: int, score: np.ndarray, candidates: int = 1
     return top[picked]
 
 
-def confident_positive_sampling(model, X, *, n: int = 20, probs: np.ndarray | None = None) -> np.ndarray:
+def confident_positive_sampling(probs: np.ndarray, *, n: int = 20) -> np.ndarray:
     """Rows most confidently called a target: check them before they trigger alerts."""
-    probs = model.predict_proba(X) if probs is None else np.asarray(probs)
-    score = probs[:, 1:].max(axis=1)
+    score = np.asarray(probs)[:, 1:].max(axis=1)
     return np.argsort(-score, kind="stable")[:n]
 
 
-def random_sampling(model, X, *, n: int = 20, seed: int = 0) -> np.ndarray:
-    """A uniform sample: unbiased, so precision and recall can be estimated from it."""
-    rng = np.random.default_rng(seed)
-    return rng.permutation(len(X))[:n]
+def random_sampling(rows: int, *, n: int = 20, seed: int = 0) -> np.ndarray:
+    """A uniform sample of `rows` rows: unbiased, so precision and recall can be estimated from it."""
+    return np.random.default_rng(seed).permutation(rows)[:n]
 
 
-def representative_sampling(model, X, *, n: int = 20, seed: int = 0) -> np.ndarray:
+def representative_sampling(X, *, n: int = 20, seed: int = 0) -> np.ndarray:
     """Cold start: the row nearest each of n cluster centres of the features."""
     # scikit-learn is imported here, not at the top: the Review page imports this module and opens 0.8 s sooner without it
     from sklearn.cluster import KMeans
