@@ -9,8 +9,10 @@ page. Kept in index/scores/<version>.npz: 4 bytes per class per frame.
 
 from __future__ import annotations
 
+import functools
 import io
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -19,7 +21,7 @@ import numpy as np
 from data.atomic import write_atomically
 from data.workspace import Workspace
 from trainer.backbones import Backbone
-from trainer.features import FeatureCache
+from trainer.features import FeatureCache, entry_path
 from trainer.progress import Progress, ShouldStop
 from trainer.testset import feature_cache_dir, original_request
 
@@ -104,3 +106,41 @@ class ModelScores:
             np.savez(buf, shas=np.array(list(self.position), "<U64"), probs=self.probs,
                      backbone_identity=self.cache.backbone.identity)
             write_atomically(self.path, buf.getvalue(), durable=False)
+
+
+@functools.lru_cache(maxsize=2)
+def _scores_by_frame(path: str, modified_ns: int) -> tuple[dict, np.ndarray, str | None]:
+    """A score file as (frame hash -> row, probabilities, backbone identity), read again when it changes."""
+    shas, probs, identity = read_scores(Path(path))
+    return {sha: i for i, sha in enumerate(shas)}, probs, identity
+
+
+def stored_probabilities(ws: Workspace, card: dict, sha256: str) -> np.ndarray | None:
+    """A version's stored probabilities for a frame (training scores every frame with features,
+    the queue those it ranks), or None."""
+    path = scores_path(ws, card["version"])
+    try:
+        modified = path.stat().st_mtime_ns
+    except OSError:
+        return None
+    position, probs, identity = _scores_by_frame(str(path), modified)
+    if sha256 not in position or card.get("backbone_identity", identity) != identity:
+        return None
+    return probs[position[sha256]]
+
+
+def frame_guess(ws: Workspace, card: dict, sha256: str, load_model: Callable[[], tuple]) -> tuple[str, float] | None:
+    """The version's likeliest class for a frame it has scored or whose features are cached, with its
+    probability. Stored scores come first: they need no Keras, which takes seconds to load on a page's
+    first visit; load_model() gives (model, backbone) when they are not enough. Features are never
+    computed here: that would slow every key press on the Label page (the queue computes them)."""
+    probs = stored_probabilities(ws, card, sha256)
+    identity = card.get("backbone_identity")
+    if probs is None and (identity is None or entry_path(feature_cache_dir(ws), identity, sha256).is_file()):
+        model, backbone = load_model()
+        features = FeatureCache(feature_cache_dir(ws), backbone).get(sha256)
+        probs = None if features is None else model.head.predict_proba(features[None])[0]
+    if probs is None:
+        return None
+    best = int(probs.argmax())
+    return card["classes"][best], float(probs[best])

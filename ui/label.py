@@ -1,7 +1,6 @@
 """Label page: one frame large, a key per class, skip and undo; the next frame without a reload."""
 
 from functools import wraps
-from pathlib import Path
 
 import streamlit as st
 
@@ -9,9 +8,7 @@ from data import LookoutError
 from data.errors import full_disk_as_error
 from data.labels import label_counts, set_label
 from labeler.labeling import give_second_opinion, next_for_second_opinion, next_to_label, withdraw_second_opinion
-from trainer.features import FeatureCache, entry_path
-from trainer.model_scores import read_scores, scores_path
-from trainer.testset import feature_cache_dir
+from trainer.model_scores import frame_guess
 from ui.faces import which_face_ui
 from ui.label_keys import frame_and_keys, new_presses
 from ui.people import labeler, me, require_labeler, undo_mine
@@ -102,58 +99,13 @@ def _keys_pressed(ws) -> None:
             _press(ws, press["frame"], None if press["key"] == "s" else int(press["key"]))
 
 
-@st.cache_resource(max_entries=2, show_spinner=False)
-def _stored_scores(path: str, modified_ns: int) -> tuple[dict, object, str | None]:
-    """A score file as (frame hash -> row, probabilities, backbone identity), read again when it changes."""
-    shas, probs, identity = read_scores(Path(path))
-    return {sha: i for i, sha in enumerate(shas)}, probs, identity
-
-
-def _stored_probabilities(ws, card: dict, sha256: str):
-    """The active version's stored probabilities for a frame (training scores every frame with
-    features, the queue those it ranks), or None."""
-    path = scores_path(ws, card["version"])
-    try:
-        modified = path.stat().st_mtime_ns
-    except OSError:
-        return None
-    position, probs, identity = _stored_scores(str(path), modified)
-    if sha256 not in position or card.get("backbone_identity", identity) != identity:
-        return None
-    return probs[position[sha256]]
-
-
 def model_guess(ws, sha256: str) -> tuple[str, float] | None:
-    """The active model's most likely class for a frame it has scored or whose features are cached.
-    Stored scores come first: they need no Keras, which takes seconds to load on a page's first visit."""
+    """The active model's likeliest class for the frame (trainer.model_scores.frame_guess), or None."""
     try:
         card = active_card(ws)
-        if card is None:
-            return None
-        probs = _stored_probabilities(ws, card, sha256)
-        if probs is None and _may_have_features(ws, card, sha256):
-            probs = _computed_probabilities(ws, sha256)
+        return None if card is None else frame_guess(ws, card, sha256, lambda: active_model(ws))
     except LookoutError:
         return None
-    if probs is None:
-        return None
-    best = int(probs.argmax())
-    return card["classes"][best], float(probs[best])
-
-
-def _may_have_features(ws, card: dict, sha256: str) -> bool:
-    """False when the card names the features it was trained on and the frame has none cached:
-    then no model is loaded just to find that out."""
-    identity = card.get("backbone_identity")
-    return identity is None or entry_path(feature_cache_dir(ws), identity, sha256).is_file()
-
-
-def _computed_probabilities(ws, sha256: str):
-    """The active model's probabilities from the frame's cached features; None without them
-    (computing features here would slow every key press; the queue computes them)."""
-    model, backbone = active_model(ws)
-    features = FeatureCache(feature_cache_dir(ws), backbone).get(sha256)
-    return None if features is None else model.head.predict_proba(features[None])[0]
 
 
 @st.fragment
