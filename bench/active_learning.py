@@ -27,7 +27,7 @@ from bench.common import OUT, require_dataset
 from data.config import ProjectConfig
 from data.importer import import_folder
 from data.workspace import Workspace
-from labeler.scores import frame_features
+from labeler.frame_features import frame_features
 from labeler.strategies import random_sampling, uncertainty_sampling
 from trainer.backbones import FaceBackbone
 from trainer.head import Head

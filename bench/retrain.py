@@ -29,7 +29,7 @@ from data.config import ProjectConfig
 from data.importer import import_folder
 from data.labels import set_labels
 from data.workspace import Workspace
-from labeler.scores import frame_features
+from labeler.frame_features import frame_features
 from trainer.backbones import FaceBackbone
 from trainer.compare import compare_versions
 from trainer.evaluate import evaluate

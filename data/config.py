@@ -46,7 +46,7 @@ class ProjectConfig:
     frame_rule: FrameRule = FrameRule()
     sources: tuple[dict, ...] = ()
     alert_urls: tuple[str, ...] = ()
-    # What page users may reach (data/access.py): None = not configured.
+    # What page users may reach (data/untrusted_input.py): None = not configured.
     import_roots: tuple[str, ...] | None = None
     allowed_hosts: tuple[str, ...] = ()
     ray_address: str = ""  # a Ray cluster for features and scoring ("": this computer)

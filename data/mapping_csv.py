@@ -10,10 +10,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from data.access import read_small_file
 from data.atomic import write_atomically
 from data.errors import LookoutError
 from data.rows import tuples
+from data.untrusted_input import read_small_file
 
 if TYPE_CHECKING:  # the workspace opens by repairing its CSV with these
     from data.workspace import Workspace

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from data.labeled import BrowseFilter, labeled_frames
+from data.browse_labeled import BrowseFilter, labeled_frames
 from data.workspace import Workspace
 from trainer.evaluate import decide
 from trainer.model_scores import ModelScores

@@ -19,7 +19,8 @@ from data.frames import frames_labeled_for, labeled_frames_by_id, unlabeled_fram
 from data.images import hash_distance
 from data.labels import set_labels
 from data.workspace import Workspace
-from labeler.scores import compact_features, frame_features, out_of_fold_probabilities
+from labeler.frame_features import compact_features, frame_features
+from labeler.label_check import out_of_fold_probabilities
 from labeler.strategies import (
     confident_positive_sampling,
     label_issue_sampling,

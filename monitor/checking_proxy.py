@@ -13,7 +13,7 @@ import socket
 import threading
 from urllib.parse import urlsplit
 
-from data.access import host_allowed
+from data.untrusted_input import host_allowed
 
 MAX_HEAD = 64 << 10
 

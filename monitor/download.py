@@ -14,9 +14,9 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from data.access import check_public_url
 from data.capture import record_video
 from data.errors import LookoutError
+from data.untrusted_input import check_public_url
 from data.video import open_video
 from data.workspace import Workspace
 
@@ -159,7 +159,7 @@ def record_fetched(ws: Workspace, video: FetchedVideo, *, source: str) -> int:
 def fetch_url(ws: Workspace, url: str, *, source: str, from_page: bool = False) -> list[tuple[Path, int]]:
     """Download `url` into the workspace's videos folder: (file, video id) for each video it holds.
 
-    from_page: a page user typed it, so it must be a public http(s) URL (data/access.py).
+    from_page: a page user typed it, so it must be a public http(s) URL (data/untrusted_input.py).
     """
     allowed = ws.config.allowed_hosts if from_page else None
     if from_page:

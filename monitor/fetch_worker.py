@@ -23,7 +23,7 @@ import time
 
 import yt_dlp
 
-from data.access import host_allowed
+from data.untrusted_input import host_allowed
 from monitor.checking_proxy import CheckingProxy
 
 INFO_FIELDS = ("id", "title", "uploader", "channel_id", "duration", "webpage_url")

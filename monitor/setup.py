@@ -1,7 +1,7 @@
 """The monitor's sources and alert destinations as the Monitor page sets them up.
 
 project.toml stays the one place they live: each change is checked as loading the file
-checks it, plus the [access] rules for what a page user types (data/access.py), and is
+checks it, plus the [access] rules for what a page user types (data/untrusted_input.py), and is
 written atomically under the workspace's write lock, so two people adding at once both
 keep theirs.
 """
@@ -15,9 +15,9 @@ from urllib.parse import urlsplit
 
 import apprise
 
-from data.access import LOCAL_ADDRESSES, check_public_url, host_allowed, resolve, server_folder
 from data.config import parse_config
 from data.errors import LookoutError
+from data.untrusted_input import LOCAL_ADDRESSES, check_public_url, host_allowed, resolve, server_folder
 from data.workspace import Workspace
 from monitor.alerts import Alert, Notifier
 from monitor.source_kinds import build_sources

@@ -342,7 +342,7 @@ def test_dataset_page_resolves_conflicting_labels(ws_env, tmp_path):
 
 
 def test_label_page_shows_the_models_guess_once_features_exist(ws_env, tmp_path, random_weights):
-    from labeler.scores import frame_features
+    from labeler.frame_features import frame_features
     from tests.test_training import colour_frames
     from trainer.backbones import load_backbone
     from trainer.registry import activate

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from data.access import check_public_url, server_folder
 from data.errors import LookoutError
 from data.importer import import_folder
+from data.untrusted_input import check_public_url, server_folder
 from monitor.download import Limits, download
 from tests.media import make_video, save_image
 from tests.servers import VideoServer

@@ -6,7 +6,7 @@ import pytest
 
 from data.labels import set_label, set_labels
 from data.leases import LEASE_S
-from labeler.labeling import (
+from labeler.leases_and_opinions import (
     agreement,
     give_second_opinion,
     next_for_second_opinion,

@@ -89,7 +89,7 @@ def _model_scores(ws, backbone, rows, progress):
 
 
 def _compact_features(ws, backbone, rows, progress):
-    from labeler.scores import compact_features
+    from labeler.frame_features import compact_features
     compact_features(ws, backbone, rows, progress=progress)
 
 

@@ -78,7 +78,7 @@ def test_a_deliberately_flipped_label_is_found(dataset_workspace, face_backbone)
 
     # a frame where no face was found is no evidence of a wrong label: 16 of the first 27 items were such
     from data.frames import frames_by_id
-    from labeler.scores import compact_features
+    from labeler.frame_features import compact_features
 
     X, _ = compact_features(ws, face_backbone, frames_by_id(ws.db, [i.frame_id for i in queue]))
     assert X[:, :, -1].any(axis=1).all()

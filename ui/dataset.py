@@ -8,15 +8,15 @@ import pandas as pd
 import streamlit as st
 
 from data import LookoutError
-from data.access import server_folder
 from data.capture import capture_frames
 from data.config import BACKBONES
 from data.images import IMAGE_SUFFIXES
 from data.importer import import_folder, import_zip, last_import_report
 from data.labels import label_counts, label_timeline, labels_by_person, open_conflicts, resolve_conflict, set_labels
+from data.untrusted_input import server_folder
 from data.uploads import save_upload
 from data.workspace import define_project
-from labeler.labeling import withdraw_second_opinion
+from labeler.leases_and_opinions import withdraw_second_opinion
 from monitor.download import VIDEO_SUFFIXES, fetch_url
 from trainer.backbones import default_backbone
 from trainer.predict import chosen_backbone
@@ -82,7 +82,7 @@ def capture_ui() -> tuple[list, list[str]] | None:
 
 
 def allowed_folder_and_csv(ws, folder: str, csv: str) -> tuple[Path, Path | None]:
-    """The typed folder and CSV, resolved, if this app may read them (data/access.py)."""
+    """The typed folder and CSV, resolved, if this app may read them (data/untrusted_input.py)."""
     rules = dict(roots=ws.config.import_roots, serving_others=serving_others())
     return server_folder(folder, **rules), server_folder(csv, **rules) if csv else None
 
@@ -125,7 +125,7 @@ def conflicts_ui(ws) -> None:
 def agreement_ui(ws) -> None:
     """How often second opinions agree with labels, per target, and the frames they disagree on."""
     from data.leases import opinions
-    from labeler.labeling import agreement
+    from labeler.leases_and_opinions import agreement
 
     rows = opinions(ws.db)
     if not rows:
@@ -152,7 +152,7 @@ def agreement_ui(ws) -> None:
 
 def browse_ui(ws) -> None:
     """Labeled frames by filter, several relabeled as one undoable action."""
-    from data.labeled import BrowseFilter, labeled_videos, labelers
+    from data.browse_labeled import BrowseFilter, labeled_videos, labelers
     from labeler.browse import browse
 
     names = ws.config.classes

@@ -7,7 +7,7 @@ import streamlit as st
 from data import LookoutError
 from data.errors import full_disk_as_error
 from data.labels import label_counts, set_label
-from labeler.labeling import give_second_opinion, next_for_second_opinion, next_to_label, withdraw_second_opinion
+from labeler.leases_and_opinions import give_second_opinion, next_for_second_opinion, next_to_label, withdraw_second_opinion
 from trainer.model_scores import frame_guess
 from ui.faces import which_face_ui
 from ui.label_keys import frame_and_keys, new_presses

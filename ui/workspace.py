@@ -3,7 +3,7 @@
 import streamlit as st
 
 from data import Workspace
-from data.access import serves_others
+from data.untrusted_input import serves_others
 from data.workspace import workspace_path
 from ui.jobs import JobRegistry
 
