@@ -75,6 +75,7 @@ def test_journalist_flow_in_a_real_browser(app_server, dataset, feature_cache, t
         page.screenshot(path=SCREENSHOTS / "train.png", full_page=True)
         page.get_by_role("button", name="Activate for the monitor").click()
         expect(page.get_by_text("is now the model the monitor uses")).to_be_visible(timeout=60_000)
+        expect(page.get_by_role("button", name="Activate for the monitor")).to_have_count(0)  # gone without a reload
         with page.expect_download(timeout=120_000) as download:  # the file is made when clicked: Keras loads first
             page.get_by_role("button", name="Download the model (.h5)").click()
         exported = tmp_path / download.value.suggested_filename

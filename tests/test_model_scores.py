@@ -99,4 +99,4 @@ def test_the_count_moves_while_frames_never_seen_are_computed(ws, work):
     seen = []
     work(ws, CountingBackbone(), unlabeled_frames(ws.db), lambda stage, done, total: seen.append((done, total)))
     counts = [done for done, _ in seen]
-    assert 0 < counts[1] < 6 and counts == sorted(counts) and seen[-1] == (6, 6)
+    assert any(0 < done < 6 for done in counts) and counts == sorted(counts) and seen[-1] == (6, 6)

@@ -27,7 +27,7 @@ def test_every_query_function_returns_plain_dicts_with_exactly_its_declared_keys
     its declaration (or hands out sqlite3.Row) breaks a second database backend."""
     import typing
 
-    from data import alert_records, frames, labeled, labels, leases, monitor_records, review_queue, rows
+    from data import alert_records, browse_labeled, frames, labels, leases, monitor_records, review_queue, rows
     from data.capture import record_video
     from data.frames import FrameStore, NewFrame
     from data.schema import now, transaction
@@ -61,7 +61,7 @@ def test_every_query_function_returns_plain_dicts_with_exactly_its_declared_keys
         (rows.FrameRow, frames.frames_of_video(db, video)),
         (rows.FrameRow, [frames.frame_by_id_or_name(db, "f1.jpg")]),
         (rows.FrameRow, [leases.lease_next(db, leases.UNLABELED, session="s", who="ana")]),
-        (rows.LabeledFrameRow, labeled.labeled_frames(db, labeled.BrowseFilter())),
+        (rows.LabeledFrameRow, browse_labeled.labeled_frames(db, browse_labeled.BrowseFilter())),
         (rows.OpinionRow, leases.opinions(db)),
         (rows.QueuedRow, review_queue.queued(db)),
         (rows.ConflictRow, labels.open_conflicts(ws)),

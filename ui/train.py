@@ -207,15 +207,15 @@ def page() -> None:
                f"{card['split']['grouping']}")
     if reliability := card["split"].get("reliability"):
         (st.warning if reliability.startswith("rough") else st.caption)(f"Test figures: {reliability}")
-    metrics_ui(ws, card)
     # Both files are made when clicked: a vgg16 model is 106 MB, and copying it on every rerun held each click up 1.5 s.
-    # Drawn above Activate and Delete, which go once used: a button that moves down the page loses its file
-    # until the browser has redrawn it, and a click right after Activate downloaded nothing.
+    # Drawn above the figures and Activate/Delete: the chart is drawn a moment after the page, and Activate and
+    # Delete go once used, so a button below them moved under the pointer; a click right after Activate missed.
     st.download_button("Download the model (.h5)", lambda: export_h5(ws, chosen),
                        file_name=download_name(ws.config.name, ws.config.classes[1:], chosen),
                        help="The file holds everything needed to use it: give it to `python -m monitor score --model FILE`")
     st.download_button("Download mapping_trump.csv", lambda: format_mapping_csv(mapping_rows(ws.db)),
                        file_name="mapping_trump.csv")
+    metrics_ui(ws, card)
     if chosen != active:
         activation_ui(ws, active, chosen)
         removal_ui(ws, chosen)
