@@ -34,6 +34,7 @@ from data.importer import import_folder
 from data.workspace import Workspace
 from trainer import tiktok_edits
 from trainer.backbones import FaceBackbone
+from trainer.evaluate import evaluate
 from trainer.features import FeatureCache, FeatureRequest
 from trainer.registry import load_model
 from trainer.testset import feature_cache_dir, split_frames
@@ -98,13 +99,6 @@ def edited_requests(ws: Workspace, rows: list, hosts: list, name: str) -> list[F
     return [FeatureRequest(r["sha256"], key(i), lambda i=i: load(i)) for i, r in enumerate(rows)]
 
 
-def figures(y: np.ndarray, hit: np.ndarray) -> tuple[float, float, float]:
-    tp, fp, fn = int((hit & (y == 1)).sum()), int((hit & (y == 0)).sum()), int((~hit & (y == 1)).sum())
-    precision = tp / (tp + fp) if tp + fp else 1.0
-    recall = tp / (tp + fn) if tp + fn else 0.0
-    return precision, recall, 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-
-
 def measure(ws: Workspace, backbone: FaceBackbone, label: str, copies: int | None) -> None:
     start = time.perf_counter()
     cache = FeatureCache(feature_cache_dir(ws), backbone)
@@ -130,10 +124,10 @@ def measure(ws: Workspace, backbone: FaceBackbone, label: str, copies: int | Non
         features, kept, _ = cache.load(edited_requests(ws, rows, hosts, name))
         assert len(kept) == len(rows)
         seconds = (time.perf_counter() - t) / len(rows)
-        hit = model.head.predict_proba(features)[:, 1] >= threshold
         found = (features[y == 1, :, -1].sum(axis=1) > 0).mean()
-        precision, recall, f1 = figures(y, hit)
-        print(f"{name:<20} {precision:9.3f} {recall:7.3f} {f1:6.3f} {found:11.0%} {seconds:8.2f}", flush=True)
+        target = evaluate(y, model.head.predict_proba(features), class_names=CLASSES, thresholds=threshold)["per_class"]["Trump"]
+        print(f"{name:<20} {target['precision']:9.3f} {target['recall']:7.3f} {target['f1']:6.3f} {found:11.0%} "
+              f"{seconds:8.2f}", flush=True)
     print(f"({time.perf_counter() - start:.0f} s; s/frame is 0 where the features were cached)")
 
 

@@ -4,6 +4,7 @@ and, with fixed settings, to measure detection on them (bench/robustness.py)."""
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import json
 
@@ -71,14 +72,19 @@ class FormatAugmenter:
 
     def __init__(self, hosts: list[tuple[str, object]], *, seed: int = 0):
         self.hosts = dict(hosts)  # sha256 -> a callable giving the host's RGB
+        self.order = sorted(self.hosts)  # sorted once: a plan is drawn for every copy of every training frame
         self.seed = seed
 
     def plan(self, sha256: str, copy: int) -> dict:
         """What copy `copy` of the frame `sha256` is: drawn from a hash, so the same whatever the order."""
         digest = hashlib.sha256(f"{sha256}:{self.seed}:{copy}:tiktok".encode()).digest()
         rng = np.random.default_rng(int.from_bytes(digest[:8], "little"))
-        others = sorted(h for h in self.hosts if h != sha256)
-        host = others[int(rng.integers(len(others)))] if others and rng.random() < 0.5 else None
+        itself = sha256 in self.hosts
+        others = len(self.order) - itself
+        host = None
+        if others and rng.random() < 0.5:
+            pick = int(rng.integers(others))  # among the hosts but itself, in sorted order
+            host = self.order[pick + (itself and pick >= bisect.bisect_left(self.order, sha256))]
         return {"host": host, "fraction": (1 / 3, 1 / 4)[int(rng.integers(2))],
                 "corner": ("top left", "top right")[int(rng.integers(2))], "mirror": bool(rng.random() < 0.5),
                 "light": float(rng.uniform(0.25, 0.5)) if rng.random() < 0.3 else None, "noise": int(rng.integers(2**31)),
