@@ -35,7 +35,7 @@ from trainer.compare import compare_versions
 from trainer.evaluate import evaluate
 from trainer.features import ORIGINAL, FeatureCache
 from trainer.head import Head
-from trainer.testset import feature_cache_dir, split_frames
+from trainer.testset import split_frames
 from trainer.train import FACE_STEPS, train_model
 
 LABELS = (20, 60, 200, None)  # None: every training frame
@@ -79,7 +79,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         ws = Workspace.open(Path(tmp) / "ws", config=ProjectConfig(classes=CLASSES, backbone="face"))
         import_folder(ws, dataset / "Data_deeplearning")
-        split = split_frames(ws, FeatureCache(feature_cache_dir(ws), backbone), progress=None)
+        split = split_frames(ws, FeatureCache(ws.feature_cache_dir, backbone), progress=None)
         X, _ = frame_features(ws, backbone, split.rows)
         test = split.is_test
         print(f"shared dataset: {len(split.rows)} labeled frames, {int(test.sum())} on the test side")
@@ -111,7 +111,7 @@ def warm_retrain_part(ws: Workspace, backbone, dataset: Path) -> None:
     captured = capture_frames(ws, dataset / "Biden.mp4")
     new = ws.db.execute("SELECT id, sha256 FROM frames WHERE origin = 'capture'").fetchall()
     set_labels(ws, {r["id"]: 0 for r in new}, who="bench")
-    cache = FeatureCache(feature_cache_dir(ws), backbone)
+    cache = FeatureCache(ws.feature_cache_dir, backbone)
     for r in new:  # new to this workspace, so new to its cache too (an earlier run may have kept them)
         cache.path(r["sha256"], ORIGINAL).unlink(missing_ok=True)
     stages: dict[str, float] = {}

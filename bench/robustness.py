@@ -37,7 +37,7 @@ from trainer.backbones import FaceBackbone
 from trainer.evaluate import evaluate
 from trainer.features import FeatureCache, FeatureRequest
 from trainer.registry import load_model
-from trainer.testset import feature_cache_dir, split_frames
+from trainer.testset import split_frames
 from trainer.train import train_model
 
 CLASSES = ("no target", "Trump")
@@ -101,7 +101,7 @@ def edited_requests(ws: Workspace, rows: list, hosts: list, name: str) -> list[F
 
 def measure(ws: Workspace, backbone: FaceBackbone, label: str, copies: int | None) -> None:
     start = time.perf_counter()
-    cache = FeatureCache(feature_cache_dir(ws), backbone)
+    cache = FeatureCache(ws.feature_cache_dir, backbone)
     split = split_frames(ws, cache)
     trained = train_model(ws, backbone=backbone, augment_copies=copies)
     model = load_model(ws, trained.version)

@@ -24,7 +24,6 @@ import numpy as np
 from data.workspace import Workspace
 from labeler.similar import SimilarityIndex, search_vectors, similar_frames
 from trainer.features import ORIGINAL, FeatureCache
-from trainer.testset import feature_cache_dir
 
 BUDGET_S = 0.2
 
@@ -85,7 +84,7 @@ def main() -> None:
             index._append(shas, *search_vectors(features))
             index.last_id = n
             index._save()
-            cache = FeatureCache(feature_cache_dir(ws), backbone)
+            cache = FeatureCache(ws.feature_cache_dir, backbone)
             cache.put(shas[12345 % n], ORIGINAL, features[12345 % n])
             warm = timed(lambda b=backbone, i=index: similar_frames(ws, b, query, index=i, compute=False), 20)
             cold = timed(lambda b=backbone: similar_frames(ws, b, query, compute=False), 5)

@@ -58,6 +58,12 @@ class Workspace:
         return ws
 
     @property
+    def feature_cache_dir(self) -> Path:
+        """Where backbone features are kept: $LOOKOUT_FEATURE_CACHE lets several workspaces share them
+        (entries are keyed by content), else features/."""
+        return Path(os.environ.get("LOOKOUT_FEATURE_CACHE") or self.features_dir)
+
+    @property
     def config(self) -> ProjectConfig:
         """project.toml as it is now: an operator's edit applies without restarting the app."""
         stamp = self.config_path.stat().st_mtime_ns

@@ -7,7 +7,7 @@ import numpy as np
 from data.workspace import Workspace
 from trainer.backbones import Backbone, pooled
 from trainer.features import FeatureCache
-from trainer.testset import feature_cache_dir, original_request
+from trainer.testset import original_request
 
 BATCH = 1024
 
@@ -26,7 +26,7 @@ def compact_features(ws: Workspace, backbone: Backbone, rows: list, *, progress=
 
 
 def _batched(ws: Workspace, backbone: Backbone, rows: list, reduce, progress) -> tuple[np.ndarray, list]:
-    cache = FeatureCache(feature_cache_dir(ws), backbone)
+    cache = FeatureCache(ws.feature_cache_dir, backbone)
     by_sha = {r["sha256"]: r for r in rows}
     parts, kept = [], []
     for start in range(0, len(rows), BATCH):

@@ -27,7 +27,7 @@ from data.frames import frame_by_id_or_name, frame_count, frames_after, frames_b
 from data.workspace import Workspace
 from trainer.backbones import Backbone, is_face_features, pooled
 from trainer.features import FeatureCache
-from trainer.testset import feature_cache_dir, original_request
+from trainer.testset import original_request
 
 # what reading a saved .npz raises when it is missing or damaged (empty: EOFError; cut short: BadZipFile)
 UNREADABLE = (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile)
@@ -67,7 +67,7 @@ class SimilarityIndex:
 
     def __init__(self, ws: Workspace, backbone: Backbone):
         self.ws = ws
-        self.cache = FeatureCache(feature_cache_dir(ws), backbone)
+        self.cache = FeatureCache(ws.feature_cache_dir, backbone)
         self.path = ws.root / "index" / f"{backbone.identity}.npz"
         self.shas = np.zeros(0, dtype="<U64")  # one per indexed frame
         self._vectors: np.ndarray | None = np.zeros((0, 0), "float32")  # None: still in the saved file

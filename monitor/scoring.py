@@ -36,7 +36,6 @@ from monitor.verdict import Verdict, video_verdicts
 from trainer.backbones import Backbone
 from trainer.features import ORIGINAL, FeatureCache, FeatureRequest
 from trainer.registry import Model
-from trainer.testset import feature_cache_dir
 
 T, R = TypeVar("T"), TypeVar("R")
 BATCH = 16
@@ -131,7 +130,7 @@ class OncePerLook:
 
 def cached_features(ws: Workspace, backbone: Backbone) -> Callable[[list[SampledFrame]], np.ndarray]:
     """Features of sampled frames as they will be stored (JPEG), through the workspace's feature cache."""
-    cache = FeatureCache(feature_cache_dir(ws), backbone)
+    cache = FeatureCache(ws.feature_cache_dir, backbone)
 
     def features(frames: list[SampledFrame]) -> np.ndarray:
         jpegs = [encode_jpeg(frame.rgb) for frame in frames]

@@ -16,7 +16,6 @@ from tests.test_app import (
 )
 from trainer.backbones import load_backbone
 from trainer.features import ORIGINAL, FeatureCache
-from trainer.testset import feature_cache_dir
 
 
 def test_the_map_keeps_groups_of_alike_frames_apart(tmp_path, random_vgg16, monkeypatch):
@@ -25,7 +24,7 @@ def test_the_map_keeps_groups_of_alike_frames_apart(tmp_path, random_vgg16, monk
     import_folder(ws, image_folder(tmp_path / "in", range(90)))
     rng = np.random.default_rng(0)
     centres = rng.random((3, 7, 7, 512), "float32")
-    cache = FeatureCache(feature_cache_dir(ws), random_vgg16)
+    cache = FeatureCache(ws.feature_cache_dir, random_vgg16)
     rows = ws.db.execute("SELECT id, sha256 FROM frames ORDER BY id").fetchall()
     group = {r["sha256"]: i % 3 for i, r in enumerate(rows)}  # three scenes, shuffled through the frames
     for r in rows:

@@ -65,13 +65,13 @@ def test_frames_without_cached_features_are_left_out_when_not_computing(ws):
 def test_training_scores_every_frame_with_features_so_review_after_it_starts_warm(ws, tmp_path):
     from trainer.features import FeatureCache
     from trainer.registry import load_model
-    from trainer.testset import feature_cache_dir, original_request
+    from trainer.testset import original_request
     from trainer.train import train_model
 
     labeled = image_folder(tmp_path / "labeled", range(10, 50), "".join(f"frame{i}.jpg,{i % 2}\n" for i in range(10, 50)))
     import_folder(ws, labeled)
     backbone = CountingBackbone()
-    cache = FeatureCache(feature_cache_dir(ws), backbone)
+    cache = FeatureCache(ws.feature_cache_dir, backbone)
     cache.ensure([original_request(ws, r) for r in unlabeled_frames(ws.db)[:4]])  # 4 of the 6 unlabeled frames
 
     version = train_model(ws, backbone=backbone, epochs=2, augment_copies=0).version

@@ -27,7 +27,7 @@ from tests.test_app import (
 )
 from trainer.backbones import Backbone, load_backbone
 from trainer.features import ORIGINAL, FeatureCache
-from trainer.testset import feature_cache_dir, original_request
+from trainer.testset import original_request
 
 TRUMP_FRAME = "frame19.jpg"  # one large frontal face
 
@@ -149,7 +149,7 @@ def test_the_index_reads_features_in_batches_and_keeps_every_face_with_its_frame
     ws = Workspace.open(tmp_path / "ws")
     import_folder(ws, image_folder(tmp_path / "in", range(7)))
     rows = ws.db.execute("SELECT sha256 FROM frames ORDER BY id").fetchall()
-    cache, rng = FeatureCache(feature_cache_dir(ws), StoredFaces()), np.random.default_rng(0)
+    cache, rng = FeatureCache(ws.feature_cache_dir, StoredFaces()), np.random.default_rng(0)
     faces = {}
     for row, n in zip(rows, [1, 0, 4, 2, None, 1, 3]):  # None: no features cached
         if n is not None:
@@ -167,7 +167,7 @@ def test_the_index_reads_features_in_batches_and_keeps_every_face_with_its_frame
 
 def store_faces(ws: Workspace, seed: int) -> None:
     """One stored face for every frame of the workspace that has none."""
-    cache, rng = FeatureCache(feature_cache_dir(ws), StoredFaces()), np.random.default_rng(seed)
+    cache, rng = FeatureCache(ws.feature_cache_dir, StoredFaces()), np.random.default_rng(seed)
     for row in ws.db.execute("SELECT sha256 FROM frames"):
         if cache.get(row["sha256"]) is not None:
             continue
@@ -238,7 +238,7 @@ def cached_small_workspace(ws_env, tmp_path, monkeypatch) -> Workspace:
     import ui.similar
 
     ws = small_workspace(ws_env, tmp_path, n=6)
-    FeatureCache(feature_cache_dir(ws), load_backbone("vgg16")).ensure(
+    FeatureCache(ws.feature_cache_dir, load_backbone("vgg16")).ensure(
         [original_request(ws, r) for r in ws.db.execute("SELECT * FROM frames")])
     monkeypatch.setattr(ui.similar, "UPDATED_ON_PAGE", 3)
     return ws
@@ -261,7 +261,7 @@ def test_more_like_this_from_the_dataset_grid_labels_the_ticked_frames_at_once(w
     import_folder(ws, tmp_path / "later")
     late = ws.db.execute("SELECT id, sha256 FROM frames WHERE file_name = 'frame99.jpg'").fetchone()
     backbone = load_backbone("vgg16")
-    FeatureCache(feature_cache_dir(ws), backbone).put(late["sha256"], ORIGINAL, backbone.embed([pattern(99)])[0])
+    FeatureCache(ws.feature_cache_dir, backbone).put(late["sha256"], ORIGINAL, backbone.embed([pattern(99)])[0])
     next(b for b in app.button if b.label == "All ticked show target").click().run()
     labels = dict(ws.db.execute("SELECT file_name, label FROM frames").fetchall())
     assert labels["frame99.jpg"] is None  # never seen, so never labeled
@@ -289,7 +289,7 @@ def test_a_colleagues_failed_update_is_shown_where_a_page_would_wait_for_it(ws_e
 
     ws = small_workspace(ws_env, tmp_path, n=6)
     monkeypatch.setattr(ui.similar, "UPDATED_ON_PAGE", 3)
-    cache = FeatureCache(feature_cache_dir(ws), load_backbone("vgg16"))
+    cache = FeatureCache(ws.feature_cache_dir, load_backbone("vgg16"))
     cache.ensure([original_request(ws, r) for r in ws.db.execute("SELECT * FROM frames ORDER BY id LIMIT 2")])
     update = SimilarityIndex.update
 

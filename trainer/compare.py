@@ -19,7 +19,7 @@ from trainer.features import FeatureCache
 from trainer.predict import backbone_for
 from trainer.progress import Progress
 from trainer.registry import activate, active_version, list_models, load_model
-from trainer.testset import feature_cache_dir, split_frames
+from trainer.testset import split_frames
 
 RESAMPLES = 1000
 METRICS = ("precision", "recall", "f1")
@@ -97,7 +97,7 @@ def compare_versions(ws: Workspace, versions: list[str], *, backbones: dict[str,
         name = model.card["backbone"]
         if name not in backbones:
             backbones[name] = backbone_for(ws, model)
-        cache = FeatureCache(feature_cache_dir(ws), backbones[name])
+        cache = FeatureCache(ws.feature_cache_dir, backbones[name])
         if name not in splits:
             splits[name] = split_frames(ws, cache, progress=progress)
         split = splits[name]

@@ -23,7 +23,7 @@ from data.workspace import Workspace
 from trainer.backbones import Backbone
 from trainer.features import FeatureCache, entry_path
 from trainer.progress import Progress, ShouldStop
-from trainer.testset import feature_cache_dir, original_request
+from trainer.testset import original_request
 
 BATCH = 1024  # frames whose features are in memory at once: 50 MB of vgg16 maps
 _locks: dict[Path, threading.Lock] = {}
@@ -46,7 +46,7 @@ def read_scores(path: Path) -> tuple[list[str], np.ndarray, str | None]:
 class ModelScores:
     def __init__(self, ws: Workspace, model, backbone: Backbone):
         self.ws, self.model = ws, model
-        self.cache = FeatureCache(feature_cache_dir(ws), backbone)
+        self.cache = FeatureCache(ws.feature_cache_dir, backbone)
         self.path = scores_path(ws, model.version)
         self._lock = _locks.setdefault(self.path, threading.Lock())
         shas, self.probs, identity = read_scores(self.path)
@@ -136,9 +136,9 @@ def frame_guess(ws: Workspace, card: dict, sha256: str, load_model: Callable[[],
     computed here: that would slow every key press on the Label page (the queue computes them)."""
     probs = stored_probabilities(ws, card, sha256)
     identity = card.get("backbone_identity")
-    if probs is None and (identity is None or entry_path(feature_cache_dir(ws), identity, sha256).is_file()):
+    if probs is None and (identity is None or entry_path(ws.feature_cache_dir, identity, sha256).is_file()):
         model, backbone = load_model()
-        features = FeatureCache(feature_cache_dir(ws), backbone).get(sha256)
+        features = FeatureCache(ws.feature_cache_dir, backbone).get(sha256)
         probs = None if features is None else model.head.predict_proba(features[None])[0]
     if probs is None:
         return None

@@ -6,9 +6,7 @@ only add to each side and every model version can be scored on the same frames.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
@@ -19,11 +17,6 @@ from data.workspace import Workspace
 from trainer.features import ORIGINAL, FeatureCache, FeatureRequest
 from trainer.progress import Progress, ShouldStop
 from trainer.split import FrameFacts, choose_test_groups, leakage_groups
-
-
-def feature_cache_dir(ws: Workspace) -> Path:
-    """$LOOKOUT_FEATURE_CACHE lets several workspaces share features (entries are keyed by content)."""
-    return Path(os.environ.get("LOOKOUT_FEATURE_CACHE") or ws.features_dir)
 
 
 def original_request(ws: Workspace, row) -> FeatureRequest:

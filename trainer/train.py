@@ -24,7 +24,7 @@ from trainer.predict import active_backbone_name, project_backbone
 from trainer.progress import Progress, ShouldStop
 from trainer.registry import Model, new_version, save_model
 from trainer.split import GROUPING, reliability
-from trainer.testset import feature_cache_dir, original_request, split_frames
+from trainer.testset import original_request, split_frames
 from trainer.tiktok_edits import FormatAugmenter
 
 MIN_PER_CLASS = 5
@@ -94,7 +94,7 @@ def train_model(
         augment_copies = DEFAULT_AUGMENT_COPIES.get(backbone.name, 1)
     labeled = labeled_frames_by_id(ws.db)
     check_labels(np.array([r["label"] for r in labeled], dtype=int), config.classes)  # before any slow work
-    cache = FeatureCache(feature_cache_dir(ws), backbone)
+    cache = FeatureCache(ws.feature_cache_dir, backbone)
     split = split_frames(ws, cache, progress=progress, should_stop=should_stop)
     readable, labels, is_test, groups = split.rows, split.labels, split.is_test, split.groups
     check_labels(labels, config.classes)
@@ -171,7 +171,7 @@ def extract_features(ws: Workspace, backbone: str | None = None, *, progress: Pr
     (file, reason) for images that could not be read."""
     chosen = project_backbone(ws, backbone or active_backbone_name(ws))
     rows = frames_after(ws.db, 0)
-    computed, failed = FeatureCache(feature_cache_dir(ws), chosen).ensure(
+    computed, failed = FeatureCache(ws.feature_cache_dir, chosen).ensure(
         [original_request(ws, row) for row in rows], progress=progress, should_stop=should_stop)
     names = {row["sha256"]: row["file_name"] for row in rows}
     return computed, [(names[sha], reason) for sha, reason in failed.items()]
