@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.common import random_vgg16_weights, require_dataset
+from bench.common import random_vgg16_weights, require_dataset, untrained_model
 
 SECONDS = 2
 SIZE = (512, 288)  # height, width
@@ -60,9 +60,7 @@ def score_backlog(workspace: Path, clips: list[Path], address: str, weights: Pat
     from data.config import ProjectConfig
     from data.workspace import Workspace
     from monitor.scoring import in_order, score_video
-    from trainer.head import Head, build_model
     from trainer.predict import project_backbone
-    from trainer.registry import Model
 
     if address:
         os.environ["LOOKOUT_RAY_ADDRESS"] = address
@@ -70,9 +68,7 @@ def score_backlog(workspace: Path, clips: list[Path], address: str, weights: Pat
     start = time.perf_counter()
     backbone = project_backbone(ws, vgg16_weights=weights)
     started = time.perf_counter() - start
-    head = Head.from_keras(build_model((7, 7, 512), 2, hidden=(1024, 512, 512, 256), dropout=0.5))
-    model = Model(head, {"version": "bench", "backbone": "vgg16", "backbone_identity": backbone.identity,
-                         "input_shape": [7, 7, 512], "classes": ["no target", "target"], "threshold": 0.5}, Path("bench"))
+    model = untrained_model(backbone, "bench", hidden=(1024, 512, 512, 256))
     timings = []
     for _ in range(2 if repeat else 1):
         start = time.perf_counter()

@@ -26,3 +26,15 @@ def random_vgg16_weights() -> Path:
         OUT.mkdir(parents=True, exist_ok=True)
         VGG16Backbone(RANDOM).model.save_weights(path)
     return path
+
+
+def untrained_model(backbone, version: str, hidden: tuple[int, ...], dropout: float = 0.5):
+    """A two-class head with fresh weights for `backbone`, as a Model: timing needs no trained head."""
+    from data.model_card import ModelCard
+    from trainer.head import Head, build_model
+    from trainer.registry import Model
+
+    card = ModelCard(version=version, backbone=backbone.name, backbone_identity=backbone.identity,
+                     input_shape=tuple(backbone.feature_shape), classes=("no target", "target"))
+    return Model(Head.from_keras(build_model(backbone.feature_shape, 2, hidden=hidden, dropout=dropout)), card,
+                 Path("bench"))

@@ -27,7 +27,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from bench.common import require_dataset
+from bench.common import require_dataset, untrained_model
 from data.config import ProjectConfig
 from data.workspace import Workspace
 
@@ -36,14 +36,9 @@ CLIPS = 20
 
 def load_models():
     from trainer.backbones import RANDOM, VGG16Backbone
-    from trainer.head import Head, build_model
-    from trainer.registry import Model
 
     backbone = VGG16Backbone(RANDOM)
-    head = Head.from_keras(build_model((7, 7, 512), 2, hidden=(1024, 512, 512, 256), dropout=0.5))
-    card = {"version": "bench", "backbone": "vgg16", "backbone_identity": backbone.identity,
-            "input_shape": [7, 7, 512], "classes": ["no target", "target"], "threshold": 0.5}
-    return backbone, Model(head, card, Path("bench"))
+    return backbone, untrained_model(backbone, "bench", hidden=(1024, 512, 512, 256))
 
 
 def tutorial_score(video: Path, backbone, model, folder: Path) -> list[int]:
@@ -98,15 +93,10 @@ def faceless_clip_seconds(tmp: Path) -> float:
     from monitor.scoring import score_video
     from tests.media import make_video
     from trainer.backbones import FaceBackbone
-    from trainer.head import Head, build_model
-    from trainer.registry import Model
 
     clip = make_video(tmp / "faceless.mp4", list(range(60)), fps=5, size=(1024, 576))
     backbone = FaceBackbone()
-    head = Head.from_keras(build_model(backbone.feature_shape, 2, hidden=(128,), dropout=0.5))
-    model = Model(head, {"version": "bench-face", "backbone": "face", "backbone_identity": backbone.identity,
-                         "input_shape": list(backbone.feature_shape), "classes": ["no target", "target"],
-                         "threshold": 0.5}, Path("bench"))
+    model = untrained_model(backbone, "bench-face", hidden=(128,))
     ws = workspace(tmp / "face")
     start = time.perf_counter()
     backbone.embed([np.zeros((64, 64, 3), np.uint8)] * 2 * backbone.pool.workers)  # worker processes start once

@@ -94,14 +94,14 @@ def main() -> None:
 
 def seeds_part(ws: Workspace, backbone) -> None:
     print(f"2. default schedule ({FACE_STEPS} steps), twice with seed 0, then seeds 0-4:")
-    twice = [train_model(ws, backbone=backbone, seed=0).card["validation"]["per_class"]["Trump"] for _ in range(2)]
+    twice = [train_model(ws, backbone=backbone, seed=0).card.validation["per_class"]["Trump"] for _ in range(2)]
     print(f"   seed 0 twice: {twice[0]} / {twice[1]} -> {'identical' if twice[0] == twice[1] else 'DIFFERENT'}")
     cards = [train_model(ws, backbone=backbone, seed=s).card for s in SEEDS]
-    by_seed = [card["validation"]["per_class"]["Trump"]["f1"] for card in cards]
+    by_seed = [card.validation["per_class"]["Trump"]["f1"] for card in cards]
     print(f"   F1 over seeds: {' '.join(f'{v:.3f}' for v in by_seed)}; mean {np.mean(by_seed):.3f}, "
           f"spread {max(by_seed) - min(by_seed):.3f}")
-    comparison = compare_versions(ws, [card["version"] for card in cards], backbones={"face": backbone})
-    refused = [card["seed"] for card in cards[1:] if comparison.worse(card["version"])]
+    comparison = compare_versions(ws, [card.version for card in cards], backbones={"face": backbone})
+    refused = [card.seed for card in cards[1:] if comparison.worse(card.version)]
     print(f"   against seed 0 on the same test frames, worse beyond the interval: {len(refused)} of {len(cards) - 1} "
           f"seeds {refused or ''}")
 
@@ -124,7 +124,7 @@ def warm_retrain_part(ws: Workspace, backbone, dataset: Path) -> None:
     warm = time.perf_counter() - start
     feature_time = stages.get("epochs", time.perf_counter()) - start
     per_frame = feature_time / max(result.features_computed, 1)
-    labeled = sum(result.card["label_counts"].values())
+    labeled = sum(result.card.label_counts.values())
     recompute = per_frame * labeled + (warm - feature_time)
     print(f"   {captured.summary()}")
     print(f"   warm retrain: {warm:.1f} s, {result.features_computed} features computed "

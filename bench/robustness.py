@@ -117,7 +117,7 @@ def measure(ws: Workspace, backbone: FaceBackbone, label: str, copies: int | Non
           f"trained on {int((~split.is_test).sum())} frames; "
           f"{len(rows)} test frames ({int(y.sum())} Trump) per edit; threshold {threshold:.2f}")
     print(f"{len(hosts)} no-target test frames host the insets; calibration error of unedited test scores "
-          f"{trained.card['calibration_error']:.3f}")
+          f"{trained.card.calibration_error:.3f}")
     print(f"{'edit':<20} {'precision':>9} {'recall':>7} {'F1':>6} {'face found':>11} {'s/frame':>8}")
     for name in EDITS:
         t = time.perf_counter()

@@ -6,14 +6,15 @@ import json
 import sqlite3
 from pathlib import Path
 
+from data.model_card import ModelCard
 from data.schema import now, transaction
 
 
-def record_model(conn: sqlite3.Connection, folder: Path, card: dict) -> None:
+def record_model(conn: sqlite3.Connection, folder: Path, card: ModelCard) -> None:
     with transaction(conn):
         conn.execute(
             "INSERT INTO models (version, path, backbone, created_at, card_json) VALUES (?, ?, ?, ?, ?)",
-            (card["version"], str(folder), card["backbone"], now(), json.dumps(card)),
+            (card.version, str(folder), card.backbone, now(), json.dumps(card.to_json())),
         )
 
 
@@ -26,9 +27,10 @@ def is_recorded(conn: sqlite3.Connection, version: str) -> bool:
     return conn.execute("SELECT 1 FROM models WHERE version = ?", (version,)).fetchone() is not None
 
 
-def model_cards(conn: sqlite3.Connection) -> list[dict]:
+def model_cards(conn: sqlite3.Connection) -> list[ModelCard]:
     """Every recorded version's card, newest first."""
-    return [json.loads(r["card_json"]) for r in conn.execute("SELECT card_json FROM models ORDER BY version DESC")]
+    rows = conn.execute("SELECT version, card_json FROM models ORDER BY version DESC")
+    return [ModelCard.from_json(json.loads(r["card_json"]), version=r["version"]) for r in rows]
 
 
 def test_sides(conn: sqlite3.Connection) -> dict[str, bool]:

@@ -96,7 +96,7 @@ class BackboneCache:
         self.backbone: Backbone | None = None
 
     def for_model(self, ws: Workspace, model) -> Backbone:
-        if self.backbone is None or self.backbone.name != model.card["backbone"]:
+        if self.backbone is None or self.backbone.name != model.card.backbone:
             self.backbone = backbone_for(ws, model, vgg16_weights=self.vgg16_weights)
         model.check_backbone(self.backbone)
         return self.backbone

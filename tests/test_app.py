@@ -199,7 +199,7 @@ def test_train_page_deletes_a_version_the_monitor_does_not_use(ws_env, tmp_path,
     app.selectbox[1].select(old).run()
     next(b for b in app.button if b.label == f"Delete {old}").click().run()
     assert not app.exception and f"Deleted {old}: 21" in app.success[0].value
-    assert [card["version"] for card in list_models(ws)] == [current] and not (ws.models_dir / old).exists()
+    assert [card.version for card in list_models(ws)] == [current] and not (ws.models_dir / old).exists()
 
 
 @pytest.fixture
@@ -477,7 +477,8 @@ def test_a_page_visit_loads_neither_keras_nor_scikit_learn_until_needed(ws_env, 
     assert loaded == dict.fromkeys(loaded, [])
 
 
-@pytest.mark.parametrize("damage", [b"", b"{not json", None], ids=["empty", "not-json", "missing"])
+@pytest.mark.parametrize("damage", [b"", b"{not json", None, b'{"version": "v1", "classes": "Trump"}'],
+                         ids=["empty", "not-json", "missing", "json-but-no-card"])
 @pytest.mark.parametrize("name", ["label", "review", "monitor", "frame_map"])
 def test_a_damaged_active_model_card_is_an_error_on_the_page_not_a_crash(ws_env, tmp_path, name, damage):
     """The pages now read the active version's model.json themselves, before any model loads."""

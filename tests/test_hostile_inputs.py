@@ -359,7 +359,7 @@ def test_training_on_two_videos_works_and_says_how_far_its_figures_go(workspace,
     (folder / "mapping_trump.csv").write_text("\n".join(rows) + "\n")
     import_folder(workspace, folder)
     result = train_model(workspace, backbone=random_vgg16, epochs=1)
-    assert result.card["split"]["reliability"].startswith(said)
+    assert result.card.split["reliability"].startswith(said)
 
 
 # --- kills and leftovers ------------------------------------------------------------------
@@ -507,13 +507,13 @@ def test_a_stopped_download_leaves_a_colleagues_upload_alone(tmp_path):
 def _tiny_version(ws, version: str) -> None:
     import numpy as np
 
+    from data.model_card import ModelCard
     from trainer.head import Head
     from trainer.registry import save_model
 
     rng = np.random.default_rng(0)
     head = Head(n_classes=2, epochs=1, seed=0).fit(rng.normal(size=(8, 4, 129)).astype("float32"), np.arange(8) % 2)
-    save_model(ws, head, {"version": version, "backbone": "face", "input_shape": [4, 129],
-                          "classes": ["no target", "Trump"], "threshold": 0.5})
+    save_model(ws, head, ModelCard(version=version, backbone="face", input_shape=(4, 129), classes=("no target", "Trump")))
 
 
 @pytest.mark.parametrize("damage", ["truncated", "emptied"])

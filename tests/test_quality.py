@@ -20,10 +20,10 @@ def verdict_for(ws, backbone, video):
 
 def test_face_model_separates_trump_from_biden(trained_face_workspace, face_backbone, dataset):
     ws, result = trained_face_workspace
-    point = result.card["operating_points"]["Trump"]
+    point = result.card.operating_points["Trump"]
     precision, recall = point["precision_at_floor"], point["recall_at_floor"]
     f1 = 2 * precision * recall / (precision + recall)  # at the tutorial's 0.5, the figure earlier versions gave
-    print(f"test-set F1 (Trump) at 0.5: {f1:.3f} on {result.card['split']['test_frames']} frames; at the "
+    print(f"test-set F1 (Trump) at 0.5: {f1:.3f} on {result.card.split['test_frames']} frames; at the "
           f"precision goal's threshold {point['threshold']}: precision {point['precision']}, recall {point['recall']}")
     assert f1 >= 0.8
     assert point["precision"] >= point["precision_at_floor"] and point["threshold"] >= 0.5

@@ -75,8 +75,8 @@ def test_the_test_set_only_grows_and_two_versions_are_compared_on_the_same_frame
     after = sides(labeled)
     assert {sha: after[sha] for sha in before} == before  # no frame changed sides
     assert len(after) == 2 * len(before) and sum(after.values()) > sum(before.values())
-    tested = second.card["split"]["test_frames"]
-    assert first.card["split"]["test_frames"] < tested == sum(after.values())
+    tested = second.card.split["test_frames"]
+    assert first.card.split["test_frames"] < tested == sum(after.values())
 
     comparison = compare_versions(labeled, [first.version, second.version])
     assert comparison.frames == tested  # the old version re-scored on today's test frames
@@ -134,7 +134,7 @@ def test_the_exported_h5_carries_its_card_and_loads_in_plain_keras(labeled, tmp_
     with h5py.File(exported) as f:
         card = json.loads(f.attrs["lookout_card"])
         assert f.attrs["lookout_backbone"] == "vgg16" and json.loads(f.attrs["lookout_classes"]) == ["no target", "Trump"]
-    assert card["thresholds"] == result.card["thresholds"]
+    assert card["thresholds"] == result.card.thresholds
     plain = subprocess.run(  # nothing of Lookout imported: the tutorial's own way to load it
         [sys.executable, "-c", "import keras, sys; m = keras.models.load_model(sys.argv[1], compile=False); "
          "print(m.input_shape, m.output_shape)", str(exported)],
@@ -149,10 +149,13 @@ def test_the_exported_h5_carries_its_card_and_loads_in_plain_keras(labeled, tmp_
 ])
 def test_the_monitor_uses_the_threshold_chosen_for_the_precision_goal(rule, expected):
     from data.config import FrameRule
+    from data.model_card import ModelCard
     from monitor.verdict import video_verdicts
     from trainer.registry import Model
 
-    model = Model(None, {"version": "v", "classes": ["no target", "Trump"], "thresholds": {"Trump": 0.8}}, None)
+    card = ModelCard(version="v", backbone="face", input_shape=(4, 129), classes=("no target", "Trump"),
+                     thresholds={"Trump": 0.8})
+    model = Model(None, card, None)
     thresholds = model.thresholds(FrameRule(**rule))
     assert list(thresholds) == expected
     probs = np.array([[0.3, 0.7], [0.15, 0.85], [0.1, 0.9]])

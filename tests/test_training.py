@@ -92,7 +92,7 @@ def test_a_retrain_on_a_full_disk_says_so_and_leaves_no_half_version(small_disk,
     with pytest.raises(LookoutError, match=f"The disk is full where Lookout writes {ws.root};"):
         with full_disk_as_error(ws.root):  # as the train command and the Train page run it
             train_model(ws, backbone=random_vgg16, epochs=1)
-    assert [card["version"] for card in list_models(ws)] == [first.version] and active_version(ws) == first.version
+    assert [card.version for card in list_models(ws)] == [first.version] and active_version(ws) == first.version
     assert sorted(p.name for p in ws.models_dir.iterdir()) == sorted([first.version, ACTIVE])
 
 
@@ -120,7 +120,7 @@ def test_removing_versions_frees_their_disk_and_never_touches_the_monitors(label
         code, out = remove(version)
         assert code == 0 and f"Removed {version}: 21" in out.out  # 213 MB: the tutorial head's two files
         assert not (labeled.models_dir / version).exists() and not scores_path(labeled, version).exists()
-    assert [card["version"] for card in list_models(labeled)] == [current]
+    assert [card.version for card in list_models(labeled)] == [current]
     assert sorted(p.name for p in labeled.models_dir.iterdir()) == sorted([current, ACTIVE])  # nothing set aside
     assert load_model(labeled, "active").version == current
 
@@ -153,7 +153,7 @@ def test_unreadable_frames_are_skipped_and_reported(labeled, random_vgg16):
     (labeled.frames_dir / "frame0.jpg").write_bytes(b"\xff\xd8 broken")
     result = train_model(labeled, backbone=random_vgg16, epochs=1)
     assert [name for name, _ in result.skipped] == ["frame0.jpg"]
-    assert result.card["label_counts"]["no target"] == 7
+    assert result.card.label_counts["no target"] == 7
 
 
 def tutorial_head(path, *, lambda_layer=False, input_shape=(7, 7, 512)):
@@ -168,7 +168,7 @@ def tutorial_head(path, *, lambda_layer=False, input_shape=(7, 7, 512)):
 
 def test_a_tutorial_format_head_loads_as_vgg16_target_or_not(tmp_path, workspace, random_vgg16):
     model = load_model(workspace, str(tutorial_head(tmp_path / "trump_model.h5")))
-    assert model.card["backbone"] == "vgg16" and model.classes == ("no target", "target")
+    assert model.card.backbone == "vgg16" and model.classes == ("no target", "target")
     assert predict_images(model, random_vgg16, [np.zeros((50, 50, 3), np.uint8)]).shape == (1, 2)
 
 
@@ -190,7 +190,7 @@ def test_a_model_with_code_in_it_is_refused_unless_trusted(tmp_path, workspace):
         assert "Lambda" in str(f.attrs["model_config"])
     with pytest.raises(LookoutError, match="contains a Lambda layer"):
         load_model(workspace, str(path))
-    assert load_model(workspace, str(path), trust_code=True).card["backbone"] == "vgg16"
+    assert load_model(workspace, str(path), trust_code=True).card.backbone == "vgg16"
 
 
 def test_trainer_command_line(labeled, random_vgg16, tmp_path):

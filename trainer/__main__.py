@@ -81,9 +81,9 @@ def main(argv=None) -> int:
         )
         for name, reason in result.skipped:
             print(f"skipped {name}: {reason}", file=sys.stderr)
-        print(f"Model {result.version} ({result.card['backbone']}), {result.features_computed} features computed")
-        print(format_metrics(result.card["validation"]))
-        print(f"Validation figures: {result.card['split']['reliability']}")
+        print(f"Model {result.version} ({result.card.backbone}), {result.features_computed} features computed")
+        print(format_metrics(result.card.validation))
+        print(f"Validation figures: {result.card.split['reliability']}")
         if args.activate:
             activate_checked(ws, result.version, force=args.force)
             print(f"{result.version} is now active")
@@ -94,7 +94,7 @@ def main(argv=None) -> int:
         print(f"{computed} features computed, {frame_count(ws.db) - computed - len(failed)} already cached")
     elif args.command == "evaluate":
         model = load_model(ws, args.model, trust_code=args.trust_code)
-        metrics = model.card.get("validation")
+        metrics = model.card.validation
         if args.csv:
             metrics = evaluate_folder(ws, model, args.csv, args.images or args.csv.parent)
         elif metrics is None:
@@ -139,9 +139,9 @@ def main(argv=None) -> int:
         if not list_models(ws):
             print("No model yet: label frames of each class, then `python -m trainer train`.")
         for card in list_models(ws):
-            f1 = {name: m["f1"] for name, m in card["validation"]["per_class"].items() if name != card["classes"][0]}
-            mark = "*" if card["version"] == active else " "
-            print(f"{mark} {card['version']}  {card['backbone']:<6} F1 " + ", ".join(f"{k} {v:.3f}" for k, v in f1.items()))
+            f1 = {name: m["f1"] for name, m in card.validation["per_class"].items() if name != card.classes[0]}
+            mark = "*" if card.version == active else " "
+            print(f"{mark} {card.version}  {card.backbone:<6} F1 " + ", ".join(f"{k} {v:.3f}" for k, v in f1.items()))
     return 0
 
 

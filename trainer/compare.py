@@ -94,7 +94,7 @@ def compare_versions(ws: Workspace, versions: list[str], *, backbones: dict[str,
         if model.classes != classes:
             raise LookoutError(f"Model {version} knows {list(model.classes)}, this project {list(classes)}; "
                                "only versions of this project's classes can be compared.")
-        name = model.card["backbone"]
+        name = model.card.backbone
         if name not in backbones:
             backbones[name] = backbone_for(ws, model)
         cache = FeatureCache(ws.feature_cache_dir, backbones[name])
@@ -139,7 +139,7 @@ def compare_versions(ws: Workspace, versions: list[str], *, backbones: dict[str,
 
 def default_versions(ws: Workspace) -> list[str]:
     """The active version and the newest other one (or the two newest when none is active)."""
-    newest = [card["version"] for card in list_models(ws)]
+    newest = [card.version for card in list_models(ws)]
     active = active_version(ws)
     if active in newest:
         others = [v for v in newest if v != active]

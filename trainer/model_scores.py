@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from data.atomic import write_atomically
+from data.model_card import ModelCard
 from data.workspace import Workspace
 from trainer.backbones import Backbone
 from trainer.features import FeatureCache, entry_path
@@ -115,27 +116,27 @@ def _scores_by_frame(path: str, modified_ns: int) -> tuple[dict, np.ndarray, str
     return {sha: i for i, sha in enumerate(shas)}, probs, identity
 
 
-def stored_probabilities(ws: Workspace, card: dict, sha256: str) -> np.ndarray | None:
+def stored_probabilities(ws: Workspace, card: ModelCard, sha256: str) -> np.ndarray | None:
     """A version's stored probabilities for a frame (training scores every frame with features,
     the queue those it ranks), or None."""
-    path = scores_path(ws, card["version"])
+    path = scores_path(ws, card.version)
     try:
         modified = path.stat().st_mtime_ns
     except OSError:
         return None
     position, probs, identity = _scores_by_frame(str(path), modified)
-    if sha256 not in position or card.get("backbone_identity", identity) != identity:
+    if sha256 not in position or (card.backbone_identity or identity) != identity:
         return None
     return probs[position[sha256]]
 
 
-def frame_guess(ws: Workspace, card: dict, sha256: str, load_model: Callable[[], tuple]) -> tuple[str, float] | None:
+def frame_guess(ws: Workspace, card: ModelCard, sha256: str, load_model: Callable[[], tuple]) -> tuple[str, float] | None:
     """The version's likeliest class for a frame it has scored or whose features are cached, with its
     probability. Stored scores come first: they need no Keras, which takes seconds to load on a page's
     first visit; load_model() gives (model, backbone) when they are not enough. Features are never
     computed here: that would slow every key press on the Label page (the queue computes them)."""
     probs = stored_probabilities(ws, card, sha256)
-    identity = card.get("backbone_identity")
+    identity = card.backbone_identity
     if probs is None and (identity is None or entry_path(ws.feature_cache_dir, identity, sha256).is_file()):
         model, backbone = load_model()
         features = FeatureCache(ws.feature_cache_dir, backbone).get(sha256)
@@ -143,4 +144,4 @@ def frame_guess(ws: Workspace, card: dict, sha256: str, load_model: Callable[[],
     if probs is None:
         return None
     best = int(probs.argmax())
-    return card["classes"][best], float(probs[best])
+    return card.classes[best], float(probs[best])

@@ -42,12 +42,12 @@ def active_backbone_name(ws: Workspace) -> str | None:
     version = active_version(ws)
     if version is None or not (ws.models_dir / version / "model.json").is_file():
         return None
-    return read_card(ws, version).get("backbone")
+    return read_card(ws, version).backbone
 
 
 def backbone_for(ws: Workspace, model: Model, *, vgg16_weights=None) -> Backbone:
     """The backbone the model was trained on (see project_backbone), checked against the model's input."""
-    backbone = project_backbone(ws, model.card["backbone"], vgg16_weights=vgg16_weights)
+    backbone = project_backbone(ws, model.card.backbone, vgg16_weights=vgg16_weights)
     model.check_backbone(backbone)
     return backbone
 

@@ -26,6 +26,7 @@ from filelock import FileLock
 from data.atomic import write_atomically
 from data.config import FrameRule
 from data.errors import LookoutError
+from data.model_card import ModelCard
 from data.model_records import forget_model, is_recorded, model_cards, record_model
 from data.scratch import scratch_dir
 from data.workspace import Workspace
@@ -42,31 +43,31 @@ TUTORIAL_CLASSES = ("no target", "target")
 @dataclass
 class Model:
     head: Head
-    card: dict
+    card: ModelCard
     path: Path
 
     @property
     def version(self) -> str:
-        return self.card["version"]
+        return self.card.version
 
     @property
     def classes(self) -> tuple[str, ...]:
-        return tuple(self.card["classes"])
+        return self.card.classes
 
     def thresholds(self, rule: FrameRule) -> np.ndarray:
         """Per target (classes[1:]), what a frame's probability must reach: the threshold chosen
         for the precision goal when the card has one, never below the project's frame_rule.threshold."""
-        chosen = self.card.get("thresholds", {}) if rule.precision_goal > 0 else {}
-        return np.array([max(chosen.get(name, rule.threshold), rule.threshold) for name in self.classes[1:]])
+        chosen = self.card.thresholds if rule.precision_goal > 0 else {}
+        return np.array([max(chosen.get(name, rule.threshold), rule.threshold) for name in self.card.targets])
 
     def check_backbone(self, backbone: Backbone) -> None:
-        if backbone.name != self.card["backbone"] or tuple(backbone.feature_shape) != tuple(self.card["input_shape"]):
+        if backbone.name != self.card.backbone or tuple(backbone.feature_shape) != self.card.input_shape:
             raise LookoutError(
-                f"Model {self.version} was trained on {self.card['backbone']} features "
-                f"{tuple(self.card['input_shape'])}, not {backbone.name} {backbone.feature_shape}; "
+                f"Model {self.version} was trained on {self.card.backbone} features "
+                f"{self.card.input_shape}, not {backbone.name} {backbone.feature_shape}; "
                 "use the backbone it names or train a new model."
             )
-        trained_on = self.card.get("backbone_identity")
+        trained_on = self.card.backbone_identity
         if trained_on and trained_on != backbone.identity:
             raise LookoutError(
                 f"Model {self.version} was trained on features from {trained_on}, but this installation computes "
@@ -85,16 +86,16 @@ def new_version(ws: Workspace) -> str:
     return version
 
 
-def save_model(ws: Workspace, head: Head, card: dict) -> Path:
-    """Write models/<version>/ and record it; the version is card["version"].
+def save_model(ws: Workspace, head: Head, card: ModelCard) -> Path:
+    """Write models/<version>/ and record it; the version is card.version.
 
     The files are written in a scratch folder that is renamed into place only when
     complete, and the version is listed (recorded) only after that, so a kill at any
     moment leaves either no version or a whole one.
     """
-    folder = ws.models_dir / card["version"]
+    folder = ws.models_dir / card.version
     if folder.exists():
-        raise LookoutError(f"Model version {card['version']} already exists in {ws.models_dir}; train again.")
+        raise LookoutError(f"Model version {card.version} already exists in {ws.models_dir}; train again.")
     with scratch_dir(ws.models_dir, "saving") as tmp:
         absl = logging.getLogger("absl")
         level = absl.level
@@ -105,7 +106,7 @@ def save_model(ws: Workspace, head: Head, card: dict) -> Path:
             absl.setLevel(level)
         write_card_attrs(Path(tmp) / "model.h5", card)
         head.model_.save(Path(tmp) / "model.keras")
-        write_atomically(Path(tmp) / "model.json", json.dumps(card, indent=2).encode())
+        write_atomically(Path(tmp) / "model.json", json.dumps(card.to_json(), indent=2).encode())
         Path(tmp).rename(folder)
     _record(ws, folder, card)
     return folder
@@ -114,16 +115,16 @@ def save_model(ws: Workspace, head: Head, card: dict) -> Path:
 CARD_ATTR = "lookout_card"
 
 
-def write_card_attrs(path: Path, card: dict) -> None:
+def write_card_attrs(path: Path, card: ModelCard) -> None:
     """Store the model card in the .h5 file's attributes, so the file alone says what it is
     (backbone and its identity, classes, thresholds) on a machine that has only the file.
     Keras ignores attributes it does not know, so the file still loads in plain Keras."""
     with h5py.File(path, "a") as f:
-        f.attrs[CARD_ATTR] = json.dumps(card)
-        f.attrs["lookout_backbone"] = card["backbone"]
-        f.attrs["lookout_backbone_identity"] = card.get("backbone_identity") or ""
-        f.attrs["lookout_classes"] = json.dumps(card["classes"])
-        f.attrs["lookout_thresholds"] = json.dumps(card.get("thresholds") or {})
+        f.attrs[CARD_ATTR] = json.dumps(card.to_json())
+        f.attrs["lookout_backbone"] = card.backbone
+        f.attrs["lookout_backbone_identity"] = card.backbone_identity or ""
+        f.attrs["lookout_classes"] = json.dumps(list(card.classes))
+        f.attrs["lookout_thresholds"] = json.dumps(card.thresholds)
 
 
 def _card_in_attrs(path: Path) -> dict | None:
@@ -155,7 +156,7 @@ def export_h5(ws: Workspace, version: str) -> bytes:
         return copy.read_bytes()
 
 
-def _record(ws: Workspace, folder: Path, card: dict) -> None:
+def _record(ws: Workspace, folder: Path, card: ModelCard) -> None:
     """List a whole version folder."""
     record_model(ws.db, folder, card)
 
@@ -222,13 +223,13 @@ def _version_folder(ws: Workspace, version: str) -> Path:
     return ws.models_dir / version
 
 
-def read_card(ws: Workspace, version: str) -> dict:
+def read_card(ws: Workspace, version: str) -> ModelCard:
     """The card a version folder holds in model.json, named by its folder (a folder copied in from
     another workspace may have been renamed)."""
     path = ws.models_dir / version / "model.json"
     try:
-        return {**json.loads(path.read_text()), "version": version}
-    except (OSError, ValueError) as exc:
+        return ModelCard.from_json(json.loads(path.read_text()), version=version)
+    except (OSError, ValueError, TypeError) as exc:
         raise LookoutError(f"{path} cannot be read ({type(exc).__name__}); activate another version "
                            "(python -m trainer list) or train a new one.") from None
 
@@ -238,7 +239,7 @@ def active_version(ws: Workspace) -> str | None:
     return marker.read_text().strip() if marker.exists() else None
 
 
-def list_models(ws: Workspace) -> list[dict]:
+def list_models(ws: Workspace) -> list[ModelCard]:
     return model_cards(ws.db)
 
 
@@ -304,22 +305,20 @@ def load_model(ws: Workspace, ref: str, *, trust_code: bool = False) -> Model:
     card_path = path.parent / "model.json"
     try:
         if card_path.is_file():
-            card = json.loads(card_path.read_text())
+            stored = json.loads(card_path.read_text())
         else:
-            card = _card_in_attrs(path) or _tutorial_card(path, keras_model)
-        card = {**card, "version": _score_key(ws, path, card)}
-        if not all(isinstance(card.get(key), list) for key in ("input_shape", "classes")) or "backbone" not in card:
-            raise ValueError("it lacks the input shape, classes or backbone")
+            stored = _card_in_attrs(path) or _tutorial_card(path, keras_model)
+        card = ModelCard.from_json(stored, version=_score_key(ws, path))
     except (ValueError, TypeError) as exc:  # json's errors are ValueErrors; a card that is not an object, TypeError
         raise LookoutError(f"{path.name} carries a model card Lookout cannot read ({type(exc).__name__}: {exc}); "
                            "export it again from the workspace that trained it.") from None
     input_shape = tuple(keras_model.input_shape[1:])
-    if input_shape != tuple(card["input_shape"]):
-        raise LookoutError(f"{path} takes input {input_shape}, but its card says {tuple(card['input_shape'])}.")
+    if input_shape != card.input_shape:
+        raise LookoutError(f"{path} takes input {input_shape}, but its card says {card.input_shape}.")
     return Model(Head.from_keras(keras_model), card, path)
 
 
-def _score_key(ws: Workspace, path: Path, card: dict) -> str:
+def _score_key(ws: Workspace, path: Path) -> str:
     """The name a model's scores, verdicts and alerts are kept under. A version of this workspace is its
     folder's name (we gave it); any other file is named by its content, never by the version its card
     (or its file name) claims: a foreign file claiming the active version's name hid that version's alerts."""

@@ -30,7 +30,7 @@ def which_face_ui(ws, image: Path, *, key: str, where=st) -> None:
         card = active_card(ws)
     except LookoutError:  # the page says what is wrong with the model; the button is not offered
         return
-    if card is None or card.get("backbone") != "face":
+    if card is None or card.backbone != "face":
         return
     shown = st.session_state.setdefault(SHOWN, set())
     # a callback, not the button's value: it is kept when the run the click asked for is cut short by another
@@ -40,7 +40,7 @@ def which_face_ui(ws, image: Path, *, key: str, where=st) -> None:
         return
     try:
         with st.spinner("Finding the faces in this frame..."):
-            picture, words = _faces_drawn(ws, card["version"], str(image))
+            picture, words = _faces_drawn(ws, card.version, str(image))
     except LookoutError as exc:
         where.error(str(exc))
         return

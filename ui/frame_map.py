@@ -108,7 +108,7 @@ def page() -> None:
         st.error(str(exc))
         return
     frame_map = load_map(index)
-    version = card["version"] if card else ""
+    version = card.version if card else ""
 
     def redraw(compute_features=False):
         def draw(job):

@@ -148,7 +148,7 @@ def page() -> None:
     if card is None:
         st.info("No active model yet: train one and activate it on the Train page.")
         return
-    st.caption(f"Active model: {version_name(card['version'])}, {card['backbone']} backbone")
+    st.caption(f"Active model: {version_name(card.version)}, {card.backbone} backbone")
     similar_ui(ws)
     request = score_request_ui()
     if request:

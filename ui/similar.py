@@ -51,8 +51,8 @@ def search_index(ws) -> tuple:
     """(backbone, its similarity index): the active model's backbone, or the project's before any model.
     The active model's is known from its card: searching cached features loads no weights."""
     card = active_card(ws)
-    if card is not None and card.get("backbone_identity"):
-        backbone = _deferred_backbone(str(ws.root), card["backbone"], card["backbone_identity"], tuple(card["input_shape"]), ws)
+    if card is not None and card.backbone_identity:
+        backbone = _deferred_backbone(str(ws.root), card.backbone, card.backbone_identity, card.input_shape, ws)
     else:  # before any model, or a tutorial model whose card does not say which features it was trained on
         model, backbone = active_model(ws)
         if model is None:

@@ -6,6 +6,7 @@ import streamlit as st
 from data.config import BACKBONES
 from data.labels import last_action_id, set_labels
 from data.mapping_csv import format_mapping_csv, mapping_rows
+from data.model_card import ModelCard
 from trainer.predict import chosen_backbone
 from trainer.registry import active_version, download_name, export_h5, list_models, remove, size_in_words
 from ui.dataset import BACKBONE_HELP
@@ -65,25 +66,25 @@ def operating_point_text(name: str, point: dict, goal: float) -> str:
             f"{promise}, recall {point['recall']:.2f} on the test frames{costs}")
 
 
-def metrics_ui(ws, card: dict) -> None:
-    validation = card["validation"]
+def metrics_ui(ws, card: ModelCard) -> None:
+    validation = card.validation
     st.dataframe(pd.DataFrame({name: {
         "Precision: its calls that are right": f"{m['precision']:.2f}", "Recall: its frames found": f"{m['recall']:.2f}",
         "F1: both in one": f"{m['f1']:.2f}", "Test frames": m["support"]} for name, m in validation["per_class"].items()}).T,
         width="content")
-    classes = card["classes"]
+    classes = card.classes
     st.write("Confusion matrix (rows: true class, columns: predicted)")
     st.dataframe(pd.DataFrame(validation["confusion_matrix"], index=classes, columns=classes), width="content")
-    points = card.get("operating_points", {})
-    if card.get("precision_goal") is not None and card["precision_goal"] != ws.config.frame_rule.precision_goal:
+    points = card.operating_points
+    if card.precision_goal is not None and card.precision_goal != ws.config.frame_rule.precision_goal:
         st.info(f"The precision goal in project.toml is now {ws.config.frame_rule.precision_goal}; this version chose its "
-                f"thresholds for {card['precision_goal']}. Train again to apply the new goal.")
+                f"thresholds for {card.precision_goal}. Train again to apply the new goal.")
     for name, curve in validation["pr_curves"].items():
         if curve["recall"]:
             st.write(f"Precision and recall for {name}")
             st.altair_chart(pr_chart(name, curve, points.get(name)))
         if name in points:
-            st.caption(operating_point_text(name, points[name], card["precision_goal"]))
+            st.caption(operating_point_text(name, points[name], card.precision_goal))
 
 
 def comparison_ui(ws, active: str, chosen: str) -> list[str] | None:
@@ -198,14 +199,14 @@ def page() -> None:
             st.info("No model yet. Label frames of each class, then press Train.")
         return
     active = active_version(ws)
-    versions = [m["version"] for m in models]
+    versions = [m.version for m in models]
     chosen = st.selectbox("Model version", versions, index=versions.index(active) if active in versions else 0,
                           format_func=lambda v: version_name(v, active=active))
-    card = next(m for m in models if m["version"] == chosen)
-    counts = ", ".join(f"{n} {name}" for name, n in card["label_counts"].items())
-    st.caption(f"{card['backbone']} backbone · trained on {counts} frames · test frames kept apart by "
-               f"{card['split']['grouping']}")
-    if reliability := card["split"].get("reliability"):
+    card = next(m for m in models if m.version == chosen)
+    counts = ", ".join(f"{n} {name}" for name, n in card.label_counts.items())
+    st.caption(f"{card.backbone} backbone · trained on {counts} frames · test frames kept apart by "
+               f"{card.split['grouping']}")
+    if reliability := card.split.get("reliability"):
         (st.warning if reliability.startswith("rough") else st.caption)(f"Test figures: {reliability}")
     # Both files are made when clicked: a vgg16 model is 106 MB, and copying it on every rerun held each click up 1.5 s.
     # Drawn above the figures and Activate/Delete: the chart is drawn a moment after the page, and Activate and

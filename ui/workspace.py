@@ -3,6 +3,7 @@
 import streamlit as st
 
 from data import Workspace
+from data.model_card import ModelCard
 from data.untrusted_input import serves_others
 from data.workspace import workspace_path
 from ui.jobs import JobRegistry
@@ -54,7 +55,7 @@ def active_model(ws: Workspace):
     return _model_and_backbone(str(ws.root), version) if version else (None, None)
 
 
-def active_card(ws: Workspace) -> dict | None:
+def active_card(ws: Workspace) -> ModelCard | None:
     """The active version's card (its version, backbone, classes, thresholds), read without loading
     the model; None before any model is active."""
     from trainer.registry import active_version, read_card
