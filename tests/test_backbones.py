@@ -225,3 +225,42 @@ def test_a_script_that_starts_workers_runs_once_not_again_in_each_worker(tmp_pat
                           env={**os.environ, "PYTHONPATH": os.getcwd()})
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[None, None, None]" and runs.read_text() == "ran\n"
+
+
+CHOOSE = """
+import sys, time
+from pathlib import Path
+import trainer.predict as predict
+from data.workspace import Workspace
+
+root, name, wait_for = sys.argv[1:]
+def slow_choice(configured=""):  # this computer's answer, given while the other one waits for the lock
+    Path(root, name + "-choosing").touch()
+    time.sleep(1)
+    return name, ""
+predict.default_backbone = slow_choice
+ws = Workspace.open(root)
+assert ws.config.backbone == ""  # opened before anyone chose, as an app left open since the project began
+Path(root, name + "-opened").touch()
+deadline = time.monotonic() + 60
+while not Path(root, wait_for).exists() and time.monotonic() < deadline:
+    time.sleep(0.05)
+print(predict.chosen_backbone(ws))
+"""
+
+
+def test_two_people_opening_a_new_project_at_once_get_one_backbone(tmp_path):
+    """Two colleagues opened a brand-new project and their computers would choose differently (one
+    has VGG16's weights): both must work with the backbone project.toml keeps, never each their own."""
+    from data.workspace import Workspace
+
+    root = tmp_path / "ws"
+    Workspace.open(root).close()
+    first = subprocess.Popen([sys.executable, "-c", CHOOSE, str(root), "vgg16", "face-opened"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    second = subprocess.run([sys.executable, "-c", CHOOSE, str(root), "face", "vgg16-choosing"],
+                            capture_output=True, text=True, timeout=120)
+    first_out, first_err = first.communicate(timeout=120)
+    assert (first_out.strip(), second.stdout.strip()) == ("vgg16", "vgg16"), (first_err + second.stderr)[-2000:]
+    assert not (root / "face-choosing").exists()  # the second never chose: it read the first's choice
+    assert Workspace.open(root).config.backbone == "vgg16"
