@@ -76,8 +76,38 @@ class DarkOnly(LastRelease):
     DARK = 60
 
 
+class MirrorAveraged(FaceBackbone):
+    """Today's, with a small face described as the mean of it and its mirror image (less noise where the
+    descriptor sees few pixels). Measured 2026-12-05: mean F1 over the edits 0.813 -> 0.824, precision up
+    on 7 of 9 edits by one or two frames, recall within a frame; not adopted, since a new identity makes
+    every workspace retrain its face model for a gain of a frame or two."""
+
+    def __init__(self, *, workers: int | None = None):
+        super().__init__(workers=workers)
+        self.identity += "-mirror"
+
+    def descriptor(self, rgb: np.ndarray, box) -> np.ndarray:
+        return np.asarray(self.encoder.compute_face_descriptor(rgb, self.landmarks(rgb, box)), dtype="float32")
+
+    def described_faces(self, rgb):
+        rgb = self.lifted(np.ascontiguousarray(rgb))
+        described = []
+        for box in self.detect([rgb])[0]:
+            descriptor, size = self.descriptor(rgb, box), max(box.width(), box.height())
+            if size < self.SMALL_FACE:
+                top, left = max(0, box.top() - size), max(0, box.left() - size)
+                around = np.ascontiguousarray(rgb[top : box.bottom() + size, left : box.right() + size][:, ::-1])
+                right = around.shape[1] - 1
+                mirrored = self.rectangle(right - (box.right() - left), box.top() - top, right - (box.left() - left),
+                                          box.bottom() - top)
+                descriptor = (descriptor + self.descriptor(around, mirrored)) / 2
+            described.append((box, descriptor))
+        return described
+
+
 DETECTORS: dict[str, Callable[[], FaceBackbone]] = {
-    "today": FaceBackbone, "last": LastRelease, "small": SmallFacesOnly, "sure": SureFacesOnly, "dark": DarkOnly}
+    "today": FaceBackbone, "last": LastRelease, "small": SmallFacesOnly, "sure": SureFacesOnly, "dark": DarkOnly,
+    "mirror": MirrorAveraged}
 
 
 def edited_requests(ws: Workspace, rows: list, hosts: list, name: str) -> list[FeatureRequest]:
