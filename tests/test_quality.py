@@ -55,3 +55,19 @@ def test_which_face_boxes_the_politician_in_a_duet_window_not_the_host(trained_f
     assert best.probs[1] >= 0.5 and frame_score >= 0.5  # called Trump, for the face in the window
     assert any(not (window[0] <= f.box[0] and f.box[2] <= window[2]) for f in faces)  # Biden's face was seen too
     assert drawn(duet, faces, model.classes).size == (duet.shape[1], duet.shape[0])
+
+
+def test_the_same_labels_retrained_with_another_seed_are_not_refused_as_worse(trained_face_workspace, feature_cache,
+                                                                              face_backbone, tmp_path, monkeypatch):
+    """Training draws (the head's start, its batches, dropout) must not decide a comparison: with the
+    last step's weights, seed 8's head lost two borderline test frames and was refused as worse than seed 0's."""
+    from tests.conftest import copy_workspace
+    from trainer.compare import compare_versions
+    from trainer.train import train_model
+
+    monkeypatch.setenv("LOOKOUT_FEATURE_CACHE", str(feature_cache))
+    trained, _ = trained_face_workspace
+    ws = copy_workspace(trained.root, tmp_path / "ws")
+    versions = [train_model(ws, backbone=face_backbone, seed=seed).version for seed in (0, 8)]
+    comparison = compare_versions(ws, versions, backbones={"face": face_backbone})
+    assert comparison.worse(versions[1]) == []

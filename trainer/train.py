@@ -36,7 +36,9 @@ DEFAULT_AUGMENT_COPIES = {"vgg16": 1, "face": 0}
 # The face head is tiny; what it needs is enough gradient steps however few frames are labeled
 # (bench/retrain.py measures the curve).
 FACE_STEPS = 1000  # bench/retrain.py: F1 rises to 1,000 steps at every label count, then is flat
-DEFAULT_SCHEDULE = {"vgg16": {"epochs": 10}, "face": {"steps": FACE_STEPS}}
+# Weights averaged over the last 100 steps: retrains of the same labels with another seed differ by
+# a frame at most (Head). The vgg16 head's 10 epochs may be a few dozen steps, too few to average.
+DEFAULT_SCHEDULE = {"vgg16": {"epochs": 10}, "face": {"steps": FACE_STEPS, "average_steps": 100}}
 
 
 @dataclass
