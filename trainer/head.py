@@ -147,7 +147,7 @@ class Head(BaseEstimator, ClassifierMixin):
     average_steps: keep the weights' moving average over about that many last steps, not the
     last step's weights (None: the last step's). A head's last steps wander around a minimum, and
     where they stop decided one or two borderline test frames: for the face head, test F1 over
-    20 seeds spread 0.061 without it and 0.016 with 100 steps, at no extra cost (bench/retrain.py).
+    10 seeds spread 0.061 without it and 0.016 with 100 steps, at no extra cost (bench/retrain.py).
     The same data and seed give the same model.
     """
 
