@@ -106,7 +106,7 @@ def seeds_part(ws: Workspace, backbone) -> None:
                  for s in SPREAD_SEEDS]
         by_seed = [card.validation["per_class"]["Trump"]["f1"] for card in cards]
         spreads[label] = max(by_seed) - min(by_seed)
-        comparison = compare_versions(ws, [card.version for card in cards], backbones={"face": backbone})
+        comparison = compare_versions(ws, [card.version for card in cards], backbones={backbone.identity: backbone})
         refused = [card.seed for card in cards[1:] if comparison.worse(card.version)]
         print(f"   {label}: F1 {' '.join(f'{v:.3f}' for v in by_seed)}; mean {np.mean(by_seed):.3f}, "
               f"spread {spreads[label]:.3f}; worse than seed 0 beyond the interval: {len(refused)} of {len(cards) - 1}")

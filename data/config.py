@@ -13,6 +13,7 @@ from data.atomic import write_atomically
 from data.errors import LookoutError
 
 BACKBONES = ("vgg16", "face")
+FACE_DESCRIPTORS = ("faceres", "dlib")  # who a face is: FaceRes (the default), dlib's ResNet (CC0 weights, weaker on small faces)
 RAY_ADDRESS_ENV = "LOOKOUT_RAY_ADDRESS"
 
 
@@ -42,6 +43,7 @@ class ProjectConfig:
     classes: tuple[str, ...] = ("no target", "target")
     backbone: str = ""  # "" until first needed: trainer.predict.chosen_backbone picks one that works here
     vgg16_weights: str = ""
+    face_descriptor: str = "faceres"  # the face backbone's, for versions trained from now on
     fps: float = 1.0
     frame_rule: FrameRule = FrameRule()
     sources: tuple[dict, ...] = ()
@@ -61,6 +63,7 @@ class ProjectConfig:
             "classes": list(self.classes),
             **({"backbone": self.backbone} if self.backbone else {}),
             "vgg16_weights": self.vgg16_weights,
+            "face_descriptor": self.face_descriptor,
             "sampling": {"fps": self.fps},
             "frame_rule": asdict(self.frame_rule),
             "alerts": {"urls": list(self.alert_urls)},
@@ -73,8 +76,8 @@ class ProjectConfig:
         }
 
 
-_TOP_KEYS = {"name", "classes", "backbone", "vgg16_weights", "sampling", "frame_rule", "alerts", "sources", "access",
-             "cluster"}
+_TOP_KEYS = {"name", "classes", "backbone", "vgg16_weights", "face_descriptor", "sampling", "frame_rule", "alerts",
+             "sources", "access", "cluster"}
 
 
 def load_config(path: Path) -> ProjectConfig:
@@ -111,6 +114,9 @@ def parse_config(raw: dict, *, where: str = "project.toml") -> ProjectConfig:
     weights = raw.get("vgg16_weights", "")
     if not isinstance(weights, str):
         raise bad("vgg16_weights", "a file path (text)")
+    descriptor = raw.get("face_descriptor", default.face_descriptor)
+    if descriptor not in FACE_DESCRIPTORS:
+        raise bad("face_descriptor", " or ".join(f'"{d}"' for d in FACE_DESCRIPTORS))
     sampling = _table(raw, "sampling", where)
     fps = sampling.get("fps", default.fps)
     if isinstance(fps, bool) or not isinstance(fps, int | float) or not 0 < fps <= 30:
@@ -139,6 +145,7 @@ def parse_config(raw: dict, *, where: str = "project.toml") -> ProjectConfig:
         classes=tuple(c.strip() for c in classes),
         backbone=backbone,
         vgg16_weights=weights,
+        face_descriptor=descriptor,
         fps=float(fps),
         frame_rule=rule,
         sources=tuple(sources),

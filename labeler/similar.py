@@ -6,8 +6,8 @@ well inside the 200 ms budget on a 2-core laptop (bench/similar.py), so an appro
 difference a user could notice; it would pay off at millions of frames.
 
 What is compared:
-- face backbone: faces. Each face of a frame is a vector (dlib's 128-d descriptor, where 0.6
-  apart is dlib's line between one person and two); a frame is as near as its nearest face.
+- face backbone: faces. Each face of a frame is a vector (FaceRes' 1024 numbers at length 1, or
+  dlib's 128 for versions trained before it); a frame is as near as its nearest face.
 - vgg16: the 7x7x512 map averaged over its 49 cells and scaled to length 1: what the frame
   shows rather than where, in 512 numbers instead of 25,088 (2 KB a frame in the index).
 """

@@ -89,14 +89,16 @@ class CycleReport:
 
 
 class BackboneCache:
-    """Keeps the loaded backbone between cycles; a newly activated model may need another."""
+    """Keeps the loaded backbone between cycles; a newly activated model may need another (another
+    backbone, or the same one with other weights or another face descriptor)."""
 
     def __init__(self, vgg16_weights=None):
         self.vgg16_weights = vgg16_weights
         self.backbone: Backbone | None = None
 
     def for_model(self, ws: Workspace, model) -> Backbone:
-        if self.backbone is None or self.backbone.name != model.card.backbone:
+        wanted = model.card.backbone_identity
+        if self.backbone is None or self.backbone.name != model.card.backbone or (wanted and self.backbone.identity != wanted):
             self.backbone = backbone_for(ws, model, vgg16_weights=self.vgg16_weights)
         model.check_backbone(self.backbone)
         return self.backbone

@@ -121,9 +121,9 @@ def test_face_backbone_finds_a_small_face_and_ignores_a_faceless_frame(face_back
     frame = load_rgb(dataset / "Data_deeplearning" / small_face)
     blank = np.full((512, 288, 3), 90, np.uint8)
     features = face_backbone.embed([frame, blank])
-    assert features.shape == (2, FaceBackbone.max_faces, 129)
-    assert features[0, :, 128].sum() >= 1
-    assert np.abs(features[0, 0, :128]).sum() > 0
+    assert features.shape == (2, *face_backbone.feature_shape) and face_backbone.feature_shape == (FaceBackbone.max_faces, 1025)
+    assert features[0, :, -1].sum() >= 1
+    assert np.linalg.norm(features[0, 0, :-1]) == pytest.approx(1, abs=1e-3)  # FaceRes' description, unit length
     assert features[1].sum() == 0
 
 
@@ -131,7 +131,7 @@ def test_face_backbone_finds_a_small_face_and_ignores_a_faceless_frame(face_back
 def test_a_tiny_or_extreme_frame_has_no_face_and_stops_nothing(face_backbone, shape):
     noise = np.random.default_rng(0).integers(0, 255, shape, dtype=np.uint8)  # below MTCNN's smallest face, or a sliver
     features = face_backbone.embed([noise])
-    assert features.shape == (1, FaceBackbone.max_faces, 129) and features[0, :, 128].sum() == 0
+    assert features.shape == (1, *face_backbone.feature_shape) and features[0, :, -1].sum() == 0
 
 
 def test_face_features_are_the_same_alone_or_in_a_batch(face_backbone, dataset):
@@ -140,7 +140,7 @@ def test_face_features_are_the_same_alone_or_in_a_batch(face_backbone, dataset):
     together = face_backbone.embed(frames)
     alone = np.stack([face_backbone.embed([frame])[0] for frame in frames])
     assert np.allclose(together, alone, atol=1e-5)  # a frame's features are cached: they cannot depend on its batch
-    assert together[1:4, 0, 128].tolist() == [1.0, 1.0, 1.0]
+    assert together[1:4, 0, -1].tolist() == [1.0, 1.0, 1.0]
 
 
 def test_face_features_from_all_cores_match_one_process(dataset):

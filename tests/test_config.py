@@ -15,7 +15,8 @@ def test_first_use_creates_the_workspace_layout_and_a_default_config(tmp_path):
 
 
 def test_config_round_trips_several_targets(tmp_path):
-    config = ProjectConfig(name="Flags", classes=("none", "Ukraine flag", "Russia flag"), backbone="face", fps=2)
+    config = ProjectConfig(name="Flags", classes=("none", "Ukraine flag", "Russia flag"), backbone="face", fps=2,
+                           face_descriptor="dlib")
     ws = Workspace.open(tmp_path / "w", config=config)
     assert Workspace.open(tmp_path / "w").config == ws.config
     assert ws.config.targets == {1: "Ukraine flag", 2: "Russia flag"}
@@ -35,6 +36,7 @@ def test_workspace_location_flag_beats_environment_beats_default(monkeypatch, tm
         ({"classes": ["only one"]}, "classes"),
         ({"classes": ["a", "a"]}, "classes"),
         ({"backbone": "resnet"}, "backbone"),
+        ({"face_descriptor": "arcface"}, "face_descriptor"),
         ({"sampling": {"fps": 0}}, "sampling.fps"),
         ({"sampling": {"fps": "fast"}}, "sampling.fps"),
         ({"frame_rule": {"min_ratio": 1.5}}, "frame_rule.min_ratio"),

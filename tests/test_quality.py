@@ -69,5 +69,5 @@ def test_the_same_labels_retrained_with_another_seed_are_not_refused_as_worse(tr
     trained, _ = trained_face_workspace
     ws = copy_workspace(trained.root, tmp_path / "ws")
     versions = [train_model(ws, backbone=face_backbone, seed=seed).version for seed in (0, 8)]
-    comparison = compare_versions(ws, versions, backbones={"face": face_backbone})
+    comparison = compare_versions(ws, versions, backbones={face_backbone.identity: face_backbone})
     assert comparison.worse(versions[1]) == []

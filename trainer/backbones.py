@@ -4,8 +4,9 @@ Both share one interface (name, identity, feature_shape, embed), so a third
 backbone is one new class registered in BACKBONES.
 
 - vgg16: the tutorial's ImageNet VGG16 without its top, 224x224 -> (7, 7, 512).
-- face: dlib's face detector and 128-d identity descriptors; a frame is up to
-  MAX_FACES faces, each row 128 numbers and a 1/0 "face present" mask.
+- face: faces found by MTCNN and dlib's HOG, each described by FaceRes (1024 numbers) or, for
+  versions trained before it, dlib's 128-d descriptor; a frame is up to max_faces faces, each
+  row the description and a 1/0 "face present" mask.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from data.config import FACE_DESCRIPTORS
 from data.errors import LookoutError
 from trainer.workers import WorkerPool
 
@@ -31,11 +33,16 @@ VGG16_WEIGHTS_URL = (
     "https://storage.googleapis.com/tensorflow/keras-applications/vgg16/" + VGG16_WEIGHTS_FILE
 )
 RANDOM = "random"  # tests and benchmarks only: an explicitly untrained VGG16
-FACE_ROW = 129  # a face backbone row: 128-d descriptor + 1/0 "face present" mask
 
 
 def is_face_features(feature_shape: tuple[int, ...]) -> bool:
-    return len(feature_shape) == 2 and feature_shape[-1] == FACE_ROW
+    """Face features are rows of faces (description + "face present" mask); vgg16's are a 3-d map."""
+    return len(feature_shape) == 2
+
+
+def descriptor_in(identity: str) -> str:
+    """The face descriptor a face backbone's identity names ("dlib" for every identity before FaceRes)."""
+    return "faceres" if identity.startswith("face-faceres") else "dlib"
 
 
 def pooled(features: np.ndarray) -> np.ndarray:
@@ -226,12 +233,13 @@ class FaceBackbone(Backbone):
     (bench/robustness.py): HOG looks at small proposals upsampled twice, MTCNN's sure faces count
     beside HOG's (a small face in a window was dropped whenever HOG confirmed the host's), and a dark
     frame's contrast is equalised first. Recall in a one-third window went 0.50 -> 0.71, dark 0.47 -> 0.74.
+    Who a face is: FaceRes (trainer/faceres.py), all faces of a frame in one batch, or dlib's 128-d
+    descriptor (descriptor="dlib"), which says little about a 20-60 px face (bench/robustness.py).
     Batches are shared among worker processes, one per core (workers: how many; 1 embeds here).
     """
 
     name = "face"
     max_faces = 4
-    feature_shape = (max_faces, FACE_ROW)
     MIN_CONFIDENCE = 0.99
     PROPOSAL_CONFIDENCE = 0.5  # MTCNN's last-stage bar for a place worth HOG's look
     AROUND = 0.5  # HOG looks at a proposal widened by half its size on every side
@@ -239,8 +247,12 @@ class FaceBackbone(Backbone):
     SMALL_FACE = 80  # px: HOG looks at proposals smaller than this upsampled twice (it sees 40 px faces at once)
     KEEP_SURE = True  # MTCNN's sure faces count beside HOG's, not only where HOG found none
     DARK = 60  # mean brightness (0-255) under which a frame's contrast is equalised before faces are looked for
+    CROP = 1.2  # FaceRes sees the square CROP times a face's box, as its authors crop
 
-    def __init__(self, *, workers: int | None = None):
+    def __init__(self, *, workers: int | None = None, descriptor: str = "faceres"):
+        if descriptor not in FACE_DESCRIPTORS:
+            raise LookoutError(f"Face descriptor {descriptor!r} is not one of {', '.join(FACE_DESCRIPTORS)} "
+                               "(face_descriptor in project.toml).")
         try:
             import dlib
             from mtcnn import MTCNN
@@ -252,13 +264,23 @@ class FaceBackbone(Backbone):
         self.hog = dlib.get_frontal_face_detector()
         self.mtcnn = traced(MTCNN(device="CPU:0"))
         self.landmarks = dlib.shape_predictor(str(models / "shape_predictor_5_face_landmarks.dat"))
-        self.encoder = dlib.face_recognition_model_v1(str(models / "dlib_face_recognition_resnet_model_v1.dat"))
         self.rectangle = dlib.rectangle
-        self.identity = (f"face-dlib{dlib.__version__}-mtcnn{version('mtcnn')}-p{self.PROPOSAL_CONFIDENCE}"
+        self.descriptor = descriptor
+        if descriptor == "dlib":
+            self.encoder = dlib.face_recognition_model_v1(str(models / "dlib_face_recognition_resnet_model_v1.dat"))
+            described_by, dimensions = "", 128
+        else:
+            from trainer.faceres import FaceResDescriptor
+
+            self.faceres = FaceResDescriptor(scale=self.CROP)
+            described_by, dimensions = f"{self.faceres.identity}-", self.faceres.dimensions
+        self.feature_shape = (self.max_faces, dimensions + 1)  # + 1: the "face present" mask
+        # a dlib-described identity is what it was before FaceRes, so those versions' features stay valid
+        self.identity = (f"face-{described_by}dlib{dlib.__version__}-mtcnn{version('mtcnn')}-p{self.PROPOSAL_CONFIDENCE}"
                          f"-hog1x{self.AROUND}g{self.GRID}-c{self.MIN_CONFIDENCE}-k{self.max_faces}"
                          + (f"-s{self.SMALL_FACE}" if self.SMALL_FACE else "") + ("-sure" if self.KEEP_SURE else "")
                          + (f"-d{self.DARK}" if self.DARK else ""))
-        self.pool = WorkerPool(partial(type(self), workers=1), workers)
+        self.pool = WorkerPool(partial(type(self), workers=1, descriptor=descriptor), workers)
         self.batch_size = 8 * self.pool.workers  # a few frames each between progress reports
 
     def detect(self, images: list[np.ndarray]) -> list[list]:
@@ -316,15 +338,22 @@ class FaceBackbone(Backbone):
     def embed_here(self, images: list[np.ndarray]) -> np.ndarray:
         out = np.zeros((len(images), *self.feature_shape), "float32")
         for i, rgb in enumerate(images):
-            for j, (_, descriptor) in enumerate(self.described_faces(rgb)):
-                out[i, j, :128], out[i, j, 128] = descriptor, 1.0
+            for j, (_, description) in enumerate(self.described_faces(rgb)):
+                out[i, j, :-1], out[i, j, -1] = description, 1.0
         return out
 
     def described_faces(self, rgb: np.ndarray) -> list[tuple[object, np.ndarray]]:
-        """(dlib rectangle, 128-d descriptor) of each face kept, largest first: the rows of the frame's features."""
+        """(dlib rectangle, description) of each face kept, largest first: the rows of the frame's features."""
         rgb = self.lifted(np.ascontiguousarray(rgb))
-        return [(box, np.asarray(self.encoder.compute_face_descriptor(rgb, self.landmarks(rgb, box)), dtype="float32"))
-                for box in self.detect([rgb])[0]]
+        boxes = self.detect([rgb])[0]
+        return list(zip(boxes, self.describe(rgb, boxes)))
+
+    def describe(self, rgb: np.ndarray, boxes: list) -> np.ndarray:
+        """One row per face box: who the face is, in the descriptor's numbers."""
+        if self.descriptor == "faceres":
+            return self.faceres.describe(rgb, boxes)
+        return np.array([self.encoder.compute_face_descriptor(rgb, self.landmarks(rgb, box)) for box in boxes],
+                        dtype="float32").reshape(len(boxes), 128)
 
 
 class DeferredBackbone(Backbone):
@@ -356,11 +385,11 @@ class DeferredBackbone(Backbone):
 
 
 def load_backbone(name: str, *, vgg16_weights: str | os.PathLike | None = None, configured: str = "",
-                  workers: int | None = None) -> Backbone:
+                  workers: int | None = None, descriptor: str = "faceres") -> Backbone:
     """name: "vgg16" or "face"; vgg16_weights: a file, RANDOM, or None to find ImageNet's;
-    workers: face backbone processes (None: one per core)."""
+    workers: face backbone processes (None: one per core); descriptor: the face backbone's, see FACE_DESCRIPTORS."""
     if name == "vgg16":
         return VGG16Backbone(vgg16_weights, configured=configured)
     if name == "face":
-        return FaceBackbone(workers=workers)
+        return FaceBackbone(workers=workers, descriptor=descriptor)
     raise LookoutError(f"Backbone {name!r} is not one of vgg16, face (backbone in project.toml).")

@@ -31,10 +31,10 @@ _connecting = threading.Lock()
 class BackboneActor:
     """One backbone on one cluster CPU (wrapped by ray.remote when a cluster is used)."""
 
-    def __init__(self, name: str, vgg16_weights, configured: str):
+    def __init__(self, name: str, options: dict):
         # Ray gives the actor one CPU: TensorFlow's own thread pool would fight its neighbours.
         os.environ.update(TF_NUM_INTRAOP_THREADS="1", TF_NUM_INTEROP_THREADS="1", OMP_NUM_THREADS="1")
-        self.backbone = load_backbone(name, vgg16_weights=vgg16_weights, configured=configured, workers=1)
+        self.backbone = load_backbone(name, **options, workers=1)
 
     def describe(self) -> dict:
         backbone = self.backbone
@@ -45,7 +45,8 @@ class BackboneActor:
 
 
 class ClusterBackbone(Backbone):
-    def __init__(self, address: str, name: str, *, vgg16_weights=None, configured: str = ""):
+    def __init__(self, address: str, name: str, **options):
+        """options: load_backbone's (vgg16_weights, configured, descriptor), given to every actor."""
         ray = _ray()
         try:
             _answers(address)  # Ray itself would wait minutes for a head that is not there
@@ -59,7 +60,7 @@ class ClusterBackbone(Backbone):
         if cpus < 1:
             raise LookoutError(f"The Ray cluster at {address!r} has no CPU to run a backbone on; add a node with `ray start`.")
         actor = ray.remote(num_cpus=1, max_restarts=-1, max_task_retries=-1)(BackboneActor)
-        self.actors = [actor.options(scheduling_strategy="SPREAD").remote(name, vgg16_weights, configured)
+        self.actors = [actor.options(scheduling_strategy="SPREAD").remote(name, options)
                        for _ in range(cpus)]
         try:
             described = ray.get([a.describe.remote() for a in self.actors])
@@ -97,13 +98,13 @@ class ClusterBackbone(Backbone):
         return np.concatenate(parts) if parts else np.zeros((0, *self.feature_shape), "float32")
 
 
-def cluster_backbone(address: str, name: str, *, vgg16_weights=None, configured: str = "") -> ClusterBackbone:
+def cluster_backbone(address: str, name: str, **options) -> ClusterBackbone:
     """The cluster's actors for this backbone, started once per process: each takes a CPU, so a second
-    set would wait for CPUs the first still holds."""
-    key = (address, name, str(vgg16_weights), configured)
+    set would wait for CPUs the first still holds. options: load_backbone's."""
+    key = (address, name, *sorted((k, str(v)) for k, v in options.items()))
     with _connecting:
         if key not in _connected:
-            _connected[key] = ClusterBackbone(address, name, vgg16_weights=vgg16_weights, configured=configured)
+            _connected[key] = ClusterBackbone(address, name, **options)
         return _connected[key]
 
 

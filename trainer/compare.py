@@ -83,10 +83,10 @@ def _rates(weights: np.ndarray, predicted: np.ndarray, actual: np.ndarray) -> di
 
 def compare_versions(ws: Workspace, versions: list[str], *, backbones: dict[str, Backbone] | None = None,
                      progress: Progress | None = None) -> Comparison:
-    """Score `versions` on the workspace's current test set. backbones: by name, to reuse loaded ones."""
+    """Score `versions` on the workspace's current test set. backbones: loaded ones to reuse, by identity."""
     backbones = dict(backbones or {})
     rule, classes = ws.config.frame_rule, ws.config.classes
-    decisions, splits = {}, {}  # one split per backbone: versions on one backbone share its features
+    decisions, splits = {}, {}  # one split per backbone identity: versions on one backbone share its features
     for done, version in enumerate(versions):
         if progress:
             progress("versions scored", done, len(versions))
@@ -94,13 +94,13 @@ def compare_versions(ws: Workspace, versions: list[str], *, backbones: dict[str,
         if model.classes != classes:
             raise LookoutError(f"Model {version} knows {list(model.classes)}, this project {list(classes)}; "
                                "only versions of this project's classes can be compared.")
-        name = model.card.backbone
-        if name not in backbones:
-            backbones[name] = backbone_for(ws, model)
-        cache = FeatureCache(ws.feature_cache_dir, backbones[name])
-        if name not in splits:
-            splits[name] = split_frames(ws, cache, progress=progress)
-        split = splits[name]
+        features_of = model.card.backbone_identity or model.card.backbone  # a tutorial head's card names no identity
+        if features_of not in backbones:
+            backbones[features_of] = backbone_for(ws, model)
+        cache = FeatureCache(ws.feature_cache_dir, backbones[features_of])
+        if features_of not in splits:
+            splits[features_of] = split_frames(ws, cache, progress=progress)
+        split = splits[features_of]
         rows = split.test_rows
         if not rows:
             raise LookoutError("No labeled frame is on the test side yet; label frames from more videos, then train.")

@@ -6,7 +6,7 @@ import numpy as np
 
 from data.config import ray_address
 from data.workspace import Workspace
-from trainer.backbones import Backbone, default_backbone, load_backbone
+from trainer.backbones import Backbone, default_backbone, descriptor_in, load_backbone
 from trainer.registry import Model, active_version, read_card
 
 
@@ -22,32 +22,38 @@ def chosen_backbone(ws: Workspace) -> str:
     return ws.config.backbone
 
 
-def project_backbone(ws: Workspace, name: str | None = None, *, vgg16_weights=None) -> Backbone:
+def project_backbone(ws: Workspace, name: str | None = None, *, identity: str | None = None,
+                     vgg16_weights=None) -> Backbone:
     """A backbone (default: the project's) with the project's weights, on the project's Ray
     cluster when one is named (data.config.ray_address), else on this computer.
 
+    identity: the identity a model's card names, so that a version keeps the face descriptor it was
+    trained with (None: the project's face_descriptor, for what is trained next).
     vgg16_weights: a weights file, RANDOM (tests), or None for the configured ImageNet weights.
     """
     name = name or chosen_backbone(ws)
+    options = {"vgg16_weights": vgg16_weights, "configured": ws.config.vgg16_weights,
+               "descriptor": descriptor_in(identity) if identity else ws.config.face_descriptor}
     address = ray_address(ws.config)
     if address:
         from trainer.cluster import cluster_backbone
 
-        return cluster_backbone(address, name, vgg16_weights=vgg16_weights, configured=ws.config.vgg16_weights)
-    return load_backbone(name, vgg16_weights=vgg16_weights, configured=ws.config.vgg16_weights)
+        return cluster_backbone(address, name, **options)
+    return load_backbone(name, **options)
 
 
-def active_backbone_name(ws: Workspace) -> str | None:
-    """The active model's backbone, or None before any model is active."""
+def active_backbone(ws: Workspace) -> Backbone | None:
+    """The active model's backbone (the descriptor it was trained with too), or None before any model is active."""
     version = active_version(ws)
     if version is None or not (ws.models_dir / version / "model.json").is_file():
         return None
-    return read_card(ws, version).backbone
+    card = read_card(ws, version)
+    return project_backbone(ws, card.backbone, identity=card.backbone_identity)
 
 
 def backbone_for(ws: Workspace, model: Model, *, vgg16_weights=None) -> Backbone:
     """The backbone the model was trained on (see project_backbone), checked against the model's input."""
-    backbone = project_backbone(ws, model.card.backbone, vgg16_weights=vgg16_weights)
+    backbone = project_backbone(ws, model.card.backbone, identity=model.card.backbone_identity, vgg16_weights=vgg16_weights)
     model.check_backbone(backbone)
     return backbone
 

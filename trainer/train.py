@@ -22,7 +22,7 @@ from trainer.features import FeatureCache, FeatureRequest
 from trainer.head import Head
 from trainer.model_scores import ModelScores
 from trainer.operating_point import operating_points
-from trainer.predict import active_backbone_name, project_backbone
+from trainer.predict import active_backbone, project_backbone
 from trainer.progress import Progress, ShouldStop
 from trainer.registry import Model, new_version, save_model
 from trainer.split import GROUPING, reliability
@@ -208,7 +208,7 @@ def extract_features(ws: Workspace, backbone: str | None = None, *, progress: Pr
     """Cache every frame's features (labeled or not) with `backbone` (default: the active model's, else
     the project's), ahead of training, review and the map. Returns how many were computed, and
     (file, reason) for images that could not be read."""
-    chosen = project_backbone(ws, backbone or active_backbone_name(ws))
+    chosen = project_backbone(ws, backbone) if backbone else active_backbone(ws) or project_backbone(ws)
     rows = frames_after(ws.db, 0)
     computed, failed = FeatureCache(ws.feature_cache_dir, chosen).ensure(
         [original_request(ws, row) for row in rows], progress=progress, should_stop=should_stop)

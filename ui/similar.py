@@ -28,10 +28,10 @@ def more_like_this_button(container, frame_id: int, key: str) -> None:
 
 
 @st.cache_resource(max_entries=2, show_spinner="Loading the backbone...")
-def _project_backbone(name: str, configured: str):
+def _project_backbone(name: str, configured: str, descriptor: str):
     from trainer.backbones import load_backbone
 
-    return load_backbone(name, configured=configured)
+    return load_backbone(name, configured=configured, descriptor=descriptor)
 
 
 @st.cache_resource(max_entries=2)
@@ -44,7 +44,7 @@ def _index(root: str, identity: str, _ws, _backbone) -> SimilarityIndex:
 def _deferred_backbone(root: str, name: str, identity: str, feature_shape: tuple, _ws) -> DeferredBackbone:
     from trainer.predict import project_backbone
 
-    return DeferredBackbone(name, identity, feature_shape, lambda: project_backbone(_ws, name))
+    return DeferredBackbone(name, identity, feature_shape, lambda: project_backbone(_ws, name, identity=identity))
 
 
 def search_index(ws) -> tuple:
@@ -56,7 +56,7 @@ def search_index(ws) -> tuple:
     else:  # before any model, or a tutorial model whose card does not say which features it was trained on
         model, backbone = active_model(ws)
         if model is None:
-            backbone = _project_backbone(chosen_backbone(ws), ws.config.vgg16_weights)
+            backbone = _project_backbone(chosen_backbone(ws), ws.config.vgg16_weights, ws.config.face_descriptor)
     return backbone, _index(str(ws.root), backbone.identity, ws, backbone)
 
 
