@@ -25,7 +25,7 @@ from data.atomic import write_atomically
 from data.errors import LookoutError
 from data.frames import frame_by_id_or_name, frame_count, frames_after, frames_by_id, frames_by_sha
 from data.workspace import Workspace
-from trainer.backbones import Backbone, is_face_features, pooled
+from trainer.backbones import Backbone, face_descriptions, is_face_features, pooled
 from trainer.features import FeatureCache
 from trainer.testset import original_request
 
@@ -39,7 +39,7 @@ def search_vectors(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     features = np.asarray(features, dtype="float32")
     if is_face_features(features.shape[1:]):
         rows, slots = np.nonzero(features[..., -1] > 0)
-        return features[rows, slots, :-1], rows
+        return face_descriptions(features)[rows, slots], rows
     vectors = pooled(features)
     vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
     return vectors, np.arange(len(features))

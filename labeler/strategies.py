@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from trainer.backbones import is_face_features
+from trainer.backbones import face_descriptions, is_face_features
 
 
 def _margin(probs: np.ndarray) -> np.ndarray:
@@ -33,7 +33,7 @@ def _frame_vectors(X) -> np.ndarray:
     X = np.asarray(X, dtype="float32")
     if is_face_features(X.shape[1:]):
         present = X[..., -1:]
-        return (X[..., :-1] * present).sum(axis=1) / np.maximum(present.sum(axis=1), 1.0)
+        return (face_descriptions(X) * present).sum(axis=1) / np.maximum(present.sum(axis=1), 1.0)
     return X.reshape(len(X), -1)
 
 

@@ -166,3 +166,50 @@ def test_a_head_builds_while_a_page_rerun_clears_keras_session(feature_shape, mo
     monkeypatch.setattr(trainer.head.layers, "Dropout", dropout_while_a_rerun_ends)
     model = trainer.head.build_model(feature_shape, 2, hidden=(16, 8), dropout=0.2)
     assert len({layer.name for layer in model.layers}) == len(model.layers)
+
+
+def _faceres_frame(faces: list[tuple[int, float]]) -> np.ndarray:
+    """A FaceRes frame of (size in px, how Trump-like) faces: column 0 carries the likeness, as the head below reads it."""
+    X = np.zeros((1, 4, 1026), "float32")
+    for slot, (size, logit) in enumerate(faces):
+        X[0, slot, 0], X[0, slot, -2], X[0, slot, -1] = logit, size / 100, 1.0
+    return X
+
+
+@pytest.mark.parametrize("faces, trump", [
+    ([(30, np.log(9))], 0.0),  # a 30 px face at 0.90: under the bar, not a target
+    ([(30, np.log(99))], 0.99),  # at 0.99 a small face is the target
+    ([(50, np.log(9))], 0.90),  # a face of 50 px needs no more than before
+    ([(39, np.log(9)), (120, np.log(0.25))], 0.2),  # the host's face decides, not the small look-alike in the window
+    ([], 0.0),
+], ids=["small-unsure", "small-sure", "large", "small-beside-large", "no-face"])
+def test_a_small_face_counts_as_the_target_only_past_a_higher_bar(faces, trump):
+    """The head's arithmetic alone: one softmax whose Trump logit is the row's first number."""
+    from trainer.head import SMALL_FACE_BAR, build_model
+
+    assert SMALL_FACE_BAR == (40, 0.95)
+    model = build_model((4, 1026), 2, hidden=(), dropout=0.0)
+    kernel = np.zeros((1024, 2), "float32")  # the description columns: size and mask are not learned from
+    kernel[0, 1] = 1.0
+    model.get_layer("face_classes").set_weights([kernel, np.zeros(2, "float32")])
+    probs = np.asarray(model(_faceres_frame(faces)))[0]
+    assert probs[1] == pytest.approx(trump, abs=0.01) and probs.sum() == pytest.approx(1, abs=1e-5)
+
+
+def test_dlib_rows_have_no_size_and_no_bar():
+    from trainer.head import build_model
+
+    model = build_model((4, 129), 2, hidden=(), dropout=0.0)
+    assert "small_face_line" not in [layer.name for layer in model.layers]
+
+
+def test_a_target_seen_only_in_small_faces_is_still_learned():
+    """The bar is flat below it: trained through, a small true face taught nothing and stayed "no target"."""
+    rng = np.random.default_rng(0)
+    target = rng.normal(0, 1, 1024)
+    y = np.arange(120) % 2
+    X = np.zeros((120, 4, 1026), "float32")
+    X[:, 0, :1024] = np.where(y[:, None] == 1, target, rng.normal(0, 1, (120, 1024))) + rng.normal(0, 0.1, (120, 1024))
+    X[:, 0, -2], X[:, 0, -1] = 0.3, 1.0  # every face is 30 px: under the bar
+    head = Head(n_classes=2, epochs=60, seed=0).fit(X, y)
+    assert (head.predict(X) == y).mean() >= 0.95

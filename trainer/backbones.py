@@ -35,9 +35,23 @@ VGG16_WEIGHTS_URL = (
 RANDOM = "random"  # tests and benchmarks only: an explicitly untrained VGG16
 
 
+DLIB_ROW = 129  # a row of dlib's descriptor: 128 numbers and the "face present" mask
+FACE_SIZE_UNIT = 100  # px: a FaceRes row's size column holds the face's larger side in hundreds of pixels
+
+
 def is_face_features(feature_shape: tuple[int, ...]) -> bool:
-    """Face features are rows of faces (description + "face present" mask); vgg16's are a 3-d map."""
+    """Face features are rows of faces; vgg16's are a 3-d map. A FaceRes row is its description, the
+    face's size and a 1/0 "face present" mask; a dlib row (before FaceRes) has no size column."""
     return len(feature_shape) == 2
+
+
+def has_face_sizes(feature_shape: tuple[int, ...]) -> bool:
+    return is_face_features(feature_shape) and feature_shape[-1] != DLIB_ROW
+
+
+def face_descriptions(features: np.ndarray) -> np.ndarray:
+    """Face rows -> who each face is (their description columns alone)."""
+    return features[..., : -2 if has_face_sizes(features.shape[1:]) else -1]
 
 
 def descriptor_in(identity: str) -> str:
@@ -273,8 +287,8 @@ class FaceBackbone(Backbone):
             from trainer.faceres import FaceResDescriptor
 
             self.faceres = FaceResDescriptor(scale=self.CROP)
-            described_by, dimensions = f"{self.faceres.identity}-", self.faceres.dimensions
-        self.feature_shape = (self.max_faces, dimensions + 1)  # + 1: the "face present" mask
+            described_by, dimensions = f"{self.faceres.identity}-sized-", self.faceres.dimensions
+        self.feature_shape = (self.max_faces, dimensions + (1 if descriptor == "dlib" else 2))  # (size and) mask
         # a dlib-described identity is what it was before FaceRes, so those versions' features stay valid
         self.identity = (f"face-{described_by}dlib{dlib.__version__}-mtcnn{version('mtcnn')}-p{self.PROPOSAL_CONFIDENCE}"
                          f"-hog1x{self.AROUND}g{self.GRID}-c{self.MIN_CONFIDENCE}-k{self.max_faces}"
@@ -336,10 +350,16 @@ class FaceBackbone(Backbone):
         return np.concatenate(self.pool.map("embed_here", [[images[i] for i in share] for share in shares]))
 
     def embed_here(self, images: list[np.ndarray]) -> np.ndarray:
-        out = np.zeros((len(images), *self.feature_shape), "float32")
-        for i, rgb in enumerate(images):
-            for j, (_, description) in enumerate(self.described_faces(rgb)):
-                out[i, j, :-1], out[i, j, -1] = description, 1.0
+        return np.stack([self.rows(self.described_faces(rgb)) for rgb in images]) if images else \
+            np.zeros((0, *self.feature_shape), "float32")
+
+    def rows(self, described: list[tuple[object, np.ndarray]]) -> np.ndarray:
+        """A frame's features from its described faces: per face its description, (its size,) and 1."""
+        out = np.zeros(self.feature_shape, "float32")
+        for j, (box, description) in enumerate(described):
+            out[j, : len(description)], out[j, -1] = description, 1.0
+            if has_face_sizes(self.feature_shape):
+                out[j, -2] = max(box.width(), box.height()) / FACE_SIZE_UNIT
         return out
 
     def described_faces(self, rgb: np.ndarray) -> list[tuple[object, np.ndarray]]:

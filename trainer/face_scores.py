@@ -14,7 +14,7 @@ from PIL import Image, ImageDraw
 
 from data.errors import LookoutError
 from trainer.backbones import Backbone, DeferredBackbone, is_face_features
-from trainer.head import class_layers
+from trainer.head import BARRED_FACES, class_layers
 from trainer.registry import Model
 
 
@@ -29,7 +29,8 @@ def per_face_model(model: Model):
     import keras
 
     keras_model = model.head.model_
-    outputs = [layer.output for layer in class_layers(keras_model)]
+    barred = [layer.output for layer in keras_model.layers if layer.name == BARRED_FACES]  # small faces held back
+    outputs = barred or [layer.output for layer in class_layers(keras_model)]
     if not is_face_features(tuple(keras_model.input_shape[1:])) or len(outputs) != 1:
         raise LookoutError(f"Model {model.version} scores whole frames, not faces: only a face model can say "
                            "which face it saw. Train one with the face backbone (backbone = \"face\" in project.toml).")
@@ -39,13 +40,11 @@ def per_face_model(model: Model):
 def scored_faces(model: Model, backbone: Backbone, rgb: np.ndarray) -> list[ScoredFace]:
     """Each face the model's backbone keeps in the frame (largest first), with its own probabilities."""
     scorer = per_face_model(model)
-    faces = (backbone.loaded if isinstance(backbone, DeferredBackbone) else backbone).described_faces(rgb)
+    loaded = backbone.loaded if isinstance(backbone, DeferredBackbone) else backbone
+    faces = loaded.described_faces(rgb)
     if not faces:
         return []
-    features = np.zeros((1, *backbone.feature_shape), "float32")
-    for i, (_, descriptor) in enumerate(faces):
-        features[0, i, :-1], features[0, i, -1] = descriptor, 1.0
-    probs = np.asarray(scorer(features))[0]
+    probs = np.asarray(scorer(loaded.rows(faces)[None]))[0]
     return [ScoredFace((box.left(), box.top(), box.right(), box.bottom()), probs[i]) for i, (box, _) in enumerate(faces)]
 
 

@@ -2,8 +2,9 @@
 
 - vgg16 features (7, 7, 512): the tutorial's head, Flatten and Dense 1024/512/512/256
   with dropout 0.5, softmax over the project's classes.
-- face features (faces, 129): each face row gets class probabilities; a frame shows
-  a target when any of its faces is that target (face_pooling).
+- face features (faces, row): each face row gets class probabilities, a small face counts
+  only at a higher bar (barred_small_faces); a frame shows a target when any of its faces is
+  that target (face_pooling).
 """
 
 from __future__ import annotations
@@ -14,12 +15,16 @@ from keras import layers, ops
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.class_weight import compute_class_weight
 
-from trainer.backbones import is_face_features
+from trainer.backbones import FACE_SIZE_UNIT, has_face_sizes, is_face_features
 from trainer.progress import Cancelled, Progress, ShouldStop
 
 TUTORIAL_LAYERS = (1024, 512, 512, 256)
 BATCHES_PER_EPOCH = 50  # with a step budget: enough passes per Keras epoch to keep its per-epoch cost small
 FACE_LAYERS = (128,)
+# (px, probability): a face smaller than this is a target only at this bar or above. Measured on the test
+# side's TikTok edits (bench/robustness.py): no bar vs faces under 40 px at 0.95 (see barred_small_faces).
+SMALL_FACE_BAR = (40, 0.95)
+BARRED_FACES = "faces_past_small_face_bar"  # the per-face probabilities the frame's come from
 FORWARD_BATCH = 1024  # rows per prediction call: the tutorial head scores 1,024 maps 15% faster than 256 at a time
 
 
@@ -41,6 +46,37 @@ def _fixed_dense(units: int, kernel: np.ndarray, bias: np.ndarray | None, name: 
     layer.build((None, kernel.shape[0]))
     layer.set_weights([kernel] if bias is None else [kernel, bias])
     return layer
+
+
+def _step(x, kernel: np.ndarray, bias: np.ndarray, name: str):
+    """clip(x @ kernel + bias, 0, 1) from Keras' own layers: with a steep kernel, 1 past a line and 0 before it."""
+    units = kernel.shape[1]
+    rising = layers.ReLU(name=f"{name}_rising")(_fixed_dense(units, kernel, bias, f"{name}_line")(x))
+    flipped = np.diag(-np.ones(units, "float32"))  # min(x, 1) = 1 - relu(1 - x)
+    capped = layers.ReLU(name=f"{name}_capped")(_fixed_dense(units, flipped, np.ones(units, "float32"), f"{name}_flip")(rising))
+    return _fixed_dense(units, flipped, np.ones(units, "float32"), name)(capped)
+
+
+def barred_small_faces(face_probs, features, n_classes: int):
+    """Per-face probabilities where a face smaller than SMALL_FACE_BAR's size counts as a target only at
+    its higher bar (else "no target"): FaceRes still takes a 20-40 px face of another man for Trump now
+    and then, and one such face made a frame, and a window of a duet video, a false alert
+    (bench/robustness.py). The size is the feature row's next-to-last column (FaceRes rows)."""
+    size_px, bar = SMALL_FACE_BAR
+    width, steep = features.shape[-1], 1000.0
+    size_line = np.zeros((width, 1), "float32")
+    size_line[-2, 0] = -steep  # small: 1 below size_px, 0 from it on (the column is in FACE_SIZE_UNIT px)
+    small = _step(features, size_line, np.array([steep * size_px / FACE_SIZE_UNIT], "float32"), "small_face")
+    eye = np.eye(n_classes, dtype="float32")
+    over_bar = _step(face_probs, steep * eye[:, 1:], np.full(n_classes - 1, -steep * bar, "float32"), "over_bar")
+    flipped = np.diag(-np.ones(n_classes - 1, "float32"))
+    under_bar = _fixed_dense(n_classes - 1, flipped, np.ones(n_classes - 1, "float32"), "under_bar")(over_bar)
+    held_back = layers.Multiply(name="small_and_under_bar")([small, under_bar])
+    kept = _fixed_dense(n_classes - 1, flipped, np.ones(n_classes - 1, "float32"), "kept")(held_back)
+    targets = layers.Multiply(name="targets_past_bar")([_fixed_dense(n_classes - 1, eye[:, 1:], None, "face_targets")(
+        face_probs), kept])
+    none = _fixed_dense(1, -np.ones((n_classes - 1, 1), "float32"), np.ones(1, "float32"), "face_none")(targets)
+    return layers.Concatenate(name=BARRED_FACES)([none, targets])
 
 
 def face_pooling(face_probs, features, n_classes: int):
@@ -68,17 +104,27 @@ def face_pooling(face_probs, features, n_classes: int):
     return layers.Concatenate(name="frame_classes")([none, targets])
 
 
-def build_model(feature_shape: tuple[int, ...], n_classes: int, *, hidden: tuple[int, ...], dropout: float):
+def build_model(feature_shape: tuple[int, ...], n_classes: int, *, hidden: tuple[int, ...], dropout: float,
+                small_face_bar: bool = True):
     """Every layer is named: Streamlit clears Keras' session after each script run, which restarts its
     automatic names ("dense", "dense_1", ...) in every thread, so a model built by a background job
-    during a page's rerun could get two layers called "dense" and fail to build."""
+    during a page's rerun could get two layers called "dense" and fail to build.
+
+    FaceRes rows are classified by their description alone (not the face's size or mask). The small-face
+    bar is left out of the model that is trained: it is flat below the bar, so a small true face would
+    teach nothing; the model that is used and saved has it (small_face_bar, see Head.fit)."""
     inputs = keras.Input(shape=feature_shape, name="features")
     faces = is_face_features(feature_shape)
     x = inputs if faces else layers.Flatten(name="flatten")(inputs)  # face rows are classified one by one
+    if has_face_sizes(feature_shape):  # Keras' own layers only: columns are cropped as the steps of a sequence
+        columns = layers.Permute((2, 1), name="columns")(inputs)
+        x = layers.Permute((2, 1), name="descriptions")(layers.Cropping1D((0, 2), name="without_size_and_mask")(columns))
     for i, units in enumerate(hidden):
         x = layers.Dense(units, activation="relu", name=f"hidden_{i}")(x)
         x = layers.Dropout(dropout, name=f"dropout_{i}")(x)
     outputs = layers.Dense(n_classes, activation="softmax", name="face_classes" if faces else "classes")(x)
+    if faces and has_face_sizes(feature_shape) and small_face_bar:
+        outputs = barred_small_faces(outputs, inputs, n_classes)
     if faces:
         outputs = face_pooling(outputs, inputs, n_classes)
     return keras.Model(inputs, outputs)
@@ -189,7 +235,8 @@ class Head(BaseEstimator, ClassifierMixin):
         feature_shape = tuple(X.shape[1:])
         hidden = self.hidden or (FACE_LAYERS if is_face_features(feature_shape) else TUTORIAL_LAYERS)
         keras.utils.set_random_seed(self.seed)
-        self.model_ = build_model(feature_shape, self.n_classes, hidden=tuple(hidden), dropout=self.dropout)
+        self.model_ = build_model(feature_shape, self.n_classes, hidden=tuple(hidden), dropout=self.dropout,
+                                  small_face_bar=False)
         averaged = {"use_ema": True, "ema_momentum": 1 - 1 / self.average_steps} if self.average_steps else {}
         self.model_.compile(  # Keras puts the averaged weights in the model when fit ends
             optimizer=keras.optimizers.Adam(self.learning_rate, **averaged), loss="sparse_categorical_crossentropy"
@@ -213,7 +260,9 @@ class Head(BaseEstimator, ClassifierMixin):
         # without it each saved version takes a third of the disk (two files of 320 MB became 106 MB each).
         trained = self.model_
         self.model_ = build_model(feature_shape, self.n_classes, hidden=tuple(hidden), dropout=self.dropout)
-        self.model_.set_weights(trained.get_weights())
+        for layer in trained.layers:  # by name: the model used has the small-face bar's fixed layers besides
+            if layer.weights:
+                self.model_.get_layer(layer.name).set_weights(layer.get_weights())
         self.epochs_run_ = epochs
         return self
 
