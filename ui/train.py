@@ -38,8 +38,8 @@ def descriptor_upgrade_ui(ws, active: ModelCard | None) -> None:
     st.info("A better face model can be trained. The model the monitor uses tells people apart with dlib's "
             "descriptor, which often takes a small face (a duet window, a dark room, a 360p video) for someone else. "
             "Faces are now described by FaceRes: on TikTok-style copies of the tutorial's test frames, false alerts "
-            "fell from 69 to 39 for as many Trump frames found. Press Train: every frame's faces are described again "
-            "(a few minutes, with progress), then the new version is compared with the active one on this "
+            "fell from 69 to 20 while slightly more Trump frames were found. Press Train: every frame's faces are "
+            "described again (a few minutes, with progress), then the new version is compared with the active one on this "
             "workspace's test frames before you activate it. The monitor keeps using the active version until then.")
 
 
