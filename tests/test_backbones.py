@@ -121,9 +121,10 @@ def test_face_backbone_finds_a_small_face_and_ignores_a_faceless_frame(face_back
     frame = load_rgb(dataset / "Data_deeplearning" / small_face)
     blank = np.full((512, 288, 3), 90, np.uint8)
     features = face_backbone.embed([frame, blank])
-    assert features.shape == (2, *face_backbone.feature_shape) and face_backbone.feature_shape == (FaceBackbone.max_faces, 1025)
+    assert features.shape == (2, *face_backbone.feature_shape) and face_backbone.feature_shape == (FaceBackbone.max_faces, 1026)
     assert features[0, :, -1].sum() >= 1
-    assert np.linalg.norm(features[0, 0, :-1]) == pytest.approx(1, abs=1e-3)  # FaceRes' description, unit length
+    assert np.linalg.norm(features[0, 0, :1024]) == pytest.approx(1, abs=1e-3)  # FaceRes' description, unit length
+    assert 0.2 < features[0, 0, -2] < 1  # the face's size, in hundreds of pixels (a small face: 20-100 px)
     assert features[1].sum() == 0
 
 

@@ -65,7 +65,7 @@ def test_a_dlib_face_model_keeps_scoring_then_a_retrain_moves_the_project_to_fac
     assert not app.exception and any(UPGRADE in info.value for info in app.info)
 
     new = train_model(ws)
-    assert new.card.backbone_identity.startswith("face-faceres") and new.card.input_shape == (4, 1025)
+    assert new.card.backbone_identity.startswith("face-faceres") and new.card.input_shape == (4, 1026)
     comparison = compare_versions(ws, [old.version, new.version])  # each scored with its own descriptor
     assert comparison.frames == old.card.split["test_frames"]
     activate(ws, new.version)
