@@ -45,12 +45,19 @@ def test_errors_are_kept_as_messages_and_cancel_reaches_the_work(small_disk):
     def crashes(job):
         raise KeyError("boom")
 
+    def loads_while_a_page_reruns(job):  # what the Monitor page showed after a training (issue: a Python error)
+        raise ValueError("You called set_weights(weights) on layer 'p_net' with a weight list of length 13, "
+                         "but the layer was expecting 11 weights.")
+
     def cancellable(job):
         job.cancel.wait(10)
         return "stopped" if job.cancel.is_set() else "timed out"
 
     assert wait(registry.start("a", fails)).error == "frames.zip is not a zip file"
-    assert wait(registry.start("b", crashes)).error == "KeyError: 'boom'"
+    for key, work, doing in (("train:/ws", crashes, "Training"), ("cycle:/ws", loads_while_a_page_reruns, "The monitor cycle")):
+        error = wait(registry.start(key, work)).error
+        assert error.startswith(f"{doing} stopped on an unexpected problem inside Lookout") and "Try again" in error
+        assert not any(text in error for text in ("Error", "boom", "set_weights", "p_net"))  # no exception text
     assert wait(registry.start("d", fills_the_disk, writes=disk)).error == (
         f"The disk is full where Lookout writes {disk}; free some space on it and try again.")
     job = registry.start("c", cancellable)

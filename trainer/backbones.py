@@ -404,12 +404,18 @@ class DeferredBackbone(Backbone):
         return self.loaded.embed(images)
 
 
+_LOADING = threading.Lock()
+
+
 def load_backbone(name: str, *, vgg16_weights: str | os.PathLike | None = None, configured: str = "",
                   workers: int | None = None, descriptor: str = "faceres") -> Backbone:
     """name: "vgg16" or "face"; vgg16_weights: a file, RANDOM, or None to find ImageNet's;
-    workers: face backbone processes (None: one per core); descriptor: the face backbone's, see FACE_DESCRIPTORS."""
-    if name == "vgg16":
-        return VGG16Backbone(vgg16_weights, configured=configured)
-    if name == "face":
-        return FaceBackbone(workers=workers, descriptor=descriptor)
+    workers: face backbone processes (None: one per core); descriptor: the face backbone's, see FACE_DESCRIPTORS.
+    One backbone is built at a time in a process: the app's pages and jobs ask for theirs from several
+    threads, and a monitor cycle's MTCNN once failed to load its weights while another thread built networks."""
+    with _LOADING:
+        if name == "vgg16":
+            return VGG16Backbone(vgg16_weights, configured=configured)
+        if name == "face":
+            return FaceBackbone(workers=workers, descriptor=descriptor)
     raise LookoutError(f"Backbone {name!r} is not one of vgg16, face (backbone in project.toml).")

@@ -7,6 +7,7 @@ already running returns the running one. Errors are kept for the page to show.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -15,6 +16,7 @@ from pathlib import Path
 
 from data.errors import LookoutError, full_disk_as_error
 
+log = logging.getLogger("lookout")
 ETA_AFTER_S, ETA_AFTER_STEPS = 5.0, 3  # a time left is shown once this much of a stage is done
 SMOOTHING = 0.3
 
@@ -56,6 +58,19 @@ class Job:
         return self.done / self.total if self.total else 0.0
 
 
+JOB_WORDS = {"import": "The import", "capture": "Capturing the videos", "map": "Drawing the map",
+             "score": "Scoring the video", "cycle": "The monitor cycle", "review-queue": "Ranking the review queue",
+             "similar-index": "Updating the look-alike search", "train": "Training"}
+
+
+def unexpected_failure(kind: str) -> str:
+    """What a page says when a job failed for a reason Lookout did not foresee: no exception text, which
+    means nothing to a journalist, but what to do."""
+    return (f"{JOB_WORDS.get(kind, 'The work')} stopped on an unexpected problem inside Lookout, not on anything you "
+            "did. Try again; if it happens again, send the app's log (the window where `streamlit run app.py` runs) "
+            "to whoever looks after Lookout.")
+
+
 class JobRegistry:
     def __init__(self):
         self._jobs: dict[str, Job] = {}
@@ -81,8 +96,9 @@ class JobRegistry:
                     job.result = work(job)
             except LookoutError as exc:
                 job.error = str(exc)
-            except Exception as exc:  # shown on the page that started it, not lost in a log
-                job.error = f"{type(exc).__name__}: {exc}"
+            except Exception:  # a fault of Lookout's: words on the page, the traceback in the server's log
+                log.exception("background job %s failed", key)
+                job.error = unexpected_failure(key.split(":", 1)[0])
             finally:
                 job.finished = True
 
