@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import sqlite3
 
-from data.rows import AlertRow, RecentAlertRow, all_rows
+from data.rows import AlertRow, DeliveryRow, RecentAlertRow, all_rows
 from data.schema import now, transaction
 
 
@@ -28,9 +28,26 @@ def pending_alerts(conn: sqlite3.Connection) -> list[AlertRow]:
 def recent_alerts(conn: sqlite3.Connection, limit: int = 50) -> list[RecentAlertRow]:
     """The latest alerts, newest first, as the Monitor page lists them."""
     return all_rows(conn.execute(
-        """SELECT a.video_id, COALESCE(v.url, v.path) AS video, a.target, a.model_version, a.status, a.attempts,
+        """SELECT a.id, a.video_id, COALESCE(v.url, v.path) AS video, a.target, a.model_version, a.status, a.attempts,
                   a.last_error, a.sent_at
            FROM alerts a JOIN videos v ON v.id = a.video_id ORDER BY a.id DESC LIMIT ?""", (limit,)))
+
+
+def deliveries(conn: sqlite3.Connection, alert_ids: list[int]) -> dict[int, list[DeliveryRow]]:
+    """Per alert, per address tried: whether it has the alert, attempts of unknown outcome, and the
+    last attempt's error."""
+    marks = ",".join("?" * len(alert_ids))
+    rows = all_rows(conn.execute(
+        f"""SELECT alert_id, endpoint, MAX(outcome = 'delivered') AS delivered,
+                   SUM(outcome IS NULL OR outcome = 'unknown') AS unknown,
+                   (SELECT error FROM alert_attempts b WHERE b.alert_id = a.alert_id AND b.endpoint = a.endpoint
+                    ORDER BY b.id DESC LIMIT 1) AS last_error
+            FROM alert_attempts a WHERE alert_id IN ({marks}) GROUP BY alert_id, endpoint ORDER BY MIN(id)""",
+        alert_ids))
+    by_alert: dict[int, list[DeliveryRow]] = {}
+    for row in rows:
+        by_alert.setdefault(row["alert_id"], []).append(row)
+    return by_alert
 
 
 def endpoint_state(conn: sqlite3.Connection, alert_id: int, endpoint: str) -> tuple[bool, int]:

@@ -135,6 +135,7 @@ class AlertRow(TypedDict):
 
 
 class RecentAlertRow(TypedDict):
+    id: int
     video_id: int
     video: str  # its URL, or the file's path for a video scored from a file
     target: int
@@ -143,6 +144,14 @@ class RecentAlertRow(TypedDict):
     attempts: int
     last_error: str | None
     sent_at: str | None
+
+
+class DeliveryRow(TypedDict):
+    alert_id: int
+    endpoint: str  # the address as stored: apprise's privacy form and a digest
+    delivered: int  # 1 once it has the alert
+    unknown: int  # attempts with no answer in time (or cut off)
+    last_error: str | None
 
 
 class SourceHealthRow(TypedDict):

@@ -5,7 +5,8 @@ where the endpoint can tell.
   (`record_alert`), so a crash can never keep the score and lose the alert.
 - Each endpoint is tried separately; every attempt is recorded before it is made.
 - An endpoint that refused or could not be reached did not get the alert: it is
-  tried again next cycle, for as long as it takes.
+  tried again next cycle, for as long as it takes. The alert counts as sent once one
+  endpoint has it; the Monitor page says, per address, who has it and who does not.
 - An attempt that timed out waiting for the reply, or whose process died while it
   waited, may have arrived: it is "unknown", tried again at most
   MAX_UNKNOWN_ATTEMPTS times in all, with the same idempotency key each time
@@ -21,6 +22,7 @@ import logging
 import os
 import sqlite3
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 import apprise
 
@@ -114,8 +116,8 @@ def _attempt(ws: Workspace, notifier: Notifier, row, index: int, endpoint: str, 
 
 
 def send_pending(ws: Workspace, notifier: Notifier, *, dry_run: bool = False, log=print) -> tuple[int, int]:
-    """Try every pending alert at every endpoint that does not have it yet; returns (sent, still pending).
-    Dry run prints them instead."""
+    """Try every pending alert at every endpoint that does not have it yet. Returns (alerts that reached
+    an address for the first time, alerts still waiting for some address). Dry run prints them instead."""
     sent = waiting = 0
     endpoints = notifier.endpoints()
     for row in alert_records.pending_alerts(ws.db):
@@ -124,25 +126,30 @@ def send_pending(ws: Workspace, notifier: Notifier, *, dry_run: bool = False, lo
             attached = f"\n(attached: {alert.attachment})" if alert.attachment else ""
             log(f"[dry run] alert: {alert.title}\n{alert.body}{attached}")
             continue
-        if not endpoints:
-            waiting += 1
-            continue
+        states = [alert_records.endpoint_state(ws.db, row["id"], endpoint) for endpoint in endpoints]
+        reached_before = any(delivered for delivered, _ in states)
         done = []  # per endpoint: "delivered", "unknown" (gave up) or None (try again next cycle)
-        for index, endpoint in enumerate(endpoints):
-            delivered, unknown = alert_records.endpoint_state(ws.db, row["id"], endpoint)
+        for index, (endpoint, (delivered, unknown)) in enumerate(zip(endpoints, states)):
             if not delivered and unknown < MAX_UNKNOWN_ATTEMPTS:
                 outcome = _attempt(ws, notifier, row, index, endpoint, alert)
                 delivered, unknown = outcome == "delivered", unknown + (outcome == "unknown")
                 if not delivered:
-                    log(f"alert {row['id']} to {endpoint}: {outcome}, will retry next cycle")
+                    log(f"alert {row['id']} to {address_in_words(endpoint)}: {outcome}, will retry next cycle")
             done.append("delivered" if delivered else "unknown" if unknown >= MAX_UNKNOWN_ATTEMPTS else None)
-        if None in done:
+        sent += "delivered" in done and not reached_before
+        if None in done or not endpoints:
             waiting += 1
             continue
-        status = "sent" if set(done) == {"delivered"} else "unknown"
-        alert_records.close_alert(ws.db, row["id"], status)
-        sent += status == "sent"
+        alert_records.close_alert(ws.db, row["id"], "sent" if set(done) == {"delivered"} else "unknown")
     return sent, waiting
+
+
+def address_in_words(endpoint: str) -> str:
+    """An endpoint as the pages name it: its kind and host, nothing of its path, options or secrets."""
+    url = urlsplit(endpoint.split(" #", 1)[0])
+    kind = url.scheme.removesuffix("s") if url.scheme in {f"{w}s" for w in WEBHOOK_SCHEMES} else url.scheme
+    host = f"{url.hostname}:{url.port}" if url.port else url.hostname
+    return f"{kind} to {host}" if host else kind
 
 
 def detection_alert(video: dict, verdict, best_frame) -> Alert:

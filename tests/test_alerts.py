@@ -71,14 +71,15 @@ def test_an_endpoint_that_is_down_gets_the_alert_when_it_is_back_and_the_other_o
     with Webhook() as up, Webhook() as down:
         down.down = True
         notifier = Notifier([up.apprise_url, down.apprise_url])
+        assert send_pending(queued, notifier, log=quiet) == (1, 1)  # sent (one address has it), still waiting
         for _ in range(MAX_UNKNOWN_ATTEMPTS + 2):  # refusals are not counted against it
             assert send_pending(queued, notifier, log=quiet) == (0, 1)
         down.down = False
-        assert send_pending(queued, notifier, log=quiet) == (1, 0)
+        assert send_pending(queued, notifier, log=quiet) == (0, 0)
     assert len(up.received) == 1 and len(down.received) == 1
     assert keys(up) == keys(down)
     row = queued.db.execute("SELECT attempts, status FROM alerts").fetchone()
-    assert tuple(row) == (MAX_UNKNOWN_ATTEMPTS + 4, "sent")
+    assert tuple(row) == (MAX_UNKNOWN_ATTEMPTS + 5, "sent")  # up once, down at every one of the 4 + MAX cycles
 
 
 def test_every_attempt_is_recorded_before_it_is_made(queued, monkeypatch):
@@ -91,3 +92,21 @@ def test_every_attempt_is_recorded_before_it_is_made(queued, monkeypatch):
     monkeypatch.setattr(Notifier, "send_to", send_to)
     send_pending(queued, Notifier(["json://127.0.0.1:9/x"]), log=quiet)
     assert seen == [1]
+
+
+def test_the_alerts_table_says_which_address_has_the_alert_and_why_the_other_has_not(queued):
+    """One working and one dead address: the cycle said "0 alerts sent" and both rows "waiting" while the
+    working receiver had the alert; the problem column showed apprise's URL with its options."""
+    from data.alert_records import recent_alerts
+    from ui.monitor import alerts_table
+
+    with Webhook() as up, Webhook() as down:
+        down.down = True
+        secret = "?+X-Api-Key=s3cret-token"
+        assert send_pending(queued, Notifier([up.apprise_url, down.apprise_url + secret]), log=quiet) == (1, 1)
+        (row,) = alerts_table(queued, recent_alerts(queued.db)).to_dict("records")
+    assert len(up.received) == 1
+    assert row["status"] == "sent to 1 of 2 addresses; the others are tried again next cycle"
+    assert row["delivered to"] == f"json to 127.0.0.1:{up.httpd.server_address[1]}"
+    assert row["not delivered to"].startswith(f"json to 127.0.0.1:{down.httpd.server_address[1]}: failing (")
+    assert "s3cret" not in str(row) and "X-Api-Key" not in str(row) and "json://" not in str(row)

@@ -311,7 +311,7 @@ def test_monitor_page_runs_a_cycle_and_lists_the_verdicts(ws_env, tmp_path, rand
     time.sleep(1)
     app.run()
     assert not app.exception
-    assert "Cycle done: 1 video scored" in app.success[0].value
+    assert "Cycle done: 1 new video scored" in app.success[0].value
     tables = [t.value for t in app.dataframe]  # recent videos and source health
     assert any("source" in t and t["source"].str.startswith("folder:").any() for t in tables)
     assert len(app.get("image")) == 2  # the clip's two distinct frames, each with its score

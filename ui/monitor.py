@@ -9,10 +9,11 @@ import pandas as pd
 import streamlit as st
 
 from data import LookoutError
-from data.alert_records import recent_alerts
+from data.alert_records import deliveries, recent_alerts
 from data.monitor_records import predictions_of, recent_scores, source_health
 from data.uploads import save_upload
 from data.video import sample_video
+from monitor.alerts import MAX_UNKNOWN_ATTEMPTS, address_in_words
 from monitor.cycle import plain_error, run_once, source_advice
 from monitor.download import VIDEO_SUFFIXES, fetch_url
 from monitor.scoring import score_video
@@ -118,13 +119,16 @@ def describe_cycle(report) -> tuple[str, str]:
         return "warning", ("No sources are set up, so nothing was fetched. Add TikTok accounts, video links or a "
                            "folder under \"Set up\" at the top of this page.")
     failed = "\n".join(_failure(name, "; ".join(errors)) for name, errors in report.source_errors.items())
-    done = (f"{_count(report.scored, 'video')} scored, {_count(report.detections, 'detection')}, "
-            f"{_count(report.alerts_sent, 'alert')} sent")
+    scored = (f"{_count(report.scored, 'new video')} scored, {_count(report.detections, 'detection')}"
+              if report.scored else "no new videos")
+    done = f"{scored}, {_count(report.alerts_sent, 'alert')} sent"
+    waiting = (f" {_count(report.alerts_pending, 'alert')} still {'waits' if report.alerts_pending == 1 else 'wait'} "
+               "for an address that has not taken it: see Alerts below." if report.alerts_pending else "")
     if failed and len(report.source_errors) == report.sources and not report.scored:
-        return "error", f"Every source failed, so nothing was scored:\n{failed}"
+        return "error", f"Every source failed, so nothing was scored:\n{failed}{waiting}"
     if failed:
-        return "warning", f"Cycle done: {done}. Some videos or sources failed:\n{failed}"
-    return "success", f"Cycle done: {done}."
+        return "warning", f"Cycle done: {done}.{waiting} Some videos or sources failed:\n{failed}"
+    return ("warning" if waiting else "success"), f"Cycle done: {done}.{waiting}"
 
 
 def _failure(source: str, error: str) -> str:
@@ -183,18 +187,39 @@ def page() -> None:
         st.dataframe(sources_table(health), hide_index=True, width="stretch")
 
 
-ALERT_STATUS = {"sent": "sent", "pending": "waiting: tried again next cycle",
-                "unknown": "may have arrived (no reply in time)"}
-
-
 def alerts_table(ws, alerts) -> pd.DataFrame:
     classes = ws.config.classes
-    return pd.DataFrame([{
-        "video": a["video"] if "://" in a["video"] else Path(a["video"]).name,
-        "target": classes[a["target"]] if a["target"] < len(classes) else a["target"],
-        "status": ALERT_STATUS.get(a["status"], a["status"]), "tries": a["attempts"],
-        "sent": human_time(a["sent_at"]) if a["sent_at"] else "", "last problem": a["last_error"] or "",
-    } for a in alerts])
+    tried = deliveries(ws.db, [a["id"] for a in alerts])
+    rows = []
+    for a in alerts:
+        addresses = tried.get(a["id"], [])
+        reached = [address_in_words(d["endpoint"]) for d in addresses if d["delivered"]]
+        rows.append({
+            "video": a["video"] if "://" in a["video"] else Path(a["video"]).name,
+            "target": classes[a["target"]] if a["target"] < len(classes) else a["target"],
+            "status": alert_status(a["status"], len(reached), len(addresses)),
+            "delivered to": ", ".join(reached),
+            "not delivered to": "; ".join(f"{address_in_words(d['endpoint'])}: {not_delivered(d)}"
+                                          for d in addresses if not d["delivered"]),
+            "tries": a["attempts"], "done": human_time(a["sent_at"]) if a["sent_at"] else "",
+        })
+    return pd.DataFrame(rows)
+
+
+def alert_status(status: str, reached: int, tried: int) -> str:
+    if status == "sent":
+        return "sent to every address"
+    if status == "unknown":
+        return f"sent to {reached} of {tried} addresses; the others never answered in time (it may have arrived)"
+    if reached:
+        return f"sent to {reached} of {tried} addresses; the others are tried again next cycle"
+    return "not sent yet: no address has it; tried again next cycle"
+
+
+def not_delivered(delivery) -> str:
+    if delivery["unknown"] >= MAX_UNKNOWN_ATTEMPTS:
+        return f"gave up after {delivery['unknown']} tries with no answer in time (it may have arrived)"
+    return f"failing ({delivery['last_error'] or 'no answer yet'})"
 
 
 def sources_table(health) -> pd.DataFrame:
