@@ -313,7 +313,10 @@ def test_monitor_page_runs_a_cycle_and_lists_the_verdicts(ws_env, tmp_path, rand
     assert not app.exception
     assert "Cycle done: 1 new video scored" in app.success[0].value
     tables = [t.value for t in app.dataframe]  # recent videos and source health
-    assert any("source" in t and t["source"].str.startswith("folder:").any() for t in tables)
+    (sources,) = [t for t in tables if "source" in t]
+    assert sources["source"].tolist() == ["folder trend"]  # its name, no "folder:/tmp/...", no "active model" row
+    (recent,) = [t for t in tables if "model" in t]
+    assert recent["author"].tolist() == [""] and recent["model"].str.contains(r"\(\d+ \w+ \d\d:\d\d").all()
     assert len(app.get("image")) == 2  # the clip's two distinct frames, each with its score
 
     upload = make_video(tmp_path / "upload.mp4", [3, 4, 5])
@@ -551,3 +554,15 @@ def test_the_precision_goal_is_said_as_a_promise_the_test_set_can_keep(scores, i
 
     point = choose_threshold(np.array(is_target), np.array(scores), goal=0.95, floor=0.5)
     assert operating_point_text("Trump", point, 0.95).startswith(said)
+
+
+@pytest.mark.parametrize("kept, shown", [
+    ("folder:/tmp/pytest-1/trend", "folder trend"),  # was shown as kept, with the server's path
+    ("urls:1", "1 video link"), ("urls:3", "3 video links"),
+    ("accounts:bbcnews", "TikTok account @bbcnews"), ("accounts:bbcnews,@cnn", "TikTok accounts @bbcnews, @cnn"),
+    ("command:/usr/local/bin/fetch-trending", "command fetch-trending"),
+])
+def test_the_sources_table_names_sources_as_the_set_up_does(kept, shown):
+    from ui.monitor import source_in_words
+
+    assert source_in_words(kept) == shown

@@ -22,8 +22,9 @@ def findings_ui(ws) -> None:
     if not found:
         st.caption("No video where a target was found in this period yet.")
         return
-    st.dataframe(pd.DataFrame([{
-        "target": f.target, "video": f.link, "author": f.author, "caption": f.caption,
+    st.dataframe(pd.DataFrame([{  # a file's name is no link: as one it opened the app itself in a new tab
+        "target": f.target, "video": f.link if "://" in f.link else None, "file": "" if "://" in f.link else f.link,
+        "author": f.author, "caption": f.caption,
         "found": human_time(f.found_at), "frames with the target": f"{f.positive_frames} of {f.sampled_frames}",
         "share": f"{f.share:.0%}",
     } for f in found]), hide_index=True, width="stretch",

@@ -14,7 +14,7 @@ from data.monitor_records import predictions_of, recent_scores, source_health
 from data.uploads import save_upload
 from data.video import sample_video
 from monitor.alerts import MAX_UNKNOWN_ATTEMPTS, address_in_words
-from monitor.cycle import plain_error, run_once, source_advice
+from monitor.cycle import ACTIVE_MODEL, plain_error, run_once, source_advice
 from monitor.download import VIDEO_SUFFIXES, fetch_url
 from monitor.scoring import score_video
 from ui.findings import findings_ui
@@ -36,7 +36,7 @@ def recent_videos(ws) -> list[dict]:
 
 def verdicts_table(videos: list[dict]) -> pd.DataFrame:
     return pd.DataFrame([
-        {"video": v["video"], "author": v["author"], "model": v["model_version"],
+        {"video": v["video"], "author": v["author"] or "", "model": version_name(v["model_version"]),
          **{x["name"]: f"{'YES' if x['positive'] else 'no'} ({x['ratio']:.0%})" for x in v["verdicts"]}}
         for v in videos
     ])
@@ -173,7 +173,7 @@ def page() -> None:
     videos = recent_videos(ws)
     if videos:
         st.subheader("Recent videos")
-        st.dataframe(verdicts_table(videos), width="stretch")
+        st.dataframe(verdicts_table(videos), hide_index=True, width="stretch")
         names = {i: f"{v['video']} ({v['model_version']})" for i, v in enumerate(videos)}
         chosen = st.selectbox("Frames and scores of", list(names), format_func=names.get)
         timeline_ui(ws, videos[chosen])
@@ -181,7 +181,7 @@ def page() -> None:
     if alerts:
         st.subheader("Alerts")
         st.dataframe(alerts_table(ws, alerts), hide_index=True, width="stretch")
-    health = source_health(ws.db)
+    health = [h for h in source_health(ws.db) if h["source"] != ACTIVE_MODEL]  # the model's problems show above
     if health:
         st.subheader("Sources")
         st.dataframe(sources_table(health), hide_index=True, width="stretch")
@@ -222,9 +222,24 @@ def not_delivered(delivery) -> str:
     return f"failing ({delivery['last_error'] or 'no answer yet'})"
 
 
+def source_in_words(name: str) -> str:
+    """A source as the set-up part of the page names it, not as it is kept ("folder:/srv/trend")."""
+    kind, _, what = name.partition(":")
+    if kind == "folder":
+        return f"folder {Path(what).name or what}"
+    if kind == "urls":
+        return f"{what} video link" + ("" if what == "1" else "s")
+    if kind == "accounts":
+        accounts = [f"@{a.lstrip('@')}" for a in what.split(",")]
+        return ("TikTok account " if len(accounts) == 1 else "TikTok accounts ") + ", ".join(accounts)
+    if kind == "command":
+        return f"command {Path(what).name}"
+    return name
+
+
 def sources_table(health) -> pd.DataFrame:
     return pd.DataFrame([{
-        "source": h["source"], "last fetched": human_time(h["last_success"]) if h["last_success"] else "never",
+        "source": source_in_words(h["source"]), "last fetched": human_time(h["last_success"]) if h["last_success"] else "never",
         "failed in a row": h["consecutive_failures"],
         "last problem": f"{plain_error(h['last_error'])}. {source_advice(h['last_error'])}".strip()
         if h["consecutive_failures"]
