@@ -184,6 +184,34 @@ def test_train_page_trains_in_the_background_and_activates(ws_env, tmp_path, ran
     assert download_name("Election desk", ("Trump", "Biden"), "v1") == "election_desk-trump_biden-v1.h5"  # was model.h5
 
 
+def test_a_retrain_opens_on_the_new_version_and_activating_it_leaves_one_message(ws_env, tmp_path, random_vgg16,
+                                                                                 monkeypatch):
+    """After training, the page said "Activate it below" while the picker stayed on the active version (no
+    Activate, no comparison); after Activate, that message stayed beside the new one."""
+    weights = tmp_path / "random.weights.h5"
+    random_vgg16.model.save_weights(weights)
+    monkeypatch.setenv("LOOKOUT_VGG16_WEIGHTS", str(weights))
+    monkeypatch.setenv("LOOKOUT_FEATURE_CACHE", str(tmp_path / "features"))
+    from tests.test_training import colour_frames
+    from trainer.registry import activate
+    from trainer.train import train_model
+
+    ws = Workspace.open(ws_env)
+    import_folder(ws, colour_frames(tmp_path / "frames"))
+    first = train_model(ws, backbone="vgg16", epochs=1).version
+    activate(ws, first)
+    app = page("train").run()
+    next(b for b in app.button if b.label == "Train a new model").click().run()
+    rerun_until(app, lambda a: len(a.selectbox) > 1 and len(a.selectbox[1].options) == 2 and a.success)
+    assert not app.exception and app.selectbox[1].value != first  # the version just trained, with its comparison
+    assert any("against the active" in h.value for h in app.subheader)
+    if app.error:  # worse on the test frames: the page offers to activate it anyway
+        next(c for c in app.checkbox if c.label.startswith("Activate anyway")).check().run()
+    next(b for b in app.button if b.label.startswith("Activate")).click().run()
+    said = [s.value for s in app.success]
+    assert sum("now the model the monitor uses" in s for s in said) == 1 and not any("Activate it below" in s for s in said)
+
+
 def test_train_page_deletes_a_version_the_monitor_does_not_use(ws_env, tmp_path, random_vgg16, monkeypatch):
     monkeypatch.setenv("LOOKOUT_FEATURE_CACHE", str(tmp_path / "features"))
     from tests.test_training import colour_frames

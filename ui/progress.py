@@ -41,6 +41,13 @@ def _shown_here(job: Job) -> bool:
     return job.owner == session_token() or job.owner is None and bool(job.error)
 
 
+def dismiss_job_message(ws: Workspace, kind: str) -> None:
+    """Close a finished job's message, as its "Close this message" button does: what followed replaced it."""
+    job = jobs().get(job_key(ws, kind))
+    if job is not None and job.finished:
+        job.dismissed = True
+
+
 def job_running(ws: Workspace, kind: str) -> bool:
     job = jobs().get(job_key(ws, kind))
     return job is not None and not job.finished

@@ -11,7 +11,7 @@ from trainer.backbones import descriptor_in
 from trainer.predict import chosen_backbone
 from trainer.registry import active_version, download_name, export_h5, list_models, remove, size_in_words
 from ui.dataset import BACKBONE_HELP
-from ui.progress import ProgressBar, job_running, job_ui, start_job
+from ui.progress import ProgressBar, dismiss_job_message, job_running, job_ui, start_job
 from ui.when import version_name
 from ui.workspace import active_card, current_workspace
 
@@ -184,6 +184,7 @@ def activation_ui(ws, active: str | None, chosen: str) -> None:
             st.error(str(exc))
         else:  # drawn anew: the picker says "(active)" and Activate and Delete go at once
             st.session_state.train_note = f"{version_name(chosen)} is now the model the monitor uses."
+            dismiss_job_message(ws, "train")  # "trained: activate it below" is done with; one message at a time
             st.rerun()
 
 
@@ -222,9 +223,10 @@ def page() -> None:
             st.info("No model yet. Label frames of each class, then press Train.")
         return
     active = active_version(ws)
-    versions = [m.version for m in models]
-    chosen = st.selectbox("Model version", versions, index=versions.index(active) if active in versions else 0,
-                          format_func=lambda v: version_name(v, active=active))
+    versions = [m.version for m in models]  # newest first
+    # opens on a version newer than the active one (just trained: its comparison and Activate), else the active one
+    opened = 0 if active not in versions or versions[0] > active else versions.index(active)
+    chosen = st.selectbox("Model version", versions, index=opened, format_func=lambda v: version_name(v, active=active))
     card = next(m for m in models if m.version == chosen)
     counts = ", ".join(f"{n} {name}" for name, n in card.label_counts.items())
     st.caption(f"{backbone_in_words(card)} · trained on {counts} frames · test frames kept apart by "
