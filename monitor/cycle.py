@@ -3,10 +3,8 @@ queue one alert per detection, deliver pending alerts, keep source health."""
 
 from __future__ import annotations
 
-import re
 import time
 from dataclasses import dataclass, field
-from importlib.metadata import version
 
 from filelock import FileLock, Timeout
 
@@ -17,18 +15,13 @@ from data.workspace import Workspace
 from monitor.alerts import Alert, Notifier, send_pending
 from monitor.download import record_fetched
 from monitor.scoring import alert_on_stored_score, in_order, score_video
-from monitor.source_kinds import build_sources
+from monitor.source_errors import plain_error, source_advice
+from monitor.source_kinds import build_sources, source_in_words
 from trainer.backbones import Backbone
 from trainer.predict import backbone_for
 from trainer.registry import load_model
 
 FAILURES_BEFORE_OPERATOR_ALERT = 3
-# yt-dlp's words when a site changed under its extractor (fixed by updating yt-dlp, not by waiting).
-EXTRACTOR_BREAK = re.compile(r"Unable to extract|Unsupported URL|Unable to download (JSON|webpage)|HTTP Error 403", re.I)
-# A failed name lookup, as yt-dlp, requests and curl word it: offline, or no such host.
-NO_NETWORK = re.compile(r"Errno -[235]\b|Name or service not known|Temporary failure in name resolution|"
-                        r"getaddrinfo failed|Could not resolve host|Failed to resolve", re.I)
-REFUSED = re.compile(r"Errno 111\b|Connection refused", re.I)
 ACTIVE_MODEL = "active model"  # its health is kept beside the sources'; one failure already stops detection
 
 
@@ -39,41 +32,13 @@ def operator_alert(health) -> Alert:
             title="Lookout: the active model cannot be loaded; detection has stopped",
             body=f"{health['last_error']}\nActivate a working version (python -m trainer list, then activate).",
         )
-    advice = source_advice(health["last_error"] or "")
+    error = health["last_error"] or ""
+    advice = source_advice(error)
     return Alert(
-        title=f"Lookout: source {health['source']} is failing",
-        body=f"{health['consecutive_failures']} cycles in a row failed. Last error: {health['last_error']}"
+        title=f"Lookout: source {source_in_words(health['source'])} is failing",
+        body=f"{health['consecutive_failures']} cycles in a row failed. Last problem: {plain_error(error)}"
              + (f"\n{advice}" if advice else ""),
     )
-
-
-def plain_error(error: str) -> str:
-    """A source's error as a journalist reads it: a failed lookup is no '[Errno -2] Name or service not known'."""
-    if NO_NETWORK.search(error):
-        return "could not reach the site (no internet, or no such host)"
-    if REFUSED.search(error):
-        return "the site refused the connection (nothing answers at that address)"
-    return error
-
-
-def source_advice(error: str) -> str:
-    """What to do about a source's error, where we know ("" where we do not)."""
-    if NO_NETWORK.search(error):
-        return ("This computer could not look the site up: no internet, or its DNS is down. Check the connection; "
-                "the source is tried again next cycle.")
-    if REFUSED.search(error):
-        return "Check the address; if it is right, the site is down, and it is tried again next cycle."
-    if "secondary user ID" in error:  # TikTok's page gave no account id: offline, a wrong name, or a TikTok change
-        return ("TikTok did not give this account's id: check the name is right and this computer can open "
-                f"tiktok.com; if both are fine, update yt-dlp {version('yt-dlp')} (installed): pip install -U "
-                "'yt-dlp[curl-cffi]'. Scoring one of the account's videos by its link also lets later cycles "
-                "find the account by its id.")
-    if EXTRACTOR_BREAK.search(error):
-        return (f"This looks like a TikTok change that yt-dlp {version('yt-dlp')} (installed) cannot read yet; "
-                "update it: pip install -U 'yt-dlp[curl-cffi]'.")
-    if "timed out" in error or "gave up after" in error:
-        return "The site did not answer in time; it is tried again next cycle."
-    return ""
 
 
 @dataclass

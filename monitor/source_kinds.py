@@ -5,6 +5,8 @@ and a line here."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from data.errors import LookoutError
 from data.workspace import Workspace
 from monitor.sources import AccountSource, CommandSource, FolderSource, Source, UrlSource
@@ -21,3 +23,18 @@ def build_sources(ws: Workspace) -> list[Source]:
             raise LookoutError(f"project.toml sources[{i}]: kind {settings['kind']!r} is not one of {', '.join(KINDS)}.")
         sources.append(cls(settings, ws, index=i))
     return sources
+
+
+def source_in_words(name: str) -> str:
+    """A source as the set-up part of the page names it, not as it is kept ("folder:/srv/trend")."""
+    kind, _, what = name.partition(":")
+    if kind == "folder":
+        return f"folder {Path(what).name or what}"
+    if kind == "urls":
+        return f"{what} video link" + ("" if what == "1" else "s")
+    if kind == "accounts":
+        accounts = [f"@{a.lstrip('@')}" for a in what.split(",")]
+        return ("TikTok account " if len(accounts) == 1 else "TikTok accounts ") + ", ".join(accounts)
+    if kind == "command":
+        return f"command {Path(what).name}"
+    return name

@@ -33,6 +33,7 @@ from data.errors import LookoutError
 from data.monitor_records import channel_of_uploader, video_by_url
 from data.workspace import Workspace
 from monitor.download import VIDEO_SUFFIXES, FetchedVideo, Limits, download, stop_process_group
+from monitor.source_errors import explained
 
 
 @dataclass
@@ -117,7 +118,7 @@ class UrlSource(Source):
             videos, error = self.download(url, newest)
             result.videos.extend(videos)
             if error:
-                result.errors.append(f"{url}: {error}")
+                result.errors.append(f"{url}: {explained(error, url)}")
         return result
 
     def download(self, url: str, newest: int | None):

@@ -591,6 +591,6 @@ def test_the_precision_goal_is_said_as_a_promise_the_test_set_can_keep(scores, i
     ("command:/usr/local/bin/fetch-trending", "command fetch-trending"),
 ])
 def test_the_sources_table_names_sources_as_the_set_up_does(kept, shown):
-    from ui.monitor import source_in_words
+    from monitor.source_kinds import source_in_words
 
     assert source_in_words(kept) == shown

@@ -115,7 +115,7 @@ def test_faults_are_reported_and_the_alert_arrives_once_when_the_endpoint_return
         run_once(ws, backbones=backbones, log=quiet)  # third failing cycle: the operator hears of it
         titles = [a["title"] for a in hook.received]
         assert titles.count("Lookout: Trump detected") == 1
-        assert titles[1:] == ["Lookout: source urls:4 is failing"]
+        assert titles[1:] == ["Lookout: source 4 video links is failing"]
 
 
 def test_a_failing_source_sends_one_operator_alert_per_streak(tmp_path, make_workspace, backbones):
@@ -123,7 +123,7 @@ def test_a_failing_source_sends_one_operator_alert_per_streak(tmp_path, make_wor
         ws = make_workspace([{"kind": "folder", "path": str(tmp_path / "missing")}], hook.apprise_url)
         for _ in range(4):
             run_once(ws, backbones=backbones, log=quiet)
-        assert [a["title"] for a in hook.received] == [f"Lookout: source folder:{tmp_path / 'missing'} is failing"]
+        assert [a["title"] for a in hook.received] == ["Lookout: source folder missing is failing"]
         (tmp_path / "missing").mkdir()
         run_once(ws, backbones=backbones, log=quiet)
         row = ws.db.execute(
@@ -384,12 +384,13 @@ def test_a_video_scored_before_the_watch_meets_it_is_alerted_once(tmp_path, clip
 
 @pytest.mark.parametrize("sources, level, said", [
     ([], "warning", "No sources are set up, so nothing was fetched"),  # was a green "Cycle done: 0 scored"
-    ([{"kind": "folder", "path": "/no/such/trend"}], "error", "Every source failed, so nothing was scored:\n- folder:"),
+    ([{"kind": "folder", "path": "/no/such/trend"}], "error", "Every source failed, so nothing was scored:\n- folder trend:"),
     ([{"kind": "urls", "urls": ["http://127.0.0.1:9/gone.mp4"], "timeout_s": 2}], "error",  # was "a TikTok change"
-     "urls:1: the site refused the connection (nothing answers at that address)\n\n  **What to do:** Check the address"),
+     "1 video link: the site refused the connection (nothing answers at that address)\n\n  **What to do:** Check the address"),
     # offline or no such host: words, not "[Errno -2] Name or service not known"
     ([{"kind": "urls", "urls": ["http://no-such-host.invalid/x.mp4"], "timeout_s": 2}], "error",
-     "could not reach the site (no internet, or no such host)\n\n  **What to do:** This computer could not look"),
+     "Cannot reach no-such-host.invalid (no internet, or no such host)\n\n  **What to do:** This computer could not "
+     "reach"),
 ])
 def test_a_cycle_that_fetched_nothing_says_why_not_done(make_workspace, backbones, sources, level, said):
     from ui.monitor import describe_cycle

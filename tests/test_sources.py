@@ -98,6 +98,35 @@ def test_an_account_yt_dlp_cannot_resolve_is_fetched_by_its_sec_uid(tmp_path, mo
     assert bool(result.videos) == (len(tried) == 2) and bool(result.errors) == (len(tried) == 1)
 
 
+SECONDARY_ID = ("[TikTok:user] newsroom: Unable to extract secondary user ID; please report this issue on "
+                "https://github.com/yt-dlp/yt-dlp/issues ... tiktokuser:channel_id")
+
+
+@pytest.mark.parametrize("error, site_answers, shown, advice, not_advised", [
+    # offline, yt-dlp blamed TikTok and the operator was told to update it, by alert too
+    (SECONDARY_ID, False, "Cannot reach www.tiktok.com (no internet, or no such host)", "could not reach the site",
+     "pip install"),
+    (SECONDARY_ID, True, "Unable to extract secondary user ID", "update yt-dlp", None),  # TikTok really changed
+    ("[TikTok:user] nosuchname: HTTP Error 404: Not Found", True, "HTTP Error 404", "no account by that name", "pip"),
+    ("[TikTok:user] someone: This account is private", True, "private", "only watch public accounts", "pip"),
+    ("[Errno -2] Name or service not known", True, "Cannot reach www.tiktok.com (no internet", "could not reach", "pip"),
+], ids=["offline", "tiktok-changed", "no-such-account", "private", "no-dns"])
+def test_an_account_source_error_says_which_of_offline_missing_private_or_changed(
+        tmp_path, monkeypatch, error, site_answers, shown, advice, not_advised):
+    import monitor.source_errors
+    import monitor.sources
+    from monitor.cycle import operator_alert
+
+    monkeypatch.setattr(monitor.sources, "download", lambda url, folder, **kwargs: ([], error))
+    monkeypatch.setattr(monitor.source_errors, "reachable", lambda host, port: site_answers)
+    (source,) = build_sources(workspace_with(tmp_path, [{"kind": "accounts", "accounts": ["@newsroom"]}]))
+    (kept,) = source.fetch().errors  # as the source's health keeps it, and the page and the alert show it
+    alert = operator_alert({"source": source.name, "consecutive_failures": 3, "last_error": kept})
+    assert alert.title == "Lookout: source TikTok account @newsroom is failing"
+    assert shown in alert.body and advice in alert.body
+    assert not_advised is None or not_advised not in alert.body
+
+
 def test_the_operator_is_told_to_update_yt_dlp_when_tiktok_changed():
     from importlib.metadata import version
 

@@ -14,9 +14,11 @@ from data.monitor_records import predictions_of, recent_scores, source_health
 from data.uploads import save_upload
 from data.video import sample_video
 from monitor.alerts import MAX_UNKNOWN_ATTEMPTS, address_in_words
-from monitor.cycle import ACTIVE_MODEL, plain_error, run_once, source_advice
+from monitor.cycle import ACTIVE_MODEL, run_once
 from monitor.download import VIDEO_SUFFIXES, fetch_url
 from monitor.scoring import score_video
+from monitor.source_errors import plain_error, source_advice
+from monitor.source_kinds import source_in_words
 from ui.findings import findings_ui
 from ui.grid import GRID_COLUMNS
 from ui.monitor_setup import setup_ui
@@ -133,7 +135,7 @@ def describe_cycle(report) -> tuple[str, str]:
 
 def _failure(source: str, error: str) -> str:
     advice = source_advice(error)
-    return f"- {source}: {plain_error(error)[:300]}" + (f"\n\n  **What to do:** {advice}" if advice else "")
+    return f"- {source_in_words(source)}: {plain_error(error)[:300]}" + (f"\n\n  **What to do:** {advice}" if advice else "")
 
 
 def _count(n: int, thing: str) -> str:
@@ -220,21 +222,6 @@ def not_delivered(delivery) -> str:
     if delivery["unknown"] >= MAX_UNKNOWN_ATTEMPTS:
         return f"gave up after {delivery['unknown']} tries with no answer in time (it may have arrived)"
     return f"failing ({delivery['last_error'] or 'no answer yet'})"
-
-
-def source_in_words(name: str) -> str:
-    """A source as the set-up part of the page names it, not as it is kept ("folder:/srv/trend")."""
-    kind, _, what = name.partition(":")
-    if kind == "folder":
-        return f"folder {Path(what).name or what}"
-    if kind == "urls":
-        return f"{what} video link" + ("" if what == "1" else "s")
-    if kind == "accounts":
-        accounts = [f"@{a.lstrip('@')}" for a in what.split(",")]
-        return ("TikTok account " if len(accounts) == 1 else "TikTok accounts ") + ", ".join(accounts)
-    if kind == "command":
-        return f"command {Path(what).name}"
-    return name
 
 
 def sources_table(health) -> pd.DataFrame:
