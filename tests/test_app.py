@@ -178,7 +178,8 @@ def test_train_page_trains_in_the_background_and_activates(ws_env, tmp_path, ran
     assert not [b for b in app.button if b.label in ("Activate for the monitor", "Delete this version")]
     # in words: no raw JSON counts, no "f1" or "support" column
     shown = " ".join(c.value for c in app.caption) + " ".join(" ".join(map(str, t.value.columns)) for t in app.dataframe)
-    assert "{" not in shown and "support" not in shown and "f1" not in shown and "F1: both in one" in shown
+    assert "{" not in shown and "support" not in shown and "f1" not in shown and "precision and recall in one (F1)" in shown
+    assert "perceptual" not in shown  # how test frames are kept apart, in words
     from trainer.registry import download_name
 
     assert download_name("Election desk", ("Trump", "Biden"), "v1") == "election_desk-trump_biden-v1.h5"  # was model.h5
@@ -594,3 +595,14 @@ def test_the_sources_table_names_sources_as_the_set_up_does(kept, shown):
     from monitor.source_kinds import source_in_words
 
     assert source_in_words(kept) == shown
+
+
+@pytest.mark.parametrize("n, noun, plural, said", [
+    (1, "frame", None, "1 frame"), (0, "frame", None, "0 frames"), (2, "frame", None, "2 frames"),
+    (1, "refused press", "refused presses", "1 refused press"), (3, "refused press", "refused presses", "3 refused presses"),
+])
+def test_counts_read_as_words(n, noun, plural, said):
+    """The pages said "1 frames" and "1 refused presses"."""
+    from ui.words import counted
+
+    assert counted(n, noun, plural) == said

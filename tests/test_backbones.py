@@ -45,6 +45,27 @@ def test_vgg16_without_weights_or_network_says_where_the_file_goes(tmp_path, mon
     assert "OSError: network unreachable" in message  # the real cause, not "(Exception)"
 
 
+def test_vgg16_offline_says_so_in_words(tmp_path, monkeypatch):
+    """The Train page showed "URLError: <urlopen error [Errno -2] Name or service not known>"."""
+    import socket
+    from urllib.error import URLError
+
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
+    monkeypatch.delenv("LOOKOUT_VGG16_WEIGHTS", raising=False)
+
+    def offline(*args, **kwargs):
+        try:
+            raise URLError(socket.gaierror(-2, "Name or service not known"))
+        except URLError as exc:
+            raise Exception("URL fetch failure") from exc
+
+    monkeypatch.setattr(keras.utils, "get_file", offline)
+    with pytest.raises(LookoutError) as err:
+        VGG16Backbone()
+    assert "cannot be reached: no internet, or its name cannot be looked up" in str(err.value)
+    assert "Errno" not in str(err.value) and "URLError" not in str(err.value)
+
+
 def test_a_failed_download_names_its_real_cause(tmp_path, monkeypatch):
     import socket
 

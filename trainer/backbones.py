@@ -169,6 +169,10 @@ class VGG16Backbone(Backbone):
             return Path(keras.utils.get_file(VGG16_WEIGHTS_FILE, VGG16_WEIGHTS_URL, cache_subdir="models"))
         except Exception as exc:  # any network failure means the same thing to the user; name the real cause
             cause = exc.__cause__ or exc.__context__ or exc
+            if isinstance(getattr(cause, "reason", cause), socket.gaierror):  # words, not "URLError ... [Errno -2]"
+                host = VGG16_WEIGHTS_URL.split("/")[2]
+                raise missing_weights_error(f"{host} cannot be reached: no internet, or its name cannot be looked up"
+                                            ) from None
             raise missing_weights_error(f"{type(cause).__name__}: {cause}") from None
         finally:
             socket.setdefaulttimeout(previous)

@@ -57,7 +57,7 @@ class Comparison:
                     sentences.append(
                         f"{target} {METRIC_NAMES[metric]} fell from {before:.2f} to {after:.2f} "
                         f"on the same {self.frames} test frames "
-                        f"(95% interval of the change: {low:+.2f} to {high:+.2f})"
+                        f"(95% sure it fell by {-high:.2f} to {-low:.2f})"
                     )
         return sentences
 

@@ -23,7 +23,7 @@ NEAR_DUPLICATE_BITS = 0  # of 64: chains of merely similar frames grow into one 
 
 GROUPING = (
     f"source video; imported frames in blocks of {CAPTURE_BLOCK} consecutive frame numbers (capture order); "
-    "frames with identical perceptual hashes merged"
+    "frames that look the same kept together"
 )
 
 

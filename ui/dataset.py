@@ -23,6 +23,7 @@ from trainer.predict import chosen_backbone
 from ui.people import labeler, me, undo_mine
 from ui.progress import job_ui, start_job
 from ui.similar import more_like_this_button, similar_ui
+from ui.words import counted
 from ui.workspace import active_model, current_workspace, serving_others
 
 BACKBONE_HELP = "face: people, works offline. vgg16: the tutorial's, also sees flags and logos."
@@ -137,7 +138,7 @@ def agreement_ui(ws) -> None:
     names = ws.config.classes
     differ = [r for r in rows if r["opinion"] != r["label"]]
     if differ:
-        st.write(f"{len(differ)} frames to resolve: the label and the second opinion differ")
+        st.write(f"{counted(len(differ), 'frame')} to resolve: the label and the second opinion differ")
     for row in differ[:10]:
         left, right = st.columns([1, 2])
         left.image(str(ws.frames_dir / row["file_name"]), width=200)
@@ -185,11 +186,11 @@ def browse_ui(ws) -> None:
         target = st.selectbox("Relabel the selected frames as", range(len(names)), format_func=names.__getitem__)
         if labeler() is None:
             st.caption("Give your name in the sidebar to relabel.")
-        if st.button(f"Relabel {len(selected)} frames", disabled=not selected or labeler() is None):
+        if st.button(f"Relabel {counted(len(selected), 'frame')}", disabled=not selected or labeler() is None):
             set_labels(ws, dict.fromkeys(selected, target), **me(), reason="relabeled from the grid")
             for frame_id in selected:
                 st.session_state.pop(f"pick-{frame_id}", None)
-            st.session_state.label_note = (f"Relabeled {len(selected)} frames as {names[target]}; "
+            st.session_state.label_note = (f"Relabeled {counted(len(selected), 'frame')} as {names[target]}; "
                                            "one undo restores them all.")
             st.rerun()
         if st.button("Undo my last label action", disabled=labeler() is None):

@@ -18,6 +18,7 @@ from ui.grid import GRID_COLUMNS
 from ui.people import labeler, me, undo_mine
 from ui.progress import job_running, job_ui, start_job, start_unless_failed
 from ui.similar import UPDATED_ON_PAGE, search_index
+from ui.words import counted
 from ui.workspace import active_card, current_workspace
 
 MAX_DRAWN = 20_000  # points drawn; a box still selects every frame inside it
@@ -65,7 +66,7 @@ def selection_ui(ws, points: pd.DataFrame, box: dict) -> None:
     """The frames inside the box: a sample to look at, then one button per class."""
     selected = in_box(points, box)
     unlabeled = selected[selected.label.isna()]
-    st.write(f"**{len(selected)} frames selected**, {len(unlabeled)} of them unlabeled.")
+    st.write(f"**{counted(len(selected), 'frame')} selected**, {len(unlabeled)} of them unlabeled.")
     keep = st.checkbox("Leave frames that already have a label as they are", value=True, key="map-keep")
     target = unlabeled if keep else selected
     columns = st.columns(GRID_COLUMNS)
@@ -80,7 +81,7 @@ def selection_ui(ws, points: pd.DataFrame, box: dict) -> None:
     ids = target.id.astype(int).tolist()
     for i, name in enumerate(ws.config.classes):
         # the frames bound now, as shown: a map redrawn before the click must not move the box onto others
-        buttons[i].button(f"Label {len(ids)} frames {name}", key=f"map-as-{i}", disabled=not ids,
+        buttons[i].button(f"Label {counted(len(ids), 'frame')} {name}", key=f"map-as-{i}", disabled=not ids,
                           on_click=_label_selection, args=(ws, ids, i))
 
 
@@ -91,7 +92,7 @@ def _label_selection(ws, ids: list[int], label: int) -> None:
     except LookoutError as exc:
         st.session_state.map_error = str(exc)
         return
-    st.session_state.map_note = f"{len(ids)} frames labeled {ws.config.classes[label]}; one undo restores them all."
+    st.session_state.map_note = f"{counted(len(ids), 'frame')} labeled {ws.config.classes[label]}; one undo restores them all."
 
 
 def page() -> None:
@@ -124,10 +125,10 @@ def page() -> None:
     if stale and (len(index.shas) or new > UPDATED_ON_PAGE):
         start_unless_failed(ws, "map", redraw())  # frames gained features or the model changed since it was drawn
     if index.unindexed:
-        st.caption(f"{index.unindexed} frames have no features yet and are not on the map.")
-        if st.button(f"Compute features for {index.unindexed} frames and redraw"):
+        st.caption(f"{counted(index.unindexed, 'frame')} without features yet, so not on the map.")
+        if st.button(f"Compute features for {counted(index.unindexed, 'frame')} and redraw"):
             start_job(ws, "map", redraw(compute_features=True))
-    job_ui(ws, "map", "Drawing the map", lambda m: f"The map shows {len(m.shas)} frames.")
+    job_ui(ws, "map", "Drawing the map", lambda m: f"The map shows {counted(len(m.shas), 'frame')}.")
     if frame_map is None or not len(frame_map.shas):
         if not job_running(ws, "map"):
             st.info("No frame has features yet: import frames and train a model, or compute features above.")
@@ -143,7 +144,7 @@ def page() -> None:
         st.caption(f"Scores are model {frame_map.model_version}'s; the map is being redrawn for the active one.")
     faceless = len(index.shas) - len(frame_map.shas)
     if faceless > 0 and backbone.name == "face":
-        st.caption(f"{faceless} frames show no face, so they are not on the map.")
+        st.caption(f"{counted(faceless, 'frame')} without a face, so not on the map.")
     drawn = points if len(points) <= MAX_DRAWN else points.sample(MAX_DRAWN, random_state=0)
     if len(drawn) < len(points):
         st.caption(f"{len(drawn)} of {len(points)} frames drawn; a box selects every frame inside it.")

@@ -14,6 +14,7 @@ from ui.label_keys import frame_and_keys, new_presses
 from ui.people import labeler, me, require_labeler, undo_mine
 from ui.progress import session_token
 from ui.similar import more_like_this_button, similar_ui
+from ui.words import counted
 from ui.workspace import active_card, active_model, current_workspace
 
 KEYS = "label-keys"
@@ -153,7 +154,8 @@ def labeling_ui(ws) -> None:
     controls.button("Skip (s)", key=f"skip-{frame['id']}", on_click=_press, args=(ws, frame["id"], None),
                     width="stretch")
     if refused := st.session_state.get("refused"):
-        controls.caption(f"{refused} refused presses this session: each came for a frame already answered.")
+        controls.caption(f"{counted(refused, 'refused press', 'refused presses')} this session: each came for a frame "
+                         "already answered.")
     controls.button("Undo (u)", key="undo", on_click=_undo, args=(ws,), width="stretch")
     if not second:  # a second opinion is given on the frame alone
         more_like_this_button(controls, frame["id"], "label")

@@ -25,6 +25,7 @@ from ui.monitor_setup import setup_ui
 from ui.progress import job_ui, start_job
 from ui.similar import more_like_this_button, similar_ui
 from ui.when import human_time, version_name
+from ui.words import counted
 from ui.workspace import active_card, active_model, current_workspace
 
 THUMBNAIL_WIDTH = 240
@@ -121,10 +122,10 @@ def describe_cycle(report) -> tuple[str, str]:
         return "warning", ("No sources are set up, so nothing was fetched. Add TikTok accounts, video links or a "
                            "folder under \"Set up\" at the top of this page.")
     failed = "\n".join(_failure(name, "; ".join(errors)) for name, errors in report.source_errors.items())
-    scored = (f"{_count(report.scored, 'new video')} scored, {_count(report.detections, 'detection')}"
+    scored = (f"{counted(report.scored, 'new video')} scored, {counted(report.detections, 'detection')}"
               if report.scored else "no new videos")
-    done = f"{scored}, {_count(report.alerts_sent, 'alert')} sent"
-    waiting = (f" {_count(report.alerts_pending, 'alert')} still {'waits' if report.alerts_pending == 1 else 'wait'} "
+    done = f"{scored}, {counted(report.alerts_sent, 'alert')} sent"
+    waiting = (f" {counted(report.alerts_pending, 'alert')} still {'waits' if report.alerts_pending == 1 else 'wait'} "
                "for an address that has not taken it: see Alerts below." if report.alerts_pending else "")
     if failed and len(report.source_errors) == report.sources and not report.scored:
         return "error", f"Every source failed, so nothing was scored:\n{failed}{waiting}"
@@ -136,10 +137,6 @@ def describe_cycle(report) -> tuple[str, str]:
 def _failure(source: str, error: str) -> str:
     advice = source_advice(error)
     return f"- {source_in_words(source)}: {plain_error(error)[:300]}" + (f"\n\n  **What to do:** {advice}" if advice else "")
-
-
-def _count(n: int, thing: str) -> str:
-    return f"{n} {thing}" + ("" if n == 1 else "s")
 
 
 def page() -> None:

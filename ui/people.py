@@ -14,6 +14,7 @@ import streamlit as st
 
 from data.labels import UndoneAction, undo
 from ui.progress import session_token
+from ui.words import counted
 
 _JS = r"""
 export default function(component) {
@@ -64,7 +65,7 @@ def undo_mine(ws) -> str | None:
 def undone_message(done: UndoneAction) -> str:
     names = ", ".join(done.file_names[:5]) + (" ..." if done.frames > 5 else "")
     said = [f"Undone: your last label, on {names}." if done.frames == 1 else
-            f"Undone: your last label action, {done.frames} frames restored ({names})." if done.frames else
+            f"Undone: your last label action, {counted(done.frames, 'frame')} restored ({names})." if done.frames else
             "Your last label action was not undone:"]
     for who in dict.fromkeys(w for _, w in done.kept):
         theirs = [name for name, w in done.kept if w == who]

@@ -17,6 +17,7 @@ from ui.grid import grid_ui
 from ui.people import me, require_labeler, undo_mine
 from ui.progress import job_key, job_ui, start_unless_failed
 from ui.similar import more_like_this_button, similar_ui
+from ui.words import counted
 from ui.workspace import active_card, active_model, current_workspace, jobs
 
 VIDEO_GRID_LIMIT = 60
@@ -114,7 +115,7 @@ def page() -> None:
     elif not queue:
         st.success("Nothing to review right now.")
     else:
-        st.caption(f"{len(queue)} frames in the queue")
+        st.caption(f"{counted(len(queue), 'frame')} in the queue")
         item = queue[0]
         chosen, skipped = item_ui(ws, item)
         if chosen is not None:
@@ -135,10 +136,10 @@ def page() -> None:
         video_id, kind, what = request
         if kind == "judge":
             labeled = judge_video(ws, video_id, present=what, **me())
-            message = f"Recorded; {labeled} frames labeled {ws.config.classes[0]}." if labeled else "Recorded."
+            message = f"Recorded; {counted(labeled, 'frame')} labeled {ws.config.classes[0]}." if labeled else "Recorded."
         else:
             ticked, label = what
             set_labels(ws, dict.fromkeys(ticked, label), source="review", **me(), reason="video grid")
-            message = f"{len(ticked)} frames labeled {ws.config.classes[label]}."
+            message = f"{counted(len(ticked), 'frame')} labeled {ws.config.classes[label]}."
         st.session_state.review_message = message
         st.rerun()

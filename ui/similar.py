@@ -12,6 +12,7 @@ from trainer.predict import chosen_backbone
 from ui.grid import grid_ui
 from ui.people import labeler, me
 from ui.progress import job_ui, start_job, start_unless_failed
+from ui.words import counted
 from ui.workspace import active_card, active_model
 
 SIMILAR = "similar_to"  # session state: the frame whose look-alikes are shown
@@ -87,10 +88,10 @@ def similar_ui(ws) -> None:
             st.caption(f"{new} frames are new since the last search: they are being added, and their look-alikes "
                        "show here once they are.")
         if index.unindexed:
-            st.caption(f"{index.unindexed} frames have no features yet, so they were not searched.")
-            if st.button(f"Compute features for {index.unindexed} frames", key="similar-compute"):
+            st.caption(f"{counted(index.unindexed, 'frame')} without features yet, so not searched.")
+            if st.button(f"Compute features for {counted(index.unindexed, 'frame')}", key="similar-compute"):
                 start_job(ws, INDEX_JOB, lambda job: index.update(progress=job.progress, should_stop=job.cancel.is_set))
-        job_ui(ws, INDEX_JOB, "Updating the search", lambda added: f"{added} frames added to the search.")
+        job_ui(ws, INDEX_JOB, "Updating the search", lambda added: f"{counted(added, 'frame')} added to the search.")
         if not found:
             st.info("No other frame to compare with yet.")
             return
@@ -105,7 +106,8 @@ def similar_ui(ws) -> None:
         if picked and labeler() is not None:
             ticked, label = picked
             set_labels(ws, dict.fromkeys(ticked, label), **me(), reason="more like this")
-            st.session_state.similar_note = f"{len(ticked)} frames labeled {ws.config.classes[label]}; one undo restores them."
+            st.session_state.similar_note = (f"{counted(len(ticked), 'frame')} labeled "
+                                             f"{ws.config.classes[label]}; one undo restores them.")
             st.rerun()
         if note := st.session_state.pop("similar_note", None):
             st.success(note)

@@ -92,7 +92,8 @@ def metrics_ui(ws, card: ModelCard) -> None:
     validation = card.validation
     st.dataframe(pd.DataFrame({name: {
         "Precision: its calls that are right": f"{m['precision']:.2f}", "Recall: its frames found": f"{m['recall']:.2f}",
-        "F1: both in one": f"{m['f1']:.2f}", "Test frames": m["support"]} for name, m in validation["per_class"].items()}).T,
+        "Overall: precision and recall in one (F1)": f"{m['f1']:.2f}", "Test frames": m["support"]}
+        for name, m in validation["per_class"].items()}).T,
         width="content")
     classes = card.classes
     st.write("Confusion matrix (rows: true class, columns: predicted)")
