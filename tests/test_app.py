@@ -151,15 +151,22 @@ def test_label_page_on_a_fully_labeled_workspace(ws_env, tmp_path):
     assert ws.root.exists()
 
 
-def test_train_page_trains_in_the_background_and_activates(ws_env, tmp_path, random_vgg16, monkeypatch):
+@pytest.fixture
+def colour_workspace(ws_env, tmp_path, random_vgg16, monkeypatch):
+    """The app's workspace with labeled colour frames, and random VGG16 weights as the project's weights file."""
+    from tests.test_training import colour_frames
+
     weights = tmp_path / "random.weights.h5"
     random_vgg16.model.save_weights(weights)
     monkeypatch.setenv("LOOKOUT_VGG16_WEIGHTS", str(weights))
     monkeypatch.setenv("LOOKOUT_FEATURE_CACHE", str(tmp_path / "features"))
-    from tests.test_training import colour_frames
-
     ws = Workspace.open(ws_env)
     import_folder(ws, colour_frames(tmp_path / "frames"))
+    return ws
+
+
+def test_train_page_trains_in_the_background_and_activates(colour_workspace):
+    ws = colour_workspace
     app = page("train").run()
     assert not app.exception and "No model yet" in app.info[0].value
     app.button[0].click().run()
@@ -185,20 +192,13 @@ def test_train_page_trains_in_the_background_and_activates(ws_env, tmp_path, ran
     assert download_name("Election desk", ("Trump", "Biden"), "v1") == "election_desk-trump_biden-v1.h5"  # was model.h5
 
 
-def test_a_retrain_opens_on_the_new_version_and_activating_it_leaves_one_message(ws_env, tmp_path, random_vgg16,
-                                                                                 monkeypatch):
+def test_a_retrain_opens_on_the_new_version_and_activating_it_leaves_one_message(colour_workspace):
     """After training, the page said "Activate it below" while the picker stayed on the active version (no
     Activate, no comparison); after Activate, that message stayed beside the new one."""
-    weights = tmp_path / "random.weights.h5"
-    random_vgg16.model.save_weights(weights)
-    monkeypatch.setenv("LOOKOUT_VGG16_WEIGHTS", str(weights))
-    monkeypatch.setenv("LOOKOUT_FEATURE_CACHE", str(tmp_path / "features"))
-    from tests.test_training import colour_frames
     from trainer.registry import activate
     from trainer.train import train_model
 
-    ws = Workspace.open(ws_env)
-    import_folder(ws, colour_frames(tmp_path / "frames"))
+    ws = colour_workspace
     first = train_model(ws, backbone="vgg16", epochs=1).version
     activate(ws, first)
     app = page("train").run()
