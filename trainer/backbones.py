@@ -233,8 +233,7 @@ def overlap(a, b) -> float:
 class FaceBackbone(Backbone):
     """MTCNN (the mtcnn package: its weights ship inside the wheel) proposes faces on the whole
     frame; dlib's HOG, upsampled once, looks for a frontal face around each proposal; where it
-    finds none, MTCNN's sure faces (confidence 0.99) count. dlib's 5-point landmarks align each
-    face and its ResNet gives a 128-d identity descriptor.
+    finds none, MTCNN's sure faces (confidence 0.99) count. Each face is then described (see below).
 
     Measured on the shared dataset (bench/face_features.py; test-set F1 over 5 seeds): HOG on the
     whole frame first, then MTCNN where it found nothing, cost HOG's full pass on every frame and
@@ -281,10 +280,10 @@ class FaceBackbone(Backbone):
         models = face_models_dir()
         self.hog = dlib.get_frontal_face_detector()
         self.mtcnn = traced(MTCNN(device="CPU:0"))
-        self.landmarks = dlib.shape_predictor(str(models / "shape_predictor_5_face_landmarks.dat"))
         self.rectangle = dlib.rectangle
         self.descriptor = descriptor
-        if descriptor == "dlib":
+        if descriptor == "dlib":  # its 5-point landmarks align each face for its ResNet
+            self.landmarks = dlib.shape_predictor(str(models / "shape_predictor_5_face_landmarks.dat"))
             self.encoder = dlib.face_recognition_model_v1(str(models / "dlib_face_recognition_resnet_model_v1.dat"))
             described_by, dimensions = "", 128
         else:
