@@ -104,15 +104,23 @@ def face_pooling(face_probs, features, n_classes: int):
     return layers.Concatenate(name="frame_classes")([none, targets])
 
 
+def _glorot(seed: int, layer: int):
+    return keras.initializers.GlorotUniform(seed=seed * 1000 + layer)
+
+
 def build_model(feature_shape: tuple[int, ...], n_classes: int, *, hidden: tuple[int, ...], dropout: float,
-                small_face_bar: bool = True):
+                small_face_bar: bool = True, seed: int = 0):
     """Every layer is named: Streamlit clears Keras' session after each script run, which restarts its
     automatic names ("dense", "dense_1", ...) in every thread, so a model built by a background job
     during a page's rerun could get two layers called "dense" and fail to build.
 
     FaceRes rows are classified by their description alone (not the face's size or mask). The small-face
     bar is left out of the model that is trained: it is flat below the bar, so a small true face would
-    teach nothing; the model that is used and saved has it (small_face_bar, see Head.fit)."""
+    teach nothing; the model that is used and saved has it (small_face_bar, see Head.fit).
+
+    Every random draw (initial weights, dropout) has its own seed from `seed`: Keras' global seed is shared
+    by every thread of the server, and a page loading a model while a version trained gave the same labels
+    and seed another model (confusion [[63,5],[2,55]] then [[65,3],[2,55]])."""
     inputs = keras.Input(shape=feature_shape, name="features")
     faces = is_face_features(feature_shape)
     x = inputs if faces else layers.Flatten(name="flatten")(inputs)  # face rows are classified one by one
@@ -120,9 +128,10 @@ def build_model(feature_shape: tuple[int, ...], n_classes: int, *, hidden: tuple
         columns = layers.Permute((2, 1), name="columns")(inputs)
         x = layers.Permute((2, 1), name="descriptions")(layers.Cropping1D((0, 2), name="without_size_and_mask")(columns))
     for i, units in enumerate(hidden):
-        x = layers.Dense(units, activation="relu", name=f"hidden_{i}")(x)
-        x = layers.Dropout(dropout, name=f"dropout_{i}")(x)
-    outputs = layers.Dense(n_classes, activation="softmax", name="face_classes" if faces else "classes")(x)
+        x = layers.Dense(units, activation="relu", name=f"hidden_{i}", kernel_initializer=_glorot(seed, i))(x)
+        x = layers.Dropout(dropout, name=f"dropout_{i}", seed=seed * 1000 + i)(x)
+    outputs = layers.Dense(n_classes, activation="softmax", name="face_classes" if faces else "classes",
+                           kernel_initializer=_glorot(seed, len(hidden)))(x)
     if faces and has_face_sizes(feature_shape) and small_face_bar:
         outputs = barred_small_faces(outputs, inputs, n_classes)
     if faces:
@@ -151,20 +160,20 @@ class Batches(keras.utils.PyDataset):
     def __init__(self, X, y, weights, batch_size: int, seed: int, passes: int = 1):
         super().__init__()
         self.X, self.y, self.weights, self.batch_size, self.passes = X, y, weights, batch_size, passes
-        self.per_pass = int(np.ceil(len(X) / batch_size))
-        self.rng = np.random.default_rng(seed)
-        self.on_epoch_end()
+        self.per_pass, self.seed, self.epoch = int(np.ceil(len(X) / batch_size)), seed, 0
 
     def __len__(self):
         return self.per_pass * self.passes
 
     def __getitem__(self, i):
+        # The order follows from the batches asked for, not from on_epoch_end, which Keras may call before
+        # or after it prefetches the next epoch's first batches (in another thread, as the machine's load has it).
+        if i == 0:
+            self.epoch += 1
         one_pass, batch = divmod(i, self.per_pass)
-        idx = np.sort(np.array_split(self.orders[one_pass], self.per_pass)[batch])  # sorted: sequential reads
+        order = np.random.default_rng([self.seed, self.epoch, one_pass]).permutation(len(self.X))
+        idx = np.sort(np.array_split(order, self.per_pass)[batch])  # sorted: sequential reads
         return np.asarray(self.X[idx]), self.y[idx], self.weights[idx]
-
-    def on_epoch_end(self):
-        self.orders = [self.rng.permutation(len(self.X)) for _ in range(self.passes)]
 
 
 class ReportEpochs(keras.callbacks.Callback):
@@ -236,7 +245,7 @@ class Head(BaseEstimator, ClassifierMixin):
         hidden = self.hidden or (FACE_LAYERS if is_face_features(feature_shape) else TUTORIAL_LAYERS)
         keras.utils.set_random_seed(self.seed)
         self.model_ = build_model(feature_shape, self.n_classes, hidden=tuple(hidden), dropout=self.dropout,
-                                  small_face_bar=False)
+                                  small_face_bar=False, seed=self.seed)
         averaged = {"use_ema": True, "ema_momentum": 1 - 1 / self.average_steps} if self.average_steps else {}
         self.model_.compile(  # Keras puts the averaged weights in the model when fit ends
             optimizer=keras.optimizers.Adam(self.learning_rate, **averaged), loss="sparse_categorical_crossentropy"
@@ -253,7 +262,9 @@ class Head(BaseEstimator, ClassifierMixin):
         else:
             batches, epochs = Batches(X, y, weights, self.batch_size, self.seed), self.epochs
         reporter = ReportEpochs(epochs, progress, should_stop)
-        self.model_.fit(batches, epochs=epochs, callbacks=[reporter], verbose=0)
+        # shuffle=False: Keras would shuffle the batches with Python's global random, which every thread of
+        # the server draws from, so the same labels and seed trained another model when a page was busy.
+        self.model_.fit(batches, epochs=epochs, callbacks=[reporter], verbose=0, shuffle=False)
         if reporter.cancelled:
             raise Cancelled()
         # Every retrain starts afresh, so Adam's state (twice the weights) is of no use after training;
