@@ -25,6 +25,7 @@ class ModelCard:
     operating_points: dict[str, dict] = field(default_factory=dict)  # trainer.operating_point
     frame_rule: dict[str, float] | None = None
     training_data_hash: str | None = None
+    label_action: int | None = None  # the newest label action when the labels were read (data/label_changes.py)
     label_counts: dict[str, int] = field(default_factory=dict)
     split: dict[str, Any] = field(default_factory=dict)  # grouping, train/test frames, reliability
     augment_copies: int | None = None

@@ -220,3 +220,34 @@ def test_a_box_labeled_and_undone_credits_no_one_with_the_labels_that_stand(work
     undo(workspace, who="alice", session="A")
     assert labels_by_person(workspace) == {"import": {"no target": 1, "Trump": 0}}
     assert [(r["labeled_by"], r["second"]) for r in opinions(workspace.db)] == [("import", "bob")]
+
+
+# Each step: (who, {frame: label}) set as one action, or ("undo", who) for that person's last action.
+@pytest.mark.parametrize("after, expected, back", [
+    ([("sab", {1: 0, 2: 0})], {"sab": {"frame1.jpg": None, "frame2.jpg": None}}, {"frame1.jpg": None, "frame2.jpg": None}),
+    ([("sab", {1: 0}), ("sab", {1: None})], {}, {}),  # changed and changed back: no change
+    ([("sab", {1: 0, 2: 0}), ("ana", {2: 1})],  # ana's later label stands, and is hers to undo
+     {"sab": {"frame1.jpg": None}, "ana": {"frame2.jpg": None}}, {"frame1.jpg": None, "frame2.jpg": 1}),
+    ([("sab", {0: 1}), ("undo", "sab")], {}, {}),  # undone already
+    ([("sab", {0: 1, 3: 1})], {"sab": {"frame0.jpg": 0, "frame3.jpg": None}}, {"frame0.jpg": 0, "frame3.jpg": None}),
+], ids=["new labels", "changed back", "a colleague's later label", "undone", "relabel and new"])
+def test_label_changes_since_a_version_per_person_and_undoing_one_persons(workspace, frames, after, expected, back):
+    from data.label_changes import label_changes_since, undo_changes_since
+    from data.labels import last_action_id
+
+    since = last_action_id(workspace.db)  # frame0 labeled 0 by the import, the rest unlabeled
+    names = {i: f"frame{i}.jpg" for i in range(4)}
+    for who, change in after:
+        if who == "undo":
+            undo(workspace, who=change)
+        else:
+            set_labels(workspace, {frames[names[i]]: label for i, label in change.items()}, who=who)
+    by_id = {v: k for k, v in frames.items()}
+    changes = {c.who: {by_id[f]: then for f, then in c.frames.items()} for c in label_changes_since(workspace, since)}
+    assert changes == expected
+    if "sab" in expected:
+        assert undo_changes_since(workspace, since, "sab", who="lead") == len(expected["sab"])
+        now = dict(workspace.db.execute("SELECT file_name, label FROM frames").fetchall())
+        assert {name: now[name] for name in back} == back
+        assert "sab" not in {c.who for c in label_changes_since(workspace, since)}
+        assert undo(workspace, who="lead")[0].frames == len(expected["sab"])  # the undo is itself undoable

@@ -126,6 +126,39 @@ def test_a_worse_version_is_refused_without_force_and_shown_as_worse(labeled, mo
     assert forced.returncode == 0, forced.stderr
 
 
+def test_a_refusal_shows_whose_relabels_since_the_active_version_and_undoes_them_in_one_click(labeled, monkeypatch):
+    """A version refused as worse listed test frames that were all labeled right: the cause was frames relabeled
+    wrongly since the active version, which the page did not show."""
+    good = train(labeled)
+    activate(labeled, good.version)
+    truth = dict(labeled.db.execute("SELECT id, label FROM frames").fetchall())
+    flip_training_labels(labeled)
+    bad = train(labeled)
+    monkeypatch.setenv("LOOKOUT_WORKSPACE", str(labeled.root))
+    app = page("train").run()
+    app.selectbox[1].select(bad.version).run()
+    assert not app.exception and any("Worse than the active version" in e.value for e in app.error)
+    changes = next(d.value for d in app.dataframe if "who" in d.value.columns)
+    now = labeled_now(labeled)
+    classes = labeled.config.classes
+    flipped = {name: sum(truth[f] == label and now[f] != label for f in truth) for label, name in enumerate(classes)}
+    row = changes.to_dict("records")[0]
+    assert (row["who"], row["frames"]) == ("saboteur", sum(flipped.values()))
+    assert row["changes"] == f"Trump → no target: {flipped['Trump']}; no target → Trump: {flipped['no target']}"
+    flipped = sum(flipped.values())
+
+    next(b for b in app.button if b.label == f"Undo saboteur's {flipped} changes").click().run()
+    assert not app.exception and labeled_now(labeled) == truth
+    assert any(f"{flipped} frames went back" in s.value for s in app.success)
+    assert any("No label has changed since" in c.value for c in app.caption)  # the refusal is the model's now
+    again = train(labeled)
+    assert not compare_versions(labeled, [good.version, again.version]).worse(again.version)
+
+
+def labeled_now(ws) -> dict[int, int]:
+    return dict(ws.db.execute("SELECT id, label FROM frames").fetchall())
+
+
 def test_the_exported_h5_carries_its_card_and_loads_in_plain_keras(labeled, tmp_path):
     result = train(labeled, epochs=1)
     exported = tmp_path / "elsewhere" / "model.h5"

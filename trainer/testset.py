@@ -12,7 +12,9 @@ import numpy as np
 
 from data.frames import labeled_frames_by_id
 from data.images import load_rgb
+from data.labels import last_action_id
 from data.model_records import record_test_sides, test_sides
+from data.schema import transaction
 from data.workspace import Workspace
 from trainer.features import ORIGINAL, FeatureCache, FeatureRequest
 from trainer.progress import Progress, ShouldStop
@@ -32,6 +34,7 @@ class SplitFrames:
     groups: np.ndarray
     skipped: list[list[str]]  # [file, reason] for unreadable images
     computed: int  # features computed now
+    label_action: int  # the newest label action when the labels were read
 
     @property
     def test_rows(self) -> list:
@@ -65,9 +68,11 @@ def split_frames(ws: Workspace, cache: FeatureCache, *, progress: Progress | Non
                  should_stop: ShouldStop | None = None) -> SplitFrames:
     """Every labeled frame with its side, after computing the features it lacks in `cache`
     (frames whose image cannot be read are left out before sides are chosen)."""
-    rows = labeled_frames_by_id(ws.db)
+    with transaction(ws.db):  # one snapshot: the labels and the action they stand at
+        rows, label_action = labeled_frames_by_id(ws.db), last_action_id(ws.db)
     computed, failed = cache.ensure([original_request(ws, r) for r in rows], progress=progress, should_stop=should_stop)
     readable = [r for r in rows if r["sha256"] not in failed]
     is_test, groups = assign_sides(ws, readable) if readable else (np.zeros(0, bool), np.zeros(0, int))
     return SplitFrames(readable, np.array([r["label"] for r in readable], dtype=np.int64), is_test, groups,
-                       [[r["file_name"], failed[r["sha256"]]] for r in rows if r["sha256"] in failed], computed)
+                       [[r["file_name"], failed[r["sha256"]]] for r in rows if r["sha256"] in failed], computed,
+                       label_action)

@@ -86,6 +86,7 @@ class TrainingSet:
     test_requests: list[FeatureRequest]
     computed: int
     skipped: list
+    label_action: int
 
 
 def training_set(ws: Workspace, cache: FeatureCache, backbone: Backbone, *, augment_copies: int, seed: int,
@@ -110,7 +111,7 @@ def training_set(ws: Workspace, cache: FeatureCache, backbone: Backbone, *, augm
     more, _ = cache.ensure(train_requests + test_requests, progress=progress, should_stop=should_stop)
     return TrainingSet(rows, labels, split.groups, train_idx, test_idx, train_requests,
                        np.array([labels[i] for i, _ in copies], dtype=np.int64), test_requests,
-                       split.computed + more, split.skipped)
+                       split.computed + more, split.skipped, split.label_action)
 
 
 def fit_and_test(head: Head, cache: FeatureCache, data: TrainingSet, scratch_parent: Path, *,
@@ -148,6 +149,7 @@ def model_card(version: str, backbone: Backbone, config: ProjectConfig, data: Tr
         frame_rule={"min_ratio": rule.min_ratio, "threshold": rule.threshold, "min_frames": rule.min_frames},
         training_data_hash=hashlib.sha256(
             "\n".join(f"{r['sha256']},{r['label']}" for r in data.rows).encode()).hexdigest(),
+        label_action=data.label_action,
         label_counts={name: int((labels == i).sum()) for i, name in enumerate(classes)},
         split={"grouping": GROUPING, "train_frames": int(len(data.train_idx)), "test_frames": int(len(data.test_idx)),
                "reliability": reliability(data.groups, data.test_idx)},

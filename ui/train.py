@@ -4,15 +4,17 @@ import pandas as pd
 import streamlit as st
 
 from data.config import BACKBONES
+from data.label_changes import label_changes_since, labels_read_by, undo_changes_since
 from data.labels import last_action_id, set_labels
 from data.mapping_csv import format_mapping_csv, mapping_rows
 from data.model_card import ModelCard
 from trainer.backbones import descriptor_in
 from trainer.predict import chosen_backbone
-from trainer.registry import active_version, download_name, export_h5, list_models, remove, size_in_words
+from trainer.registry import active_version, download_name, export_h5, list_models, read_card, remove, size_in_words
 from ui.dataset import BACKBONE_HELP
 from ui.progress import ProgressBar, dismiss_job_message, job_running, job_ui, start_job
-from ui.when import version_name
+from ui.when import human_time, version_name
+from ui.words import counted
 from ui.workspace import active_card, current_workspace
 
 
@@ -134,6 +136,7 @@ def comparison_ui(ws, active: str, chosen: str) -> list[str] | None:
     if worse:
         st.error("Worse than the active version: " + "; ".join(worse) + ".")
         st.info(REFUSED_NEXT_STEPS)
+        label_changes_ui(ws, active)
     else:
         st.success("Not worse than the active version beyond the intervals.")
     changed_frames_ui(ws, comparison, active, chosen)
@@ -142,11 +145,35 @@ def comparison_ui(ws, active: str, chosen: str) -> list[str] | None:
 
 REFUSED_NEXT_STEPS = (
     "What you can do:\n"
-    "1. Look at the test frames below that the two versions call differently. Where a frame's label is wrong, "
+    "1. Look at the labels changed since the active version was trained (undo a person's batch there if it was "
+    "wrong), and at the test frames below that the two versions call differently. Where a frame's label is wrong, "
     "relabel it here: the comparison is done again at once.\n"
     "2. Where the label is right, label more frames like it (Label or Review page), then train again.\n"
     "3. Or activate this version anyway, below, knowing it is worse on these frames."
 )
+
+
+def label_changes_ui(ws, active: str) -> None:
+    """Who changed which labels since the active version read them: wrong relabels, not a worse model, are a
+    common cause of a refusal. A person's batch goes back in one click (an action of its own, undoable)."""
+    from ui.people import me, require_labeler
+
+    since = labels_read_by(ws, read_card(ws, active))
+    changes = label_changes_since(ws, since)
+    if not changes:
+        st.caption(f"No label has changed since {version_name(active)} was trained: the labels are not the cause.")
+        return
+    st.write(f"Labels changed since {version_name(active)} was trained:")
+    st.dataframe(pd.DataFrame([{"who": c.who, "frames": len(c.frames), "changes": c.moves_in_words(),
+                                "from": human_time(c.first_at), "to": human_time(c.last_at)} for c in changes]),
+                 hide_index=True)
+    can_label = require_labeler() is not None
+    for c in changes if can_label else []:
+        if c.who != "import" and st.button(f"Undo {c.who}'s {counted(len(c.frames), 'change')}", key=f"undo-since-{c.who}"):
+            n = undo_changes_since(ws, since, c.who, **me())
+            st.session_state.train_note = (f"{counted(n, 'frame')} went back to the label they had when "
+                                           f"{version_name(active)} was trained. Train again to try the labels.")
+            st.rerun()
 
 
 def changed_frames_ui(ws, comparison, active: str, chosen: str) -> None:
