@@ -10,6 +10,7 @@ from pathlib import Path
 
 from data.frames import FrameStore, NewFrame
 from data.images import encode_jpeg, sha256_bytes
+from data.judged_videos import label_frames_of_absent_video
 from data.schema import now, transaction
 from data.scratch import scratch_dir
 from data.video import open_video, sample_video
@@ -24,11 +25,13 @@ class CaptureReport:
     sampled: int  # frames sampled at the project's rate
     kept: int  # after collapsing near-identical runs
     new_frames: int  # not in the workspace before
+    judged_absent: int = 0  # labeled "no target" now: the video was judged free of the target before
 
     def summary(self) -> str:
+        judged = f", {self.judged_absent} labeled no target as the video was judged" if self.judged_absent else ""
         return (
             f"{self.video}: {self.duration_s:.1f} s, {self.sampled} frames sampled, "
-            f"{self.kept} distinct after collapsing near-duplicates, {self.new_frames} new"
+            f"{self.kept} distinct after collapsing near-duplicates, {self.new_frames} new{judged}"
         )
 
 
@@ -95,6 +98,7 @@ def capture_frames(
                     )
                 )
                 new += is_new
+    judged = label_frames_of_absent_video(ws, video_id)  # judged before its frames were kept
     return CaptureReport(
-        str(video), video_id, info.duration_s, sum(f.represents for f, _, _ in samples), len(samples), new
+        str(video), video_id, info.duration_s, sum(f.represents for f, _, _ in samples), len(samples), new, judged
     )

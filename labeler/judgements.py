@@ -6,8 +6,8 @@ from pathlib import Path
 
 from data.capture import file_sha256
 from data.errors import LookoutError
-from data.frames import frames_of_video
-from data.labels import current_user, set_labels
+from data.judged_videos import label_frames_of_absent_video
+from data.labels import current_user
 from data.monitor_records import find_video_id, latest_judgement, record_judgement
 from data.schema import transaction
 from data.workspace import Workspace
@@ -23,7 +23,8 @@ def find_video(ws: Workspace, ref: str) -> int:
 
 def judge_video(ws: Workspace, video_id: int, *, present: bool, target: int = 1, who: str | None = None,
                 session: str | None = None) -> int:
-    """Record the judgement; "absent" labels every frame of the video 0 (one undoable action).
+    """Record the judgement; "absent" labels every frame of the video 0 (one undoable action), and frames
+    captured from it later too (data/judged_videos.py).
 
     "present" labels nothing: not every frame shows the target, so its frames stay in the queue.
     Returns how many frames were labeled.
@@ -32,12 +33,7 @@ def judge_video(ws: Workspace, video_id: int, *, present: bool, target: int = 1,
         raise LookoutError(f"Target {target} is not one of this project's targets (1 to {len(ws.config.classes) - 1}).")
     with transaction(ws.db):
         record_judgement(ws.db, video_id, target, present=present, who=who or current_user())
-    if present:
-        return 0
-    frames = [r["id"] for r in frames_of_video(ws.db, video_id) if r["label"] != 0]
-    if frames:
-        set_labels(ws, {f: 0 for f in frames}, source="review", who=who, session=session, reason="video judged absent")
-    return len(frames)
+    return 0 if present else label_frames_of_absent_video(ws, video_id, who=who, session=session)
 
 
 def judgement(ws: Workspace, video_id: int, target: int = 1) -> bool | None:

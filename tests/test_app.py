@@ -267,6 +267,28 @@ def test_review_page_labels_queue_items_and_judges_videos(ws_env, tmp_path, rand
     assert labels == {0}
 
 
+def test_judging_a_video_whose_frames_were_not_kept_says_so_and_labels_them_once_captured(ws_env, tmp_path, random_weights):
+    """ "Trump is not in this video" on Biden.mp4 said "Recorded." and labeled 0 frames (a clear negative keeps
+    none); after capturing its frames the page still said "You judged: absent" with 22 frames unlabeled."""
+    from data.capture import capture_frames, record_video
+    from tests.media import make_video
+
+    ws = small_workspace(ws_env, tmp_path)
+    clip = make_video(tmp_path / "clip.mp4", [7, 8, 9])
+    video_id = record_video(ws, clip, url="https://www.tiktok.com/@someone/video/1")  # scored, no frame kept
+    app = page("review").run()
+    next(b for b in app.button if b.label.startswith("target is not in this video")).click().run()
+    said = app.success[0].value
+    assert not app.exception and "0 frames labeled" in said and "Capture the video" in said
+
+    report = capture_frames(ws, clip)
+    labels = [r["label"] for r in ws.db.execute("SELECT label FROM frames WHERE video_id = ?", (video_id,))]
+    assert labels == [0, 0, 0] and report.judged_absent == 3 and "3 labeled no target" in report.summary()
+    who = ws.db.execute("SELECT a.who FROM frames f JOIN label_actions a ON a.id = f.label_action WHERE f.video_id = ?",
+                        (video_id,)).fetchone()[0]
+    assert who == "tester"  # credited to the person who judged
+
+
 def test_the_review_queue_is_ranked_once_for_two_people_and_a_reload(ws_env, tmp_path, random_weights, monkeypatch):
     """Ranking took the page itself (20 s at 100,000 frames): a reload started it over and two
     reviewers ranked twice. It is a job now, joined by whoever opens the page meanwhile."""

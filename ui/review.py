@@ -76,6 +76,20 @@ def video_ui(ws) -> tuple[int, str, object] | None:
     return None
 
 
+def judged_in_words(ws, video_id: int, present: bool, labeled: int) -> str:
+    """What a judgement did: "Recorded." alone once hid that a clear negative, whose frames the monitor
+    does not keep, had nothing to label."""
+    none = ws.config.classes[0]
+    if present:
+        return "Recorded. Its frames stay in the queue: label the ones that show the target."
+    if labeled:
+        return f"Recorded; {counted(labeled, 'frame')} labeled {none}."
+    if frames_of_video(ws.db, video_id, limit=1):
+        return f"Recorded; its frames were all labeled {none} already."
+    return (f"Recorded; 0 frames labeled: the monitor kept none of this video's frames. Capture the video "
+            f"(Dataset page) and its frames are labeled {none} as they arrive.")
+
+
 def ranked_queue(ws) -> list | None:
     """The stored queue while it holds for the active model; otherwise it is ranked again in a job
     (up to a minute at 100,000 frames) and None is returned meanwhile. A job, not the page: a reload
@@ -136,7 +150,7 @@ def page() -> None:
         video_id, kind, what = request
         if kind == "judge":
             labeled = judge_video(ws, video_id, present=what, **me())
-            message = f"Recorded; {counted(labeled, 'frame')} labeled {ws.config.classes[0]}." if labeled else "Recorded."
+            message = judged_in_words(ws, video_id, what, labeled)
         else:
             ticked, label = what
             set_labels(ws, dict.fromkeys(ticked, label), source="review", **me(), reason="video grid")
