@@ -13,13 +13,28 @@ def replace_queue(conn: sqlite3.Connection, items: list[dict], model_version: st
     """items: frame_id, strategy, score, reason, probability, duplicates (frame ids), in queue order."""
     with transaction(conn):
         conn.execute("DELETE FROM review_queue")
-        conn.executemany(
-            """INSERT INTO review_queue (position, frame_id, strategy, score, reason, probability,
-                                         duplicates_json, model_version, label_action_then)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, (SELECT label_action FROM frames WHERE id = ?))""",
-            [(position, i["frame_id"], i["strategy"], i["score"], i["reason"], i["probability"],
-              json.dumps(i["duplicates"]), model_version, i["frame_id"]) for position, i in enumerate(items)],
-        )
+        _insert(conn, items, model_version, first=0)
+
+
+def append_queue(conn: sqlite3.Connection, items: list[dict], model_version: str | None) -> None:
+    """Add items after the stored ones (a queue of another model goes first), dropping those answered."""
+    with transaction(conn):
+        conn.execute(
+            """DELETE FROM review_queue WHERE model_version IS NOT ? OR position IN (
+                   SELECT q.position FROM review_queue q JOIN frames f ON f.id = q.frame_id
+                   WHERE f.label_action IS NOT q.label_action_then)""", (model_version,))
+        first = conn.execute("SELECT COALESCE(MAX(position) + 1, 0) FROM review_queue").fetchone()[0]
+        _insert(conn, items, model_version, first=first)
+
+
+def _insert(conn: sqlite3.Connection, items: list[dict], model_version: str | None, *, first: int) -> None:
+    conn.executemany(
+        """INSERT INTO review_queue (position, frame_id, strategy, score, reason, probability,
+                                     duplicates_json, model_version, label_action_then)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, (SELECT label_action FROM frames WHERE id = ?))""",
+        [(first + k, i["frame_id"], i["strategy"], i["score"], i["reason"], i["probability"],
+          json.dumps(i["duplicates"]), model_version, i["frame_id"]) for k, i in enumerate(items)],
+    )
 
 
 def queued(conn: sqlite3.Connection) -> list[QueuedRow]:

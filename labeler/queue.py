@@ -272,6 +272,19 @@ def current_queue(ws: Workspace, *, model=None, backbone=None, limit: int = 50, 
     return items
 
 
+def rank_more(ws: Workspace, *, model=None, backbone=None, limit: int = 50, progress=None) -> int:
+    """Rank the next items while the stored queue is still worked on, and add them after it (an item still
+    queued is not repeated): the queue no longer runs out and makes a reviewer wait a minute for the next.
+    Returns how many were added (0: nothing more needs a person, with this model and these frames)."""
+    version = model.version if model is not None else None
+    _, left = stored_queue(ws)
+    queued = {item.frame_id for item in left} if kept_queue(ws, version) is not None else set()
+    ranked = build_queue(ws, limit=limit + len(queued), model=model, backbone=backbone, progress=progress)
+    items = [item for item in ranked if item.frame_id not in queued][:limit]
+    review_queue.append_queue(ws.db, [item.to_json() for item in items], version)
+    return len(items)
+
+
 def label_item(
     ws: Workspace, item: QueueItem, label: int, *, with_duplicates: bool = True, who: str | None = None,
     session: str | None = None,

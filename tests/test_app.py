@@ -293,8 +293,9 @@ def test_the_review_queue_is_ranked_once_for_two_people_and_a_reload(ws_env, tmp
     """Ranking took the page itself (20 s at 100,000 frames): a reload started it over and two
     reviewers ranked twice. It is a job now, joined by whoever opens the page meanwhile."""
     import labeler.queue
+    from ui.review import RANK_AHEAD_AT
 
-    small_workspace(ws_env, tmp_path)
+    small_workspace(ws_env, tmp_path, n=RANK_AHEAD_AT + 10)  # more than the few left when the next are ranked
     ranked, build = [], labeler.queue.build_queue
 
     def slow_build(*args, **kwargs):
@@ -311,10 +312,35 @@ def test_the_review_queue_is_ranked_once_for_two_people_and_a_reload(ws_env, tmp
     assert len(ranked) == 1
 
 
+def test_the_next_items_are_ranked_while_the_last_ones_are_worked_and_the_end_says_nothing_is_left(ws_env, tmp_path,
+                                                                                                  random_weights):
+    """Each time the queue ran out it ranked again for 78-95 s, then gave one item."""
+    from data.labels import set_labels
+    from ui.review import NOTHING_LEFT, RANK_AHEAD_AT
+
+    ws = small_workspace(ws_env, tmp_path, n=71)  # 70 unlabeled: 50 are ranked first
+
+    def in_queue(app) -> int:
+        said = [c.value for c in app.caption if c.value.endswith("in the queue")]
+        return int(said[0].split()[0]) if said else -1
+
+    app = rerun_until(page("review").run(), lambda a: in_queue(a) == 50)
+    queued = [r[0] for r in ws.db.execute("SELECT frame_id FROM review_queue ORDER BY position")]
+    set_labels(ws, dict.fromkeys(queued[:50 - RANK_AHEAD_AT], 0), who="colleague")  # worked down to the last few
+    app.run()
+    assert in_queue(app) == RANK_AHEAD_AT and not app.get("progress")  # worked on while the next are ranked
+    rerun_until(app, lambda a: in_queue(a) == 70 - 50 + RANK_AHEAD_AT)
+    unlabeled = [r[0] for r in ws.db.execute("SELECT id FROM frames WHERE label IS NULL")]
+    set_labels(ws, dict.fromkeys(unlabeled, 0), who="colleague")
+    rerun_until(app, lambda a: any(NOTHING_LEFT == s.value for s in a.success))
+    assert not app.exception
+
+
 def test_a_failed_ranking_is_shown_not_repeated_and_retried_on_request(ws_env, tmp_path, random_weights, monkeypatch):
     import labeler.queue
+    from ui.review import RANK_AHEAD_AT
 
-    small_workspace(ws_env, tmp_path)
+    small_workspace(ws_env, tmp_path, n=RANK_AHEAD_AT + 10)  # no ranking ahead: the count is of the page's own
     ranked, build = [], labeler.queue.build_queue
 
     def fails_first(*args, **kwargs):
@@ -500,6 +526,7 @@ def test_a_page_visit_loads_neither_keras_nor_scikit_learn_until_needed(ws_env, 
     import sys
     from pathlib import Path
 
+    from data.labels import set_labels
     from labeler.frame_map import compute_map
     from labeler.queue import current_queue
     from labeler.similar import SimilarityIndex
@@ -507,15 +534,19 @@ def test_a_page_visit_loads_neither_keras_nor_scikit_learn_until_needed(ws_env, 
     from trainer.predict import backbone_for
     from trainer.registry import activate, load_model
     from trainer.train import train_model
+    from ui.review import RANK_AHEAD_AT
 
     ws = Workspace.open(ws_env)
-    import_folder(ws, colour_frames(tmp_path / "frames"))
+    import_folder(ws, colour_frames(tmp_path / "frames", n_per_class=20))
     activate(ws, train_model(ws, backbone="vgg16", epochs=1).version)  # scores every frame it has features of
+    unlabel = [r["id"] for r in ws.db.execute("SELECT id FROM frames ORDER BY id LIMIT ?", (2 * RANK_AHEAD_AT,))]
+    set_labels(ws, dict.fromkeys(unlabel, None))  # scored, unlabeled: a queue longer than the few that rank ahead
     save_image(tmp_path / "new.jpg", 99)
     import_folder(ws, _folder_with(tmp_path / "more", tmp_path / "new.jpg"))  # no features: no guess to wait for
     model = load_model(ws, "active")
     backbone = backbone_for(ws, model)
-    current_queue(ws, model=model, backbone=backbone)
+    queue = current_queue(ws, model=model, backbone=backbone)
+    assert len(queue) > RANK_AHEAD_AT  # else the next items are ranked (with Keras) as the page is visited
     compute_map(ws, SimilarityIndex(ws, backbone), model=model, thresholds=model.thresholds(ws.config.frame_rule))
 
     repo = Path(__file__).resolve().parents[1]

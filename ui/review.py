@@ -10,7 +10,7 @@ from data.frames import frame_count, frames_in_time_order, frames_of_video
 from data.labels import set_labels
 from data.monitor_records import videos_newest_first
 from labeler.judgements import judge_video, judgement
-from labeler.queue import STRATEGY_NAMES, current_queue, kept_queue, label_item, skip
+from labeler.queue import STRATEGY_NAMES, kept_queue, label_item, rank_more, skip
 from trainer.registry import active_version
 from ui.faces import which_face_ui
 from ui.grid import grid_ui
@@ -22,6 +22,10 @@ from ui.workspace import active_card, active_model, current_workspace, jobs
 
 VIDEO_GRID_LIMIT = 60
 RANK_JOB = "review-queue"
+RANK_AHEAD_AT = 10  # items left when the next ones are ranked, in the background
+NOTHING_LEFT = ("Nothing left that needs you: every frame the model is unsure of or would alert on, every label that "
+                "may be wrong and the random checks are answered. New frames (from the monitor or a captured video) "
+                "or a new version bring more.")
 
 
 def item_ui(ws, item) -> tuple[int | None, bool]:
@@ -93,15 +97,20 @@ def judged_in_words(ws, video_id: int, present: bool, labeled: int) -> str:
 def ranked_queue(ws) -> list | None:
     """The stored queue while it holds for the active model; otherwise it is ranked again in a job
     (up to a minute at 100,000 frames) and None is returned meanwhile. A job, not the page: a reload
-    or a colleague opening Review joins the ranking instead of starting it over."""
+    or a colleague opening Review joins the ranking instead of starting it over. When few items are
+    left, the next ones are ranked meanwhile (each time the queue ran out, a reviewer waited 78-95 s
+    for a ranking that then gave one item)."""
     version = active_version(ws)
-    if (queue := kept_queue(ws, version)) is not None:
-        return queue
-    active_card(ws)  # a damaged model card is named now, not once a job has failed to load the model
     frames = frame_count(ws.db)
     last = jobs().get(job_key(ws, RANK_JOB))
-    if last is not None and last.finished and last.result == (version, frames, 0):
-        return []  # this model found nothing to review among these frames: not ranked again until one changes
+    found_nothing = last is not None and last.finished and last.result == (version, frames, 0)
+    if (queue := kept_queue(ws, version)) is not None:
+        if len(queue) <= RANK_AHEAD_AT and not found_nothing:
+            start_unless_failed(ws, RANK_JOB, lambda job: _rank(ws, version, frames, job))  # joined if running
+        return queue
+    active_card(ws)  # a damaged model card is named now, not once a job has failed to load the model
+    if found_nothing:
+        return []  # this model found nothing more to review among these frames: not ranked again until one changes
     start_unless_failed(ws, RANK_JOB, lambda job: _rank(ws, version, frames, job))  # a running ranking is joined
     job_ui(ws, RANK_JOB, "Ranking frames", None)
     return None
@@ -110,7 +119,7 @@ def ranked_queue(ws) -> list | None:
 def _rank(ws, version: str | None, frames: int, job) -> tuple[str | None, int, int]:
     job.progress("loading the model", 0, 0)  # Keras: seconds
     model, backbone = active_model(ws)
-    return version, frames, len(current_queue(ws, model=model, backbone=backbone, progress=job.progress))
+    return version, frames, rank_more(ws, model=model, backbone=backbone, progress=job.progress)
 
 
 def page() -> None:
@@ -127,7 +136,7 @@ def page() -> None:
     if queue is None:
         pass  # being ranked: its progress shows
     elif not queue:
-        st.success("Nothing to review right now.")
+        st.success(NOTHING_LEFT)
     else:
         st.caption(f"{counted(len(queue), 'frame')} in the queue")
         item = queue[0]
