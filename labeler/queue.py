@@ -147,9 +147,10 @@ def build_queue(
         ranked["uncertain"] = _uncertain(ws, model, backbone, kept, probs, best, threshold, best_name, limit, dup)
     if strategy in ("mixed", "false_positive") and len(probs):
         order = confident_positive_sampling(probs, n=len(probs))
+        alerted = {r[0] for r in ws.db.execute("SELECT DISTINCT video_id FROM alerts")}
         ranked["false_positive"] = [
-            _item(kept[i], "false_positive", float(best[i]),
-                  f"The model says {best_name[i]}, {best[i]:.2f}: confirm before it alerts.", float(best[i]), dup)
+            _item(kept[i], "false_positive", float(best[i]), _positive_reason(kept[i], best_name[i], best[i], alerted),
+                  float(best[i]), dup)
             for i in order if best[i] >= threshold[i]
         ]
     if strategy in ("mixed", "audit") and len(probs):
@@ -160,7 +161,7 @@ def build_queue(
             for j in order
         ]
     if strategy in ("mixed", "mislabeled"):
-        ranked["mislabeled"] = _mislabeled(ws, backbone, limit, progress)
+        ranked["mislabeled"] = _mislabeled(ws, backbone, limit, progress, model)
     if strategy != "mixed":
         return ranked.get(strategy, [])[:limit]
     return _interleave(ranked, shares or DEFAULT_SHARES, limit)
@@ -188,12 +189,23 @@ def _uncertain(ws, model, backbone, kept, probs, best, threshold, best_name, lim
 
 def _uncertain_reason(best: float, name: str, low: float, high: float, threshold: float) -> str:
     if low < threshold < high:
-        return (f"The model cannot decide whether this is {name}: its guesses run from {low:.2f} to {high:.2f}, "
-                "because few frames like this are labeled.")
-    return f"The model cannot decide whether this is {name} ({best:.2f})."
+        return (f"The active version cannot decide whether this is {name}: its guesses run from {low:.2f} to "
+                f"{high:.2f}, because few frames like this are labeled.")
+    return f"The active version cannot decide whether this is {name} ({best:.2f})."
 
 
-def _mislabeled(ws: Workspace, backbone, limit: int, progress) -> list[QueueItem]:
+def _positive_reason(row, name: str, probability: float, alerted: set[int]) -> str:
+    """"Confirm before it alerts" was said of frames whose video had alerted already, and of imported frames,
+    which never alert."""
+    says = f"The active version says {name} ({probability:.2f})"
+    if row["video_id"] in alerted:
+        return f"{says}, and this video was alerted: was the alert right?"
+    if row["origin"] == "monitor":
+        return f"{says}: if it is wrong, videos like this one alert falsely. Confirm it."
+    return f"{says}: if it is wrong, the monitor would alert on frames like this. Confirm it."
+
+
+def _mislabeled(ws: Workspace, backbone, limit: int, progress, model=None) -> list[QueueItem]:
     classes = ws.config.classes
     rows = labeled_frames_by_id(ws.db)
     X, kept = compact_features(ws, backbone, rows, progress=progress)
@@ -205,18 +217,30 @@ def _mislabeled(ws: Workspace, backbone, limit: int, progress) -> list[QueueItem
     # With the face backbone a frame where no face was found says nothing about its label (a Trump frame
     # from behind): 16 of the first 27 "check the label" items were such frames.
     faceless = ~X[:, :, -1].any(axis=1) if is_face_features(X.shape[1:]) else np.zeros(len(kept), bool)
+    chosen = [i for i in label_issue_sampling(oof, labels, n=limit + len(answered) + int(faceless.sum()))
+              if kept[i]["id"] not in answered and not faceless[i]][:limit]
+    active = _active_says(ws, model, backbone, [kept[i] for i in chosen])
     items = []
-    for i in label_issue_sampling(oof, labels, n=limit + len(answered) + int(faceless.sum())):
-        if kept[i]["id"] in answered or faceless[i] or len(items) == limit:
-            continue
+    for i in chosen:
         guess = int(oof[i].argmax())
         items.append(_item(
             kept[i], "mislabeled", float(oof[i, guess]),
-            f"Labeled {classes[labels[i]]}, but a model that never saw it says {classes[guess]} "
-            f"({oof[i, guess]:.2f}): check the label.",
+            f"Labeled {classes[labels[i]]}, but a check model trained without this frame says {classes[guess]} "
+            f"({oof[i, guess]:.2f}){active.get(kept[i]['id'], '')}. Check the label.",
             float(oof[i, 1:].max()), {},
         ))
     return items
+
+
+def _active_says(ws: Workspace, model, backbone, rows: list) -> dict[int, str]:
+    """'; the active version ... says X (0.95)' per frame id: "Which face?" shows the active version's scores,
+    and a reason that quoted only the check model (0.91 no target beside Trump 0.95 there) read as a contradiction."""
+    if model is None or not rows:
+        return {}
+    probs, scored = ModelScores(ws, model, backbone).probabilities(rows, compute=False)
+    names = ws.config.classes
+    return {row["id"]: f"; the active version, which learned from this label, says {names[int(p.argmax())]} ({p.max():.2f})"
+            for row, p in zip(scored, probs)}
 
 
 def _item(row, strategy, score, reason, probability, duplicates) -> QueueItem:

@@ -659,3 +659,19 @@ def test_counts_read_as_words(n, noun, plural, said):
     from ui.words import counted
 
     assert counted(n, noun, plural) == said
+
+
+@pytest.mark.parametrize("video, timestamp_s, said", [
+    (None, None, "imported"),
+    ({"path": "/srv/newsroom/videos/Biden.mp4"}, 16.0, "Biden.mp4 at 0:16"),  # never the server's folders
+    ({"path": "/tmp/x.mp4", "url": "https://www.tiktok.com/@a/video/1"}, 65.4, "https://www.tiktok.com/@a/video/1 at 1:05"),
+], ids=["imported", "a file", "a link"])
+def test_a_frame_is_placed_by_its_videos_name_and_time(workspace, video, timestamp_s, said):
+    """Frames were "video 2 at 16.0 s": an id the journalist never sees anywhere else."""
+    from ui.words import frame_origin
+
+    video_id = None
+    if video:
+        video_id = workspace.db.execute("INSERT INTO videos (sha256, path, url, added_at) VALUES ('x', ?, ?, 'now')",
+                                        (video["path"], video.get("url"))).lastrowid
+    assert frame_origin(workspace, video_id, timestamp_s) == said

@@ -51,7 +51,7 @@ def test_biden_false_positives_are_queued_then_judged_away(dataset_workspace, da
     queue = build_queue(ws, strategy="false_positive", limit=50, model=model, backbone=face_backbone)
     flagged = [item for item in queue if item.video_id == biden]
     assert flagged, "the biased model should call some Biden frames Trump"
-    assert all("model says Trump" in item.reason for item in flagged)
+    assert all("The active version says Trump" in item.reason for item in flagged)
 
     assert judge_video(ws, biden, present=False) == len(frames)
     labels = {r["id"]: r["label"] for r in ws.db.execute("SELECT id, label FROM frames WHERE video_id = ?", (biden,))}
@@ -74,7 +74,8 @@ def test_a_deliberately_flipped_label_is_found(dataset_workspace, face_backbone)
     assert ("checking labels for mistakes", 0, 4) in stages  # the page said "Ranking frames..." for 78 s
     assert "frame64.jpg" in [item.file_name for item in queue], [i.file_name for i in queue]
     item = next(i for i in queue if i.file_name == "frame64.jpg")
-    assert item.reason.startswith("Labeled no target, but a model that never saw it says Trump")
+    assert item.reason.startswith("Labeled no target, but a check model trained without this frame says Trump")
+    assert "; the active version, which learned from this label, says " in item.reason  # as "Which face?" shows
 
     # a frame where no face was found is no evidence of a wrong label: 16 of the first 27 items were such
     from data.frames import frames_by_id
@@ -141,6 +142,18 @@ def test_the_queue_is_stable_and_skips_come_back_last(workspace, tmp_path):
     set_labels(workspace, {ids[1]: 1})
     version, items = stored_queue(workspace)
     assert version == "v1" and [i.frame_id for i in items] == [ids[2], ids[0]]
+
+
+@pytest.mark.parametrize("origin, video, said", [
+    ("monitor", 7, "The active version says Trump (0.97), and this video was alerted: was the alert right?"),
+    ("monitor", 8, "The active version says Trump (0.97): if it is wrong, videos like this one alert falsely. Confirm it."),
+    ("capture", None, "The active version says Trump (0.97): if it is wrong, the monitor would alert on frames like this."),
+], ids=["its video alerted", "monitor frame", "captured or imported"])
+def test_a_confident_positive_says_what_confirming_it_is_for(origin, video, said):
+    """"Confirm before it alerts" was said of frames whose video had alerted already, and of frames that never alert."""
+    from labeler.queue import _positive_reason
+
+    assert _positive_reason({"origin": origin, "video_id": video}, "Trump", 0.97, alerted={7}).startswith(said)
 
 
 def test_wilson_interval_brackets_the_estimate():

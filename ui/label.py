@@ -14,7 +14,7 @@ from ui.label_keys import frame_and_keys, new_presses
 from ui.people import labeler, me, require_labeler, undo_mine
 from ui.progress import session_token
 from ui.similar import more_like_this_button, similar_ui
-from ui.words import counted
+from ui.words import counted, frame_origin
 from ui.workspace import active_card, active_model, current_workspace
 
 KEYS = "label-keys"
@@ -134,8 +134,7 @@ def labeling_ui(ws) -> None:
         st.button("Try again", key="label-try-again")
         return
     picture, controls = st.columns([1, 1])  # portrait frames: buttons beside the picture, not below the fold
-    where = "" if frame is None else (
-        f"from video {frame['video_id']} at {frame['timestamp_s']:.1f} s" if frame["video_id"] else "imported")
+    where = "" if frame is None else frame_origin(ws, frame["video_id"], frame["timestamp_s"])
     with picture:
         frame_and_keys(key=KEYS, frame=st.session_state.on_screen, keys=[*map(str, range(len(classes))), "s", "u"],
                        image=ws.frames_dir / frame["file_name"] if frame else None,

@@ -17,7 +17,7 @@ from ui.grid import grid_ui
 from ui.people import me, require_labeler, undo_mine
 from ui.progress import job_key, job_ui, start_unless_failed
 from ui.similar import more_like_this_button, similar_ui
-from ui.words import counted
+from ui.words import counted, frame_origin
 from ui.workspace import active_card, active_model, current_workspace, jobs
 
 VIDEO_GRID_LIMIT = 60
@@ -30,7 +30,7 @@ NOTHING_LEFT = ("Nothing left that needs you: every frame the model is unsure of
 
 def item_ui(ws, item) -> tuple[int | None, bool]:
     """Shows one queue item, its controls beside it (portrait frames); returns (chosen class, skip)."""
-    where = f"video {item.video_id} at {item.timestamp_s:.1f} s" if item.video_id else "imported"
+    where = frame_origin(ws, item.video_id, item.timestamp_s)
     picture, controls = st.columns([1, 1])
     picture.image(str(ws.frames_dir / item.file_name), caption=f"{item.file_name} ({where})", width=360)
     controls.markdown(f"**Why:** {item.reason}  \n*{STRATEGY_NAMES.get(item.strategy, item.strategy)}*")
