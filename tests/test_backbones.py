@@ -213,6 +213,34 @@ def _alive(pid: int) -> bool:
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
+def test_the_face_backbone_loads_while_a_page_run_clears_keras_state(dataset, monkeypatch):
+    """The first "Run one monitor cycle now" after training showed "ValueError: You called set_weights(weights)
+    on layer 'p_net' with a weight list of length 13, but the layer was expecting 11 weights." The page runner
+    (Streamlit) clears Keras' state after every page run, from its own thread; one that came while MTCNN's
+    networks were being built dropped their layers. Here it comes at that moment, every time."""
+    import threading
+
+    from keras.src.layers.layer import Layer
+
+    from trainer.backbones import load_backbone
+
+    set_attribute, page_runs = Layer.__setattr__, []
+
+    def page_run_ends_meanwhile(layer, name, value):
+        if not page_runs and type(layer).__name__ == "PNet" and name == "_tracker":  # MTCNN's first network, being built
+            page_runs.append(threading.Thread(target=keras.backend.clear_session))
+            page_runs[0].start()
+            page_runs[0].join(2)  # it waits for the build now; before, it cleared Keras' state right here
+        set_attribute(layer, name, value)
+
+    monkeypatch.setattr(Layer, "__setattr__", page_run_ends_meanwhile)
+    backbone = load_backbone("face", workers=1)
+    monkeypatch.undo()
+    page_runs[0].join()  # and ran once the build was done
+    features = backbone.embed([load_rgb(dataset / "Data_deeplearning" / "frame64.jpg")])
+    assert features[0, :, -1].sum() >= 1  # a face found by the MTCNN built meanwhile
+
+
 def test_the_traced_face_detector_finds_the_same_faces_as_the_packages_own(dataset):
     from mtcnn import MTCNN
 

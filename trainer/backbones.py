@@ -25,6 +25,7 @@ import numpy as np
 
 from data.config import FACE_DESCRIPTORS
 from data.errors import LookoutError
+from trainer.keras_guard import building
 from trainer.workers import WorkerPool
 
 VGG16_WEIGHTS_ENV = "LOOKOUT_VGG16_WEIGHTS"
@@ -407,16 +408,13 @@ class DeferredBackbone(Backbone):
         return self.loaded.embed(images)
 
 
-_LOADING = threading.Lock()
-
-
 def load_backbone(name: str, *, vgg16_weights: str | os.PathLike | None = None, configured: str = "",
                   workers: int | None = None, descriptor: str = "faceres") -> Backbone:
     """name: "vgg16" or "face"; vgg16_weights: a file, RANDOM, or None to find ImageNet's;
     workers: face backbone processes (None: one per core); descriptor: the face backbone's, see FACE_DESCRIPTORS.
-    One backbone is built at a time in a process: the app's pages and jobs ask for theirs from several
-    threads, and a monitor cycle's MTCNN once failed to load its weights while another thread built networks."""
-    with _LOADING:
+    One backbone is built at a time in a process, and never while a page run clears Keras' state
+    (trainer/keras_guard.py): a monitor cycle's MTCNN once lost its layers that way."""
+    with building():
         if name == "vgg16":
             return VGG16Backbone(vgg16_weights, configured=configured)
         if name == "face":

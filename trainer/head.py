@@ -16,6 +16,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.class_weight import compute_class_weight
 
 from trainer.backbones import FACE_SIZE_UNIT, has_face_sizes, is_face_features
+from trainer.keras_guard import building
 from trainer.progress import Cancelled, Progress, ShouldStop
 
 TUTORIAL_LAYERS = (1024, 512, 512, 256)
@@ -121,22 +122,23 @@ def build_model(feature_shape: tuple[int, ...], n_classes: int, *, hidden: tuple
     Every random draw (initial weights, dropout) has its own seed from `seed`: Keras' global seed is shared
     by every thread of the server, and a page loading a model while a version trained gave the same labels
     and seed another model (confusion [[63,5],[2,55]] then [[65,3],[2,55]])."""
-    inputs = keras.Input(shape=feature_shape, name="features")
-    faces = is_face_features(feature_shape)
-    x = inputs if faces else layers.Flatten(name="flatten")(inputs)  # face rows are classified one by one
-    if has_face_sizes(feature_shape):  # Keras' own layers only: columns are cropped as the steps of a sequence
-        columns = layers.Permute((2, 1), name="columns")(inputs)
-        x = layers.Permute((2, 1), name="descriptions")(layers.Cropping1D((0, 2), name="without_size_and_mask")(columns))
-    for i, units in enumerate(hidden):
-        x = layers.Dense(units, activation="relu", name=f"hidden_{i}", kernel_initializer=_glorot(seed, i))(x)
-        x = layers.Dropout(dropout, name=f"dropout_{i}", seed=seed * 1000 + i)(x)
-    outputs = layers.Dense(n_classes, activation="softmax", name="face_classes" if faces else "classes",
-                           kernel_initializer=_glorot(seed, len(hidden)))(x)
-    if faces and has_face_sizes(feature_shape) and small_face_bar:
-        outputs = barred_small_faces(outputs, inputs, n_classes)
-    if faces:
-        outputs = face_pooling(outputs, inputs, n_classes)
-    return keras.Model(inputs, outputs)
+    with building():  # never while a page run clears Keras' state (trainer/keras_guard.py)
+        inputs = keras.Input(shape=feature_shape, name="features")
+        faces = is_face_features(feature_shape)
+        x = inputs if faces else layers.Flatten(name="flatten")(inputs)  # face rows are classified one by one
+        if has_face_sizes(feature_shape):  # Keras' own layers only: columns are cropped as the steps of a sequence
+            columns = layers.Permute((2, 1), name="columns")(inputs)
+            x = layers.Permute((2, 1), name="descriptions")(layers.Cropping1D((0, 2), name="without_size_and_mask")(columns))
+        for i, units in enumerate(hidden):
+            x = layers.Dense(units, activation="relu", name=f"hidden_{i}", kernel_initializer=_glorot(seed, i))(x)
+            x = layers.Dropout(dropout, name=f"dropout_{i}", seed=seed * 1000 + i)(x)
+        outputs = layers.Dense(n_classes, activation="softmax", name="face_classes" if faces else "classes",
+                               kernel_initializer=_glorot(seed, len(hidden)))(x)
+        if faces and has_face_sizes(feature_shape) and small_face_bar:
+            outputs = barred_small_faces(outputs, inputs, n_classes)
+        if faces:
+            outputs = face_pooling(outputs, inputs, n_classes)
+        return keras.Model(inputs, outputs)
 
 
 def class_layers(keras_model) -> list:

@@ -31,6 +31,7 @@ from data.model_records import forget_model, is_recorded, model_cards, record_mo
 from data.scratch import scratch_dir
 from data.workspace import Workspace
 from trainer.backbones import Backbone, VGG16Backbone
+from trainer.keras_guard import building
 from trainer.model_scores import scores_path
 
 if TYPE_CHECKING:
@@ -297,7 +298,8 @@ def load_model(ws: Workspace, ref: str, *, trust_code: bool = False) -> Model:
                 f"{path} contains a Lambda layer, which runs code when loaded; load it only if you trust "
                 "where it came from (--trust-code)."
             )
-        keras_model = keras.models.load_model(path, compile=False, safe_mode=not trust_code)
+        with building():  # never while a page run clears Keras' state (trainer/keras_guard.py)
+            keras_model = keras.models.load_model(path, compile=False, safe_mode=not trust_code)
     except LookoutError:
         raise
     except Exception as exc:
