@@ -6,10 +6,11 @@ from data.errors import LookoutError, full_disk_as_error
 from data.frames import frame_count
 from ui import dataset, frame_map, label, monitor, review, train
 from ui.people import labeler_ui
-from ui.workspace import current_workspace, sidebar
+from ui.workspace import current_workspace, sidebar, warm_up
 
 st.set_page_config(page_title="Lookout", layout="wide")
 ws = current_workspace()
+warm_up(str(ws.root))
 pages = [
     st.Page(label.page, title="Label", url_path="label"),
     st.Page(review.page, title="Review", url_path="review"),

@@ -213,6 +213,25 @@ def test_a_retrain_opens_on_the_new_version_and_activating_it_leaves_one_message
     assert sum("now the model the monitor uses" in s for s in said) == 1 and not any("Activate it below" in s for s in said)
 
 
+def test_tensorflow_and_the_backbone_load_once_per_server_ahead_of_the_first_training(colour_workspace, monkeypatch):
+    """"loading TensorFlow (the first time...)" showed on every training, for 17-60 s: each training loaded its
+    own backbone, after the click."""
+    import trainer.backbones
+    from ui.workspace import _loaded_backbone, warm_up
+
+    loads, load = [], trainer.backbones.load_backbone
+    monkeypatch.setattr(trainer.backbones, "load_backbone", lambda *args, **kwargs: loads.append(args) or load(*args, **kwargs))
+    _loaded_backbone.clear()
+    warm_up.clear()
+    warm_up(str(colour_workspace.root)).join()  # as the server starts (app.py)
+    assert loads == [("vgg16",)]
+    app = page("train").run()
+    for _ in range(2):
+        next(b for b in app.button if b.label.startswith("Train")).click().run()
+        rerun_until(app, lambda a: not any("Training" in p.proto.text for p in a.get("progress")) and a.success)
+    assert len(list((colour_workspace.models_dir).iterdir())) == 2 and loads == [("vgg16",)]  # no load after a click
+
+
 def test_train_page_deletes_a_version_the_monitor_does_not_use(ws_env, tmp_path, random_vgg16, monkeypatch):
     monkeypatch.setenv("LOOKOUT_FEATURE_CACHE", str(tmp_path / "features"))
     from tests.test_training import colour_frames

@@ -8,12 +8,11 @@ from data.frames import frame_by_id_or_name
 from data.labels import set_labels
 from labeler.similar import SimilarityIndex, similar_frames
 from trainer.backbones import DeferredBackbone
-from trainer.predict import chosen_backbone
 from ui.grid import grid_ui
 from ui.people import labeler, me
 from ui.progress import job_ui, start_job, start_unless_failed
 from ui.words import counted
-from ui.workspace import active_card, active_model
+from ui.workspace import active_card, active_model, project_backbone_once
 
 SIMILAR = "similar_to"  # session state: the frame whose look-alikes are shown
 LIMIT = 24
@@ -26,13 +25,6 @@ def more_like_this_button(container, frame_id: int, key: str) -> None:
     if container.button("More like this", key=f"similar-{key}-{frame_id}", help="frames that look alike, to label at once"):
         st.session_state[SIMILAR] = frame_id
         st.rerun()  # the whole page: the panel sits outside any fragment
-
-
-@st.cache_resource(max_entries=2, show_spinner="Loading the backbone...")
-def _project_backbone(name: str, configured: str, descriptor: str):
-    from trainer.backbones import load_backbone
-
-    return load_backbone(name, configured=configured, descriptor=descriptor)
 
 
 @st.cache_resource(max_entries=2)
@@ -57,7 +49,8 @@ def search_index(ws) -> tuple:
     else:  # before any model, or a tutorial model whose card does not say which features it was trained on
         model, backbone = active_model(ws)
         if model is None:
-            backbone = _project_backbone(chosen_backbone(ws), ws.config.vgg16_weights, ws.config.face_descriptor)
+            with st.spinner("Loading the backbone..."):
+                backbone = project_backbone_once(ws)
     return backbone, _index(str(ws.root), backbone.identity, ws, backbone)
 
 

@@ -15,7 +15,7 @@ from ui.dataset import BACKBONE_HELP
 from ui.progress import ProgressBar, dismiss_job_message, job_running, job_ui, start_job
 from ui.when import human_time, version_name
 from ui.words import counted
-from ui.workspace import active_card, current_workspace
+from ui.workspace import active_card, current_workspace, project_backbone_once
 
 
 def train_ui(ws) -> str | None:
@@ -46,10 +46,11 @@ def descriptor_upgrade_ui(ws, active: ModelCard | None) -> None:
 
 
 def train(ws, backbone: str, job):
-    job.progress("loading TensorFlow (the first time: up to half a minute)", 0, 0)  # the bar said "starting" for 28 s
-    from trainer.train import train_model  # TensorFlow loads when the first training starts, not with the page
+    job.progress("loading TensorFlow and the backbone (once per server)", 0, 0)  # the bar said "starting" for 28 s
+    from trainer.train import train_model  # TensorFlow loads with the first training (or ahead: warm_up), not the page
 
-    return train_model(ws, backbone=backbone, progress=job.progress, should_stop=job.cancel.is_set)
+    loaded = project_backbone_once(ws) if backbone == chosen_backbone(ws) else backbone
+    return train_model(ws, backbone=loaded, progress=job.progress, should_stop=job.cancel.is_set)
 
 
 def describe_training(result) -> str:

@@ -1,5 +1,8 @@
 """The workspace the app works on, shared by every page and session."""
 
+import os
+import threading
+
 import streamlit as st
 
 from data import Workspace
@@ -62,3 +65,40 @@ def active_card(ws: Workspace) -> ModelCard | None:
 
     version = active_version(ws)
     return read_card(ws, version) if version else None
+
+
+@st.cache_resource(max_entries=2, show_spinner=False)
+def _loaded_backbone(name: str, configured: str, descriptor: str, weights_from_env: str | None):
+    from trainer.backbones import load_backbone
+
+    return load_backbone(name, configured=configured, descriptor=descriptor)
+
+
+def project_backbone_once(ws: Workspace):
+    """The project's backbone (what is trained next), loaded once per server: each training loaded its own,
+    and showed "loading TensorFlow" for 17-60 s every time. On a Ray cluster, the cluster's (not kept)."""
+    from data.config import ray_address
+    from trainer.predict import chosen_backbone, project_backbone
+
+    if ray_address(ws.config):
+        return project_backbone(ws)
+    return _loaded_backbone(chosen_backbone(ws), ws.config.vgg16_weights, ws.config.face_descriptor,
+                            os.environ.get("LOOKOUT_VGG16_WEIGHTS"))
+
+
+@st.cache_resource(show_spinner=False)
+def warm_up(root: str) -> threading.Thread:
+    """Once per server, in the background: TensorFlow and the project's backbone load while the first page
+    is read, so that the first training, "More like this" or review ranking does not wait for them.
+    A failure here is only logged: the action that needs the backbone says what went wrong, in words."""
+    def load():
+        try:
+            project_backbone_once(_open(root))
+        except Exception:  # noqa: BLE001 - shown by whatever needs the backbone, when it is asked for
+            import logging
+
+            logging.getLogger(__name__).info("the backbone did not load ahead of time", exc_info=True)
+
+    thread = threading.Thread(target=load, name="warm-up", daemon=True)
+    thread.start()
+    return thread
