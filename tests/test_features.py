@@ -1,3 +1,5 @@
+import time
+
 import numpy as np
 import pytest
 
@@ -105,6 +107,30 @@ def test_unreadable_images_are_reported_not_fatal(tmp_path):
     cache = FeatureCache(tmp_path, CountingBackbone())
     computed, failed = cache.ensure(requests(2) + [FeatureRequest("f" * 64, ORIGINAL, broken)])
     assert computed == 2 and failed == {"f" * 64: "frame9.jpg is truncated"}
+
+
+class SlowBackbone(CountingBackbone):
+    """A backbone on a busy machine: each frame takes `seconds`."""
+
+    batch_size = 16
+
+    def __init__(self, seconds: float):
+        super().__init__()
+        self.seconds = seconds
+
+    def embed(self, images):
+        time.sleep(self.seconds * len(images))
+        return super().embed(images)
+
+
+@pytest.mark.parametrize("seconds, most_between_reports", [(0.4, 3), (0.001, 16)], ids=["slow frames", "fast frames"])
+def test_the_features_bar_moves_every_few_seconds_however_slow_a_frame_is(tmp_path, seconds, most_between_reports):
+    """Batches of 16 frames froze the bar for 10-28 s on a busy machine. Now the first frame reports at once and
+    each batch is sized to report within REPORT_EVERY_S (1.5 s: 3 frames of 0.4 s); fast frames keep full batches."""
+    done = [0]
+    FeatureCache(tmp_path, SlowBackbone(seconds)).ensure(requests(40), progress=lambda stage, n, total: done.append(n))
+    steps = np.diff(done)
+    assert done[-1] == 40 and steps[0] == 1 and steps.max() == most_between_reports
 
 
 def test_cancel_stops_feature_work(tmp_path):

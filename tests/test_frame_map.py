@@ -7,7 +7,7 @@ from data.importer import import_folder
 from data.workspace import Workspace
 from labeler.frame_map import compute_map, in_box, load_map, map_path, map_points
 from labeler.similar import SimilarityIndex
-from tests.media import image_folder
+from tests.media import image_folder, save_image
 from tests.test_app import (
     page,
     random_weights,  # noqa: F401 (a fixture)
@@ -69,3 +69,21 @@ def test_a_box_on_the_map_labels_exactly_the_frames_inside_it(ws_env, tmp_path):
     assert sum(label is not None for label in now.values()) == labeled_before + len(unlabeled_inside)
     next(b for b in app.button if b.label == "Undo my last label action").click().run()
     assert not any(label == 1 for label in dict(ws.db.execute("SELECT id, label FROM frames").fetchall()).values())
+
+
+def test_the_maps_hover_says_what_the_model_says_in_words(workspace):
+    """The hover showed "score 0.999245643616"."""
+    import pandas as pd
+
+    from ui.frame_map import chart, with_colour
+
+    for i, name in enumerate(["a.jpg", "b.jpg"]):
+        save_image(workspace.frames_dir / name, i)
+    points = pd.DataFrame({"id": [1, 2], "file_name": ["a.jpg", "b.jpg"], "label": [1, None], "x": [0.0, 1.0],
+                           "y": [0.0, 1.0], "score": [0.999245643616, 0.0312], "call": [1, 0]})
+    points, colour = with_colour(workspace, points, "score", "")
+    spec = chart(workspace, points, colour).to_dict()
+    hover = {t["title"]: t["field"] for t in spec["encoding"]["tooltip"]}
+    rows = next(iter(spec["datasets"].values()))
+    assert set(hover) == {"frame", "label", "the model says", "image"}
+    assert [row[hover["the model says"]] for row in rows] == ["Trump 1.00", "Trump 0.03"]

@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import io
 import struct
+import time
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ from trainer.backbones import Backbone
 from trainer.progress import Cancelled, Progress
 
 ORIGINAL = "orig"
+REPORT_EVERY_S = 1.5  # at most, between two progress reports while features are computed
 _TRAILER = struct.Struct("<4sI")
 _MAGIC = b"LKF1"
 
@@ -97,7 +99,7 @@ class FeatureCache:
         progress: Progress | None = None,
         should_stop: Callable[[], bool] | None = None,
     ) -> tuple[int, dict[str, str]]:
-        """Compute, in backbone-sized batches, whatever is missing.
+        """Compute, in batches of at most the backbone's size, whatever is missing.
 
         Returns how many were computed, and {sha256: reason} for images that could not be read.
         """
@@ -105,12 +107,13 @@ class FeatureCache:
         if not missing:
             return 0, {}  # the backbone is not even asked its batch size: a deferred one would load its weights
         failed: dict[str, str] = {}
-        batch = self.backbone.batch_size
-        for start in range(0, len(missing), batch):
+        start, size = 0, 1  # the first frame alone: the bar moves at once, and its time sizes the next batches
+        while start < len(missing):
             if should_stop and should_stop():
                 raise Cancelled()
+            chunk, began = missing[start : start + size], time.monotonic()
             loaded = []
-            for request in missing[start : start + batch]:
+            for request in chunk:
                 try:
                     loaded.append((request, request.load()))
                 except (LookoutError, OSError) as exc:
@@ -119,8 +122,13 @@ class FeatureCache:
                 features = self.backbone.embed([image for _, image in loaded])
                 for (request, _), row in zip(loaded, features):
                     self.put(request.sha256, request.variant, row)
+            start += len(chunk)
             if progress:
-                progress("features", min(start + batch, len(missing)), len(missing))
+                progress("features", start, len(missing))
+            per_frame = (time.monotonic() - began) / len(chunk)
+            # Batches as large as the backbone likes, but small enough that the bar moves every REPORT_EVERY_S:
+            # 16 frames a batch froze it for 10-28 s on a busy machine.
+            size = max(1, min(self.backbone.batch_size, int(REPORT_EVERY_S / max(per_frame, 1e-6))))
         return len(missing) - len(failed), failed
 
     def load(self, requests: list[FeatureRequest], *, compute: bool = True, should_stop: Callable[[], bool] | None = None,

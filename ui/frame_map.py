@@ -51,11 +51,21 @@ def with_colour(ws, points: pd.DataFrame, colour: str, thresholds_note: str) -> 
     return points, alt.Color("labeled:N", title="label", scale=alt.Scale(domain=["unlabeled", *names], range=palette))
 
 
+def model_says(ws, scores) -> list[str]:
+    """The hover's words for a model score: "Trump 1.00", not "score 0.999245643616"."""
+    targets = ws.config.classes[1:]
+    name = targets[0] if len(targets) == 1 else "most likely target"
+    return [f"{name} {score:.2f}" for score in scores]
+
+
 def chart(ws, points: pd.DataFrame, colour: alt.Color) -> alt.Chart:
-    tooltip = ["file_name:N", "labeled:N"] + (["score:Q"] if "score" in points else [])
+    tooltip = [alt.Tooltip("file_name:N", title="frame"), alt.Tooltip("labeled:N", title="label")]
+    if "score" in points:
+        points = points.assign(model_says=model_says(ws, points.score))
+        tooltip.append(alt.Tooltip("model_says:N", title="the model says"))
     if len(points) <= THUMBNAILS_UP_TO:
         points = points.assign(image=[thumbnail(str(ws.frames_dir / name)) for name in points.file_name])
-        tooltip.append("image:N")  # shown as the picture itself
+        tooltip.append(alt.Tooltip("image:N", title="image"))  # shown as the picture itself
     box = alt.selection_interval(name="box", encodings=["x", "y"])
     return (alt.Chart(points[[c for c in points if c != "label"]]).mark_circle(size=30, opacity=0.7)
             .encode(x=alt.X("x:Q", axis=None), y=alt.Y("y:Q", axis=None), color=colour, tooltip=tooltip)
