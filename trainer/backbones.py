@@ -147,15 +147,17 @@ class VGG16Backbone(Backbone):
         import keras
 
         if weights == RANDOM:
-            keras.utils.set_random_seed(0)
-            self.model = keras.applications.VGG16(include_top=False, weights=None, input_shape=(224, 224, 3))
+            with building():
+                keras.utils.set_random_seed(0)
+                self.model = keras.applications.VGG16(include_top=False, weights=None, input_shape=(224, 224, 3))
             self.identity = "vgg16-random-0"
             return
         path = Path(weights) if weights else find_vgg16_weights(configured)
         if path is None:
             path = self._download()
         try:
-            self.model = keras.applications.VGG16(include_top=False, weights=str(path), input_shape=(224, 224, 3))
+            with building():
+                self.model = keras.applications.VGG16(include_top=False, weights=str(path), input_shape=(224, 224, 3))
         except (OSError, ValueError) as exc:
             raise LookoutError(f"{path} is not VGG16 no-top weights ({exc}); download {VGG16_WEIGHTS_URL} again.") from None
         self.identity = f"vgg16-{_file_digest(path)}"
@@ -280,7 +282,8 @@ class FaceBackbone(Backbone):
 
         models = face_models_dir()
         self.hog = dlib.get_frontal_face_detector()
-        self.mtcnn = traced(MTCNN(device="CPU:0"))
+        with building():
+            self.mtcnn = traced(MTCNN(device="CPU:0"))
         self.rectangle = dlib.rectangle
         self.descriptor = descriptor
         if descriptor == "dlib":  # its 5-point landmarks align each face for its ResNet
@@ -412,11 +415,12 @@ def load_backbone(name: str, *, vgg16_weights: str | os.PathLike | None = None, 
                   workers: int | None = None, descriptor: str = "faceres") -> Backbone:
     """name: "vgg16" or "face"; vgg16_weights: a file, RANDOM, or None to find ImageNet's;
     workers: face backbone processes (None: one per core); descriptor: the face backbone's, see FACE_DESCRIPTORS.
-    One backbone is built at a time in a process, and never while a page run clears Keras' state
-    (trainer/keras_guard.py): a monitor cycle's MTCNN once lost its layers that way."""
-    with building():
-        if name == "vgg16":
-            return VGG16Backbone(vgg16_weights, configured=configured)
-        if name == "face":
-            return FaceBackbone(workers=workers, descriptor=descriptor)
+    Their Keras networks are never built while a page run clears Keras' state (trainer/keras_guard.py): a
+    monitor cycle's MTCNN once lost its layers that way. Only the building holds the lock: Streamlit's
+    clear_session waits for it at the end of every page run, so loading a whole backbone under it held the
+    pages still for a minute."""
+    if name == "vgg16":
+        return VGG16Backbone(vgg16_weights, configured=configured)
+    if name == "face":
+        return FaceBackbone(workers=workers, descriptor=descriptor)
     raise LookoutError(f"Backbone {name!r} is not one of vgg16, face (backbone in project.toml).")

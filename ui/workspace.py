@@ -6,6 +6,7 @@ import threading
 import streamlit as st
 
 from data import Workspace
+from data.frames import frame_count
 from data.model_card import ModelCard
 from data.untrusted_input import serves_others
 from data.workspace import workspace_path
@@ -88,12 +89,17 @@ def project_backbone_once(ws: Workspace):
 
 @st.cache_resource(show_spinner=False)
 def warm_up(root: str) -> threading.Thread:
-    """Once per server, in the background: TensorFlow and the project's backbone load while the first page
-    is read, so that the first training, "More like this" or review ranking does not wait for them.
+    """Once per server, in the background: TensorFlow and, for a workspace with frames, the project's backbone
+    load while the first page is read, so that the first training, "More like this" or review ranking does not
+    wait for them. Not the backbone of an empty workspace: its minute of CPU slowed the first import fivefold.
     A failure here is only logged: the action that needs the backbone says what went wrong, in words."""
     def load():
         try:
-            project_backbone_once(_open(root))
+            import trainer.train  # noqa: F401 - TensorFlow and Keras, the seconds every training waited for first
+
+            ws = _open(root)
+            if frame_count(ws.db):
+                project_backbone_once(ws)
         except Exception:  # noqa: BLE001 - shown by whatever needs the backbone, when it is asked for
             import logging
 
