@@ -12,11 +12,13 @@ from data.schema import now, transaction
 
 
 def record_alert(conn: sqlite3.Connection, video_id: int, target: int, model_version: str, payload: dict) -> bool:
-    """Queue an alert inside the caller's transaction; False when this (video, target, model) has one."""
+    """Queue an alert inside the caller's transaction; False when this video has one for this target, from any
+    model version: one alert per video and target (a retrained version alerted Trump.mp4 a second time)."""
     cur = conn.execute(
-        """INSERT OR IGNORE INTO alerts (video_id, target, model_version, status, created_at, payload_json)
-           VALUES (?, ?, ?, 'pending', ?, ?)""",
-        (video_id, target, model_version, now(), json.dumps(payload)),
+        """INSERT INTO alerts (video_id, target, model_version, status, created_at, payload_json)
+           SELECT ?, ?, ?, 'pending', ?, ?
+           WHERE NOT EXISTS (SELECT 1 FROM alerts WHERE video_id = ? AND target = ?)""",
+        (video_id, target, model_version, now(), json.dumps(payload), video_id, target),
     )
     return cur.rowcount == 1
 

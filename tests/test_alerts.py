@@ -110,3 +110,18 @@ def test_the_alerts_table_says_which_address_has_the_alert_and_why_the_other_has
     assert row["delivered to"] == f"json to 127.0.0.1:{up.httpd.server_address[1]}"
     assert row["not delivered to"].startswith(f"json to 127.0.0.1:{down.httpd.server_address[1]}: failing (")
     assert "s3cret" not in str(row) and "X-Api-Key" not in str(row) and "json://" not in str(row)
+
+
+@pytest.mark.parametrize("video, target, version, alerts", [
+    ("abc", 1, "v1", False),  # the same detection scored again
+    ("abc", 1, "v2", False),  # a retrained version alerted Trump.mp4 a second time, under a new alert id
+    ("abc", 2, "v2", True),  # a later version may add a target
+    ("def", 1, "v2", True),  # another video
+], ids=["same version", "a new version", "a new target", "another video"])
+def test_one_alert_per_video_and_target_across_versions(queued, video, target, version, alerts):
+    with transaction(queued.db):
+        queued.db.execute("INSERT OR IGNORE INTO videos (sha256, path, added_at) VALUES (?, ?, ?)",
+                          (video, f"/{video}.mp4", now()))
+        video_id = queued.db.execute("SELECT id FROM videos WHERE sha256 = ?", (video,)).fetchone()[0]
+        assert record_alert(queued.db, video_id, target, version, Alert("Lookout: detected", "")) is alerts
+    assert queued.db.execute("SELECT COUNT(*) FROM alerts").fetchone()[0] == 1 + alerts
