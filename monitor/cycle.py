@@ -99,8 +99,12 @@ def _cycle(ws: Workspace, backbones: BackboneCache, *, dry_run: bool, log) -> Cy
     ws.reload_config()
     notifier = Notifier.for_workspace(ws)
     model, backbone = _active_model(ws, backbones, notifier, dry_run=dry_run, log=log)
-    sources = build_sources(ws)
-    report = CycleReport(model.version, sources=len(sources))
+    broken: dict[str, str] = {}
+    sources = build_sources(ws, broken=broken)
+    report = CycleReport(model.version, sources=len(sources) + len(broken))
+    for name, why in broken.items():
+        report.source_errors[name] = [why]
+        _record_health(ws, name, [why])
     for source in sources:
         fetched = source.fetch()
         if fetched.errors:

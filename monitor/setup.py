@@ -8,9 +8,12 @@ keep theirs.
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
+import shutil
 from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import apprise
@@ -78,8 +81,22 @@ def source_settings(ws: Workspace, kind: str, text: str, *, newest: int = 5, ser
         if not shlex.split(text):
             raise LookoutError("Type the command that downloads videos.")
         settings = {"kind": kind, "command": text.strip(), "folder": "trend"}
+        _check_runnable(shlex.split(text)[0], ws.root / settings["folder"])
     _check_sources(ws, [*ws.config.sources, settings])
     return settings
+
+
+def _check_runnable(program: str, folder: Path) -> None:
+    """A command the page accepts can start: "/etc", a file without the right to run, or a NUL byte once
+    stopped the whole watch (a program that is no program is said by the cycle, as that source's failure)."""
+    if "\0" in program:
+        raise LookoutError("The command holds a NUL character, so it can never run.")
+    path = Path(program) if "/" in program else None
+    if path is not None and not path.is_absolute():
+        path = folder / path  # the command runs in its source's folder
+    if not (shutil.which(program) if path is None else path.is_file() and os.access(path, os.X_OK)):
+        raise LookoutError(f"{program!r} is not a program this computer can run (not found, a folder, or not allowed "
+                           "to run): give the path of the program that downloads the videos.")
 
 
 def _check_sources(ws: Workspace, sources: list[dict]) -> None:

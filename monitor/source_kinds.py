@@ -15,13 +15,20 @@ from monitor.trending import TrendingSource
 KINDS = {cls.kind: cls for cls in (FolderSource, UrlSource, AccountSource, CommandSource, TrendingSource)}
 
 
-def build_sources(ws: Workspace) -> list[Source]:
+def build_sources(ws: Workspace, *, broken: dict[str, str] | None = None) -> list[Source]:
+    """The sources of project.toml. broken: where to put {source: why} for those that cannot be built, which are
+    then left out (the monitor: one bad source never stops the others); None: the first one raises (the page)."""
     sources = []
     for i, settings in enumerate(ws.config.sources):
-        cls = KINDS.get(settings["kind"])
-        if cls is None:
-            raise LookoutError(f"project.toml sources[{i}]: kind {settings['kind']!r} is not one of {', '.join(KINDS)}.")
-        sources.append(cls(settings, ws, index=i))
+        try:
+            cls = KINDS.get(settings["kind"])
+            if cls is None:
+                raise LookoutError(f"project.toml sources[{i}]: kind {settings['kind']!r} is not one of {', '.join(KINDS)}.")
+            sources.append(cls(settings, ws, index=i))
+        except LookoutError as exc:
+            if broken is None:
+                raise
+            broken[f"{settings.get('kind', 'source')}:{i}"] = str(exc)
     return sources
 
 

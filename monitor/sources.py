@@ -173,6 +173,8 @@ class CommandSource(Source):
         self.command = shlex.split(self.setting("command", str))
         if not self.command:
             raise LookoutError(f"project.toml {self.where}: 'command' is empty.")
+        if any("\0" in part for part in self.command):
+            raise LookoutError(f"project.toml {self.where}: 'command' holds a NUL character, so it can never run.")
         self.folder = self.workspace_path(self.setting("folder", str))
         self.timeout = self.setting("timeout_s", int, 300)
 
@@ -187,6 +189,8 @@ class CommandSource(Source):
                                     text=True, start_new_session=True)
         except FileNotFoundError:
             return FetchResult(errors=[f"command {self.command[0]!r} is not installed"])
+        except OSError as exc:  # a folder, a file without the right to run, a file that is no program
+            return FetchResult(errors=[f"command {self.command[0]!r} cannot be run: {exc.strerror or exc}"])
         try:
             _, stderr = proc.communicate(timeout=self.timeout)
         except subprocess.TimeoutExpired:

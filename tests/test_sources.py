@@ -137,3 +137,48 @@ def test_the_operator_is_told_to_update_yt_dlp_when_tiktok_changed():
     assert f"yt-dlp {version('yt-dlp')}" in broken.body and "pip install -U" in broken.body
     down = operator_alert({"source": "folder:/x", "consecutive_failures": 3, "last_error": "folder /x does not exist"})
     assert "yt-dlp" not in down.body
+
+
+def _program(tmp_path, kind: str) -> str:
+    """A command the page once accepted that can never start."""
+    if kind == "a folder":
+        return "/etc"
+    script = tmp_path / kind.replace(" ", "-")
+    script.write_text("not a program\n")
+    if kind == "no exec format":
+        script.chmod(0o755)  # runnable, but neither a binary nor a script with #!
+    return str(script)
+
+
+@pytest.mark.parametrize("kind, said", [
+    ("a folder", "cannot be run: Permission denied"),
+    ("not executable", "cannot be run: Permission denied"),
+    ("no exec format", "cannot be run: Exec format error"),
+])
+def test_a_command_that_cannot_start_is_that_sources_failure_and_the_others_are_fetched(tmp_path, kind, said):
+    """/etc, a file without the right to run, or one that is no program killed `monitor watch` (PermissionError,
+    OSError: Exec format error): no later cycle, no alert from any other source."""
+    (tmp_path / "trend").mkdir()
+    ws = workspace_with(tmp_path, [{"kind": "command", "command": _program(tmp_path, kind), "folder": "x"},
+                                   {"kind": "folder", "path": str(tmp_path / "trend")}])
+    command, folder = build_sources(ws)
+    assert said in command.fetch().errors[0] and folder.fetch().errors == []
+
+
+def test_a_source_that_cannot_be_built_is_left_out_and_reported_while_the_others_build(tmp_path):
+    ws = workspace_with(tmp_path, [{"kind": "command", "command": "get\0videos", "folder": "x"},
+                                   {"kind": "folder", "path": "trend"}])
+    broken = {}
+    (folder,) = build_sources(ws, broken=broken)
+    assert folder.name.startswith("folder:") and "NUL character" in broken["command:0"]
+
+
+@pytest.mark.parametrize("kind", ["a folder", "not executable", "a NUL byte", "not installed"])
+def test_the_page_refuses_a_command_that_can_never_run(tmp_path, kind):
+    from monitor.setup import source_settings
+
+    ws = workspace_with(tmp_path, [])
+    command = {"a NUL byte": "get\0videos", "not installed": "lookout-no-such-program -n 3"}.get(kind) or _program(
+        tmp_path, kind)
+    with pytest.raises(LookoutError, match="NUL character|not a program this computer can run"):
+        source_settings(ws, "command", command, serving_others=False)
