@@ -33,8 +33,8 @@ LOCAL, SERVED = False, True
     ("folder", "/etc", SERVED, "off while the app is served to others"),
     ("folder", "/no/such/folder", LOCAL, "does not exist"),
     ("command", "yt-dlp -o x.mp4 https://example.com", SERVED, "cannot be added from a page served to others"),
-    ("command", "tiktok-scraper trend -n 1 -d", LOCAL,
-     {"kind": "command", "command": "tiktok-scraper trend -n 1 -d", "folder": "trend"}),
+    ("command", "sh -c 'tiktok-scraper trend -n 1 -d'", LOCAL,  # a program that is here (else refused)
+     {"kind": "command", "command": "sh -c 'tiktok-scraper trend -n 1 -d'", "folder": "trend"}),
     ("rss", "x", LOCAL, "Choose a kind of source"),
 ])
 def test_a_typed_source_is_checked_before_it_is_saved(workspace, kind, text, serving, expected):
