@@ -62,6 +62,9 @@ def main(argv=None) -> int:
     elif args.command == "export":
         content = format_mapping_csv(mapping_rows(ws.db))
         if args.out:
+            if args.out.is_dir() or not args.out.parent.is_dir():
+                raise LookoutError(f"--out {args.out}: give a file in a folder that exists "
+                                   f"({'that is a folder' if args.out.is_dir() else 'no folder ' + str(args.out.parent)}).")
             write_atomically(args.out, content)
             print(f"wrote {len(content.splitlines()) - 1} labels to {args.out}")
         else:

@@ -648,13 +648,17 @@ def test_versions_carry_a_human_date_beside_their_id(version, active, said):
      "frames give 2 alerts (none false), which promises at least 22%; at least 59 alerts without a false one are needed"),
     ([0.99] * 60 + [0.2], [True] * 60 + [False], "Trump: alerts when a frame scores at least 0.5 — precision 1.00 (at "
      "least 95% with 95% confidence, from 60 test alerts), recall 1.00 on the test frames"),
-])
+    # "0 alerts (none false), which promises at least 0%"
+    ([0.2, 0.1], [False, False], "Trump: nothing to promise from yet: no test frame gives an alert at any threshold"),
+    ([0.9, 0.8, 0.2], [True, True, False], "Trump: a precision of 100% can never be promised"),  # "at least 0 alerts"
+], ids=["too few alerts", "kept", "no test alert", "a goal of 1.0"])
 def test_the_precision_goal_is_said_as_a_promise_the_test_set_can_keep(scores, is_target, said):
     from trainer.operating_point import choose_threshold
     from ui.train import operating_point_text
 
-    point = choose_threshold(np.array(is_target), np.array(scores), goal=0.95, floor=0.5)
-    assert operating_point_text("Trump", point, 0.95).startswith(said)
+    goal = 1.0 if "100%" in said else 0.95
+    point = choose_threshold(np.array(is_target), np.array(scores), goal=goal, floor=0.5)
+    assert operating_point_text("Trump", point, goal).startswith(said)
 
 
 @pytest.mark.parametrize("kept, shown", [

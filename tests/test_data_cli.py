@@ -117,3 +117,9 @@ def test_long_work_prints_progress_to_a_log_file_as_it_goes(monkeypatch, capsys)
     for done in range(1, 6):
         cli.print_progress("features", done, 5)
     assert capsys.readouterr().err.splitlines() == ["features: 1/5", "features: 3/5", "features: 5/5"]
+
+
+@pytest.mark.parametrize("out, said", [("missing/labels.csv", "no folder"), (".", "that is a folder")])
+def test_export_into_a_missing_folder_or_a_folder_says_so_without_a_traceback(tmp_path, out, said):
+    done = lookout("export", "--out", tmp_path / out, "--workspace", tmp_path / "ws")
+    assert done.returncode != 0 and said in done.stderr and "Traceback" not in done.stderr

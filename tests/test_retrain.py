@@ -194,3 +194,15 @@ def test_the_monitor_uses_the_threshold_chosen_for_the_precision_goal(rule, expe
     probs = np.array([[0.3, 0.7], [0.15, 0.85], [0.1, 0.9]])
     (verdict,) = video_verdicts(probs, np.ones(3, int), classes=model.classes, rule=FrameRule(**rule), thresholds=thresholds)
     assert verdict.positive_frames == int((probs[:, 1] >= expected[0]).sum())
+
+
+def test_the_text_comparison_prints_every_metric():
+    """`python -m trainer compare` in text mode always crashed with KeyError: 'f1' (--json and the page worked)."""
+    from trainer.compare import ChangedFrame, Comparison, format_comparison
+
+    metrics = {"precision": (0.9, 0.8, 1.0), "recall": (0.7, 0.6, 0.8), "f1": (0.79, 0.7, 0.88)}
+    same = {m: (-0.1, 0.1) for m in metrics}
+    comparison = Comparison(["v1", "v2"], 125, ["Trump"], {"v1": {"Trump": metrics}, "v2": {"Trump": metrics}},
+                            {"v2": {"Trump": same}}, [ChangedFrame(3, "frame3.jpg", "Trump", {"v1": "Trump", "v2": "no target"})])
+    text = format_comparison(comparison)
+    assert "0.79 (0.70–0.88)" in text and "v2: not worse than v1" in text and "frame3.jpg (labeled Trump)" in text

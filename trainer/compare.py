@@ -179,8 +179,8 @@ def activate_checked(ws: Workspace, version: str, *, force: bool = False,
 def format_comparison(comparison: Comparison) -> str:
     lines = [f"Scored on the same {comparison.frames} test frames (95% bootstrap intervals in brackets):",
              f"{'version':<20} {'target':<16} {'precision':>18} {'recall':>18} {'F1':>18}"]
-    for row in comparison.table():
-        lines.append(f"{row['version']:<20} {row['target']:<16} {row['precision']:>18} {row['recall']:>18} {row['f1']:>18}")
+    for row in comparison.table():  # keyed as people write the metrics: "F1"
+        lines.append(f"{row['version']:<20} {row['target']:<16} {row['precision']:>18} {row['recall']:>18} {row['F1']:>18}")
     for version in comparison.versions[1:]:
         worse = comparison.worse(version)
         lines.append(f"{version}: " + ("worse: " + "; ".join(worse) if worse else

@@ -79,6 +79,12 @@ def operating_point_text(name: str, point: dict, goal: float) -> str:
         if "alerts_needed" not in point:
             return (f"{name}: no threshold reached {goal:.0%} precision on the test frames; the best, "
                     f"{point['threshold']}, gives precision {point['precision']:.2f} and recall {point['recall']:.2f}.")
+        if goal >= 1:
+            return (f"{name}: a precision of 100% can never be promised: no number of right test alerts proves that no "
+                    "alert will ever be wrong. Set precision_goal in project.toml below 1, e.g. 0.95.")
+        if not point["alerts"]:
+            return (f"{name}: nothing to promise from yet: no test frame gives an alert at any threshold. Label more "
+                    f"frames that show {name} (about a fifth of new videos' frames join the test set).")
         false = f"{point['false_alerts']} false" if point["false_alerts"] else "none false"
         return (f"{name}: cannot promise {goal:.0%} precision yet. At the best threshold, {point['threshold']}, the test "
                 f"frames give {point['alerts']} alerts ({false}), which promises at least {point['precision_lower']:.0%}; "
