@@ -698,3 +698,27 @@ def test_a_frame_is_placed_by_its_videos_name_and_time(workspace, video, timesta
         video_id = workspace.db.execute("INSERT INTO videos (sha256, path, url, added_at) VALUES ('x', ?, ?, 'now')",
                                         (video["path"], video.get("url"))).lastrowid
     assert frame_origin(workspace, video_id, timestamp_s) == said
+
+
+HOSTILE_CAPTION = "![x](http://127.0.0.1:9/pixel.png) <img src=http://127.0.0.1:9/i.png> [click](javascript:alert(1))"
+FINDINGS_PAGE = """
+import ui.findings
+from monitor.findings import Finding
+from ui.workspace import current_workspace
+
+hostile = {caption!r}
+ui.findings.findings = lambda ws, **kw: [Finding(1, "Trump", "https://www.tiktok.com/@a/video/1?x=[y](javascript:z)",
+                                                 "@poster", hostile, "", "2026-12-07T10:00:00+00:00", 9, 18, "v1")]
+ui.findings.best_frames = lambda ws, finding: []
+ui.findings.findings_ui(current_workspace())
+"""
+
+
+def test_a_captions_markdown_and_html_are_shown_as_text(ws_env):
+    """A caption's image, raw HTML or javascript: link was rendered on the Monitor page: the journalist's
+    browser fetched the poster's URLs."""
+    app = AppTest.from_string(FINDINGS_PAGE.format(caption=HOSTILE_CAPTION), default_timeout=60).run()
+    assert not app.exception
+    assert [t.value for t in app.text] == [f"@poster · {HOSTILE_CAPTION}"]  # as the characters it is
+    assert not any("![x](" in m.value for m in app.markdown)
+    assert [e.label for e in app.expander if "[y](" in e.label] == []  # a link in the label: escaped

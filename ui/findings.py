@@ -1,5 +1,6 @@
 """Monitor page, findings part: the videos where a target was found, to follow up and cite."""
 
+import re
 from datetime import date, timedelta
 
 import pandas as pd
@@ -10,6 +11,12 @@ from ui.faces import which_face_ui
 from ui.when import human_time
 
 SHOWN = 20  # findings drawn with their frames; the table and the CSV hold them all
+MARKDOWN = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~$:])")
+
+
+def as_plain_text(text: str) -> str:
+    """Text from a video's poster, shown in a label (which renders markdown) as the characters it is."""
+    return MARKDOWN.sub(r"\\\1", text)
 
 
 def findings_ui(ws) -> None:
@@ -33,10 +40,10 @@ def findings_ui(ws) -> None:
                        file_name=f"lookout-findings-{date.today().isoformat()}.csv", mime="text/csv")
     for finding in found[:SHOWN]:
         frames = best_frames(ws, finding)
-        with st.expander(f"{finding.target} in {finding.link} ({finding.share:.0%} of frames, "
+        with st.expander(f"{finding.target} in {as_plain_text(finding.link)} ({finding.share:.0%} of frames, "
                          f"found {human_time(finding.found_at)})"):
-            if finding.author or finding.caption:
-                st.write(" · ".join(x for x in (finding.author, finding.caption) if x))
+            if finding.author or finding.caption:  # as text: a caption's markdown or HTML made the browser fetch URLs
+                st.text(" · ".join(x for x in (finding.author, finding.caption) if x))
             if not frames:
                 st.caption("The monitor kept none of its frames.")
             for i, (column, (path, probability)) in enumerate(zip(st.columns(3), frames)):
