@@ -8,6 +8,7 @@ keep theirs.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import shlex
@@ -165,9 +166,15 @@ def add_alert_url(ws: Workspace, url: str) -> None:
     _change(ws, "alert_urls", lambda urls: urls if url in urls else [*urls, url])
 
 
-def remove_alert_url(ws: Workspace, shown: str) -> None:
-    """By its shown form: the page never holds the secret to name it by."""
-    _change(ws, "alert_urls", lambda urls: [u for u in urls if shown_alert_url(u) != shown])
+def alert_url_key(url: str) -> str:
+    """A name for one address that holds none of its secrets: the page removes by it. By the shown form, two
+    addresses that differ only in a password (the new one added, the old one to remove) both went."""
+    return hashlib.sha256(url.encode()).hexdigest()[:16]
+
+
+def remove_alert_url(ws: Workspace, key: str) -> None:
+    """The address whose alert_url_key is `key` (none if a colleague removed it meanwhile)."""
+    _change(ws, "alert_urls", lambda urls: [u for u in urls if alert_url_key(u) != key])
 
 
 def _change(ws: Workspace, setting: str, edit) -> None:

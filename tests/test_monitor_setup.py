@@ -9,6 +9,7 @@ from data.workspace import Workspace
 from monitor.setup import (
     add_alert_url,
     add_source,
+    alert_url_key,
     check_alert_url,
     remove_alert_url,
     remove_source,
@@ -71,8 +72,18 @@ def test_a_saved_alert_address_is_shown_without_its_secret_and_removed_by_that(w
     shown = shown_alert_url(url)
     assert secret not in shown
     assert workspace.reload_config().alert_urls == (url,)  # the file keeps the whole address
-    remove_alert_url(workspace, shown)
+    remove_alert_url(workspace, alert_url_key(url))
     assert workspace.reload_config().alert_urls == ()
+
+
+def test_removing_an_address_leaves_its_twin_that_differs_only_in_its_secret(workspace):
+    """Rotating a password (add the new, remove the old): Remove on one removed both, and no address was left."""
+    old, new = "json://user:oldsecret@example.com/hook", "json://user:newsecret@example.com/hook"
+    add_alert_url(workspace, old)
+    add_alert_url(workspace, new)
+    assert shown_alert_url(old) == shown_alert_url(new)  # the page cannot tell them apart by what it shows
+    remove_alert_url(workspace, alert_url_key(old))
+    assert workspace.reload_config().alert_urls == (new,)
 
 
 def test_two_people_adding_at_once_both_keep_theirs(workspace):

@@ -7,6 +7,7 @@ from monitor.setup import (
     SOURCE_KINDS,
     add_alert_url,
     add_source,
+    alert_url_key,
     check_alert_url,
     describe_source,
     remove_alert_url,
@@ -97,7 +98,7 @@ def alerts_ui(ws) -> None:
         shown = shown_alert_url(url)
         words, button = st.columns([5, 1])
         words.code(shown, language=None)
-        button.button("Remove", key=f"remove-alert-{i}", on_click=_remove_alert, args=(ws, shown))
+        button.button("Remove", key=f"remove-alert-{i}", on_click=_remove_alert, args=(ws, alert_url_key(url), shown))
     url = st.text_input("Add an alert address", key="alert-url", type="password",
                         help="An apprise address: slack://TokenA/TokenB/TokenC, mailtos://user:password@example.com, "
                              "json://example.com/hook for a webhook, and many more. Its secrets are not shown again.")
@@ -125,6 +126,6 @@ def _add_alert(ws) -> str:
 
 
 @_noted
-def _remove_alert(ws, shown: str) -> str:
-    remove_alert_url(ws, shown)
+def _remove_alert(ws, key: str, shown: str) -> str:
+    remove_alert_url(ws, key)
     return f"Alerts no longer go to {shown}."
