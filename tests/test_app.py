@@ -232,6 +232,15 @@ def test_tensorflow_and_the_backbone_load_once_per_server_ahead_of_the_first_tra
     assert len(list((colour_workspace.models_dir).iterdir())) == 2 and loads == [("vgg16",)]  # no load after a click
 
 
+def test_an_empty_workspace_warms_nothing_up(ws_env):
+    """Loading the backbone beside a first import made the import take minutes on a busy machine."""
+    from ui.workspace import warm_up
+
+    Workspace.open(ws_env)
+    warm_up.clear()
+    assert warm_up(str(ws_env)) is None
+
+
 def test_train_page_deletes_a_version_the_monitor_does_not_use(ws_env, tmp_path, random_vgg16, monkeypatch):
     monkeypatch.setenv("LOOKOUT_FEATURE_CACHE", str(tmp_path / "features"))
     from tests.test_training import colour_frames

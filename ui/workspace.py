@@ -88,18 +88,18 @@ def project_backbone_once(ws: Workspace):
 
 
 @st.cache_resource(show_spinner=False)
-def warm_up(root: str) -> threading.Thread:
-    """Once per server, in the background: TensorFlow and, for a workspace with frames, the project's backbone
-    load while the first page is read, so that the first training, "More like this" or review ranking does not
-    wait for them. Not the backbone of an empty workspace: its minute of CPU slowed the first import fivefold.
-    A failure here is only logged: the action that needs the backbone says what went wrong, in words."""
+def warm_up(root: str) -> threading.Thread | None:
+    """Once per server, in the background, for a workspace with frames: TensorFlow and the project's backbone load
+    while the first page is read, so that the first training, "More like this" or review ranking does not wait for
+    them. Not for an empty workspace: a first import on a busy 2-core machine went from 10 s to over 2 minutes beside
+    it. A failure here is only logged: the action that needs the backbone says what went wrong, in words."""
+    ws = _open(root)
+    if not frame_count(ws.db):
+        return None
+
     def load():
         try:
-            import trainer.train  # noqa: F401 - TensorFlow and Keras, the seconds every training waited for first
-
-            ws = _open(root)
-            if frame_count(ws.db):
-                project_backbone_once(ws)
+            project_backbone_once(ws)  # TensorFlow and Keras with it
         except Exception:  # noqa: BLE001 - shown by whatever needs the backbone, when it is asked for
             import logging
 
