@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from data.labels import record_labels
+from data.labels import last_action_id, record_labels
 from data.mapping_csv import write_mapping_csv
 from data.model_card import ModelCard
 from data.schema import transaction
@@ -47,7 +47,7 @@ def labels_read_by(ws: Workspace, card: ModelCard) -> int:
     try:
         saved = datetime.strptime(card.version[:15], "%Y%m%d-%H%M%S").replace(tzinfo=UTC).isoformat()
     except ValueError:  # a version copied in under another name: nothing to compare against
-        return ws.db.execute("SELECT COALESCE(MAX(id), 0) FROM label_actions").fetchone()[0]
+        return last_action_id(ws.db)
     return ws.db.execute("SELECT COALESCE(MAX(id), 0) FROM label_actions WHERE at <= ?", (saved,)).fetchone()[0]
 
 

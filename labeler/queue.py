@@ -301,8 +301,8 @@ def rank_more(ws: Workspace, *, model=None, backbone=None, limit: int = 50, prog
     queued is not repeated): the queue no longer runs out and makes a reviewer wait a minute for the next.
     Returns how many were added (0: nothing more needs a person, with this model and these frames)."""
     version = model.version if model is not None else None
-    _, left = stored_queue(ws)
-    queued = {item.frame_id for item in left} if kept_queue(ws, version) is not None else set()
+    stored_version, left = stored_queue(ws)
+    queued = {item.frame_id for item in left} if stored_version == version else set()
     ranked = build_queue(ws, limit=limit + len(queued), model=model, backbone=backbone, progress=progress)
     items = [item for item in ranked if item.frame_id not in queued][:limit]
     review_queue.append_queue(ws.db, [item.to_json() for item in items], version)
